@@ -1,0 +1,400 @@
+"""Typer application. Commands parse, call the public API, render; no business logic here."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections.abc import Sequence
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from nas._types import FrozenTrial, TrialState
+from nas.exceptions import NasError
+from nas.study import DEFAULT_STORAGE, Study, create_study, load_study, load_study_config, resolve_objective
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="nas",
+    help="Hyperparameter and neural-architecture search with studies persisted in SQL.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+db_app = typer.Typer(help="Database schema: show or upgrade the revision.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+
+class Format(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+StorageOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--storage",
+        envvar="NAS_STORAGE",
+        help=f"Database URL (default {DEFAULT_STORAGE}; env NAS_STORAGE).",
+        show_default=False,
+    ),
+]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from nas import __version__
+
+        typer.echo(f"nas {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Hyperparameter and neural-architecture search with studies persisted in SQL."""
+
+
+# --------------------------------------------------------------------------- run
+@app.command()
+def run(
+    file: Annotated[Path, typer.Argument(help="Study YAML file.", show_default=False)],
+    storage: StorageOpt = None,
+    n_trials: Annotated[
+        int | None, typer.Option("--n-trials", min=0, help="Total trials of the study (overrides the file).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", min=0, help="Study seed (overrides the file).")] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", min=0.0, help="Seconds after which no trial starts.")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+) -> None:
+    """Create the study of FILE, or resume it, and run it to its total number of trials."""
+    cfg = load_study_config(file)
+    objective = resolve_objective(cfg.objective, cfg.base_dir)
+    url = storage or cfg.storage or DEFAULT_STORAGE
+    total = cfg.n_trials if n_trials is None else n_trials
+    study = create_study(
+        cfg.name,
+        cfg.space,
+        cfg.objectives,
+        searcher=cfg.searcher,
+        searcher_options=cfg.searcher_options,
+        storage=url,
+        seed=cfg.seed if seed is None else seed,
+        load_if_exists=True,
+    )
+    limit = cfg.timeout if timeout is None else timeout
+    try:
+        if quiet:
+            study.optimize(objective, n_trials=total, timeout=limit)
+        else:
+            _optimize_with_progress(study, objective, total, limit)
+    except KeyboardInterrupt:
+        n = sum(t.state.is_finished for t in study.trials)
+        err.print(
+            f"interrupted: study {study.name!r} has {n} finished trials; run the same command to resume",
+            highlight=False,
+        )
+        raise typer.Exit(130) from None
+    if not quiet:
+        out.print(_summary(study), highlight=False)
+
+
+def _status(study: Study, trials: Sequence[FrozenTrial]) -> str:
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    failed = sum(t.state == TrialState.FAILED for t in trials)
+    if not complete:
+        head = "no complete trial yet"
+    elif len(study.objectives) == 1:
+        head = f"best {study.objectives[0].name}={study.best_value:.6g}"
+    else:
+        head = f"pareto front {len(study.pareto_front())}"
+    return f"{head} | failed {failed}"
+
+
+def _optimize_with_progress(study: Study, objective: Any, total: int | None, timeout: float | None) -> None:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    trials = study.trials
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=err,
+    ) as progress:
+        task = progress.add_task(
+            study.name,
+            total=total,
+            completed=sum(t.state.is_finished for t in trials),
+            status=_status(study, trials),
+        )
+
+        def update(s: Study, _: FrozenTrial) -> None:
+            now = s.trials
+            progress.update(
+                task, completed=sum(t.state.is_finished for t in now), status=_status(s, now)
+            )
+
+        study.optimize(objective, n_trials=total, timeout=timeout, callbacks=[update])
+
+
+def _summary(study: Study) -> str:
+    trials = study.trials
+    counts = {s: sum(t.state == s for t in trials) for s in TrialState}
+    parts = ", ".join(f"{n} {s.lower()}" for s, n in counts.items() if n)
+    line = f"study {study.name!r}: {len(trials)} trials ({parts or 'none'})"
+    if counts[TrialState.COMPLETE]:
+        if len(study.objectives) == 1:
+            best = study.best_trial
+            line += f"; best {study.objectives[0].name}={study.best_value:.6g} (trial {best.number})"
+        else:
+            front = study.pareto_front()
+            line += f"; Pareto front of {len(front)} trials"
+            if 2 <= len(study.objectives) <= 3:
+                line += f", hypervolume {study.hypervolume():.6g}"
+        line += f". See: nas pareto {study.name}" if len(study.objectives) > 1 else ""
+    return line
+
+
+# --------------------------------------------------------------------------- queries
+def _storage(storage: str | None) -> str:
+    return storage or DEFAULT_STORAGE
+
+
+def _emit(rows: list[dict[str, Any]], fmt: Format, columns: list[str], title: str | None = None) -> None:
+    if fmt is Format.json:
+        typer.echo(json.dumps(rows, indent=2, default=str))
+        return
+    flat = [{c: _cell(r.get(c)) for c in columns} for r in rows]
+    if fmt is Format.csv:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(flat)
+        typer.echo(buf.getvalue(), nl=False)
+        return
+    table = Table(title=title)
+    for c in columns:
+        table.add_column(c, overflow="fold")
+    for r in flat:
+        table.add_row(*(r[c] for c in columns))
+    out.print(table)
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def _trial_row(t: FrozenTrial) -> dict[str, Any]:
+    return {
+        "number": t.number,
+        "state": str(t.state),
+        "params": dict(t.params),
+        "values": dict(t.values),
+        "budget": t.budget,
+        "datetime_start": t.datetime_start.isoformat() if t.datetime_start else None,
+        "datetime_complete": t.datetime_complete.isoformat() if t.datetime_complete else None,
+        "duration": t.duration,
+        "failure_reason": t.failure_reason,
+        "user_attrs": dict(t.user_attrs),
+    }
+
+
+def _flatten(study: Study, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Spread params and values into their own columns for table/csv output."""
+    value_cols = [o.name for o in study.objectives]
+    param_cols = list(study.space.names)
+    flat = []
+    for r in rows:
+        f = {k: v for k, v in r.items() if k not in ("params", "values", "user_attrs")}
+        f.update({c: r["values"].get(c) for c in value_cols})
+        f.update({f"param:{c}": r["params"].get(c) for c in param_cols})
+        flat.append(f)
+    return flat, value_cols + [f"param:{c}" for c in param_cols]
+
+
+@app.command()
+def studies(storage: StorageOpt = None, fmt: FormatOpt = Format.table) -> None:
+    """List the studies in the storage with their trial counts."""
+    from nas.storage import get_storage
+
+    rows = []
+    for s in get_storage(_storage(storage)).list_studies():
+        counts = {str(k): v for k, v in s.state_counts.items()}
+        rows.append(
+            {
+                "name": s.name,
+                "objectives": ", ".join(f"{o.name} ({o.direction})" for o in s.objectives),
+                "trials": s.n_trials,
+                "complete": counts.get("COMPLETE", 0),
+                "failed": counts.get("FAILED", 0),
+                "pruned": counts.get("PRUNED", 0),
+                "running": counts.get("RUNNING", 0),
+                "waiting": counts.get("WAITING", 0),
+                "created": s.created_at.isoformat(timespec="seconds"),
+            }
+        )
+    _emit(rows, fmt, list(rows[0]) if rows else ["name", "objectives", "trials"], title="studies")
+
+
+@app.command()
+def trials(
+    name: Annotated[str, typer.Argument(help="Study name.", show_default=False)],
+    storage: StorageOpt = None,
+    fmt: FormatOpt = Format.table,
+    state: Annotated[
+        list[TrialState] | None, typer.Option("--state", help="Only trials in this state (repeatable).")
+    ] = None,
+) -> None:
+    """List the trials of a study."""
+    study = load_study(name, _storage(storage))
+    selected = study.get_trials(set(state) if state else None)
+    rows = [_trial_row(t) for t in selected]
+    if fmt is Format.json:
+        _emit(rows, fmt, [])
+        return
+    flat, cols = _flatten(study, rows)
+    for f in flat:
+        reason = f.pop("failure_reason")
+        f["failure"] = reason.strip().splitlines()[-1] if reason else None
+    _emit(flat, fmt, ["number", "state", *cols, "budget", "duration", "failure"], title=f"trials of {name}")
+
+
+@app.command()
+def pareto(
+    name: Annotated[str, typer.Argument(help="Study name.", show_default=False)],
+    storage: StorageOpt = None,
+    fmt: FormatOpt = Format.table,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write an interactive plot (offline HTML).")
+    ] = None,
+) -> None:
+    """Print the non-dominated trials of a study (and optionally plot them)."""
+    study = load_study(name, _storage(storage))
+    front = study.pareto_front()
+    rows = [{"number": t.number, "params": dict(t.params), "values": dict(t.values)} for t in front]
+    if fmt is Format.json:
+        _emit(rows, fmt, [])
+    else:
+        flat, cols = _flatten(study, rows)
+        _emit(flat, fmt, ["number", *cols], title=f"Pareto front of {name} ({len(front)} trials)")
+    if html is not None:
+        from nas.plots import pareto_figure, write_html
+
+        fig = pareto_figure(
+            study.get_trials((TrialState.COMPLETE,)),
+            study.objectives,
+            front_numbers={t.number for t in front},
+            title=f"{name}: Pareto front",
+        )
+        try:
+            written = write_html(fig, html)
+        except OSError as e:
+            raise NasError(f"cannot write {html}: {e.strerror or e}") from None
+        err.print(f"wrote {written}", highlight=False)
+
+
+@app.command()
+def delete(
+    name: Annotated[str, typer.Argument(help="Study name.", show_default=False)],
+    storage: StorageOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a study and all its trials."""
+    from nas.study import delete_study
+
+    url = _storage(storage)
+    load_study(name, url)  # raises a clear error if missing
+    if not yes and not typer.confirm(f"delete study {name!r} and all its trials from {url}?"):
+        raise typer.Exit(1)
+    delete_study(name, url)
+    err.print(f"deleted study {name!r}", highlight=False)
+
+
+# --------------------------------------------------------------------------- db
+@db_app.command("upgrade")
+def db_upgrade(storage: StorageOpt = None) -> None:
+    """Upgrade the database schema to this version of nas."""
+    from nas.storage import upgrade
+
+    url = _storage(storage)
+    before, after = upgrade(url)
+    if before == after:
+        typer.echo(f"{url}: already at revision {after}")
+    else:
+        typer.echo(f"{url}: upgraded from {before or 'an empty database'} to {after}")
+
+
+@db_app.command("current")
+def db_current(storage: StorageOpt = None) -> None:
+    """Print the schema revision of the database."""
+    from nas.storage import HEAD_REVISION, current_revision
+
+    url = _storage(storage)
+    rev = current_revision(url)
+    if rev is None:
+        typer.echo(f"{url}: no nas schema yet (it is created at {HEAD_REVISION} on first use)")
+    elif rev == HEAD_REVISION:
+        typer.echo(f"{rev} (head)")
+    else:
+        typer.echo(f"{rev} (this nas needs {HEAD_REVISION}; run `nas db upgrade --storage {url}`)")
+
+
+# --------------------------------------------------------------------------- entry point
+def _one_line(text: str) -> str:
+    return " ".join(line.strip() for line in text.strip().splitlines() if line.strip())
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point: every known error becomes one line on stderr and exit status 2."""
+    command = typer.main.get_command(app)
+    try:
+        rv = command.main(args=list(argv) if argv is not None else None, prog_name="nas", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        err.print("aborted", highlight=False)
+        sys.exit(130)
+    except click.ClickException as e:
+        hint = f" (see `{e.ctx.command_path} --help`)" if getattr(e, "ctx", None) is not None else ""
+        sys.stderr.write(f"error: {_one_line(e.format_message())}{hint}\n")
+        sys.exit(2)
+    except NasError as e:
+        sys.stderr.write(f"error: {_one_line(str(e))}\n")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+    sys.exit(rv if isinstance(rv, int) else 0)

@@ -1,0 +1,88 @@
+"""The searcher interface: trial history and seed in, proposals out.
+
+A searcher is a pure function of ``(space, objectives, seed, options, history)``. It does no I/O,
+touches no database and keeps no state that cannot be rebuilt from the history and the seed: the
+study runner may build a fresh searcher for every call (after a crash, in another process, on
+another machine) and must get the same proposals. This is what makes exact resume possible.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from nas._types import FrozenTrial, Objective, Proposal, TrialState
+
+if TYPE_CHECKING:
+    from nas.space import SearchSpace
+
+__all__ = ["Searcher", "finished", "pending"]
+
+
+class Searcher(ABC):
+    """Base class of every searcher.
+
+    Subclasses take their options as keyword-only constructor arguments, validate them there and
+    raise :class:`nas.exceptions.SearcherConfigError` for a bad one.
+
+    Contract of :meth:`propose`:
+
+    * ``trials`` is the study's whole history in ``number`` order, *including* WAITING and
+      RUNNING trials (pending: proposed, not finished). Pending trials must be taken into account
+      (e.g. not proposed again, counted as busy slots of a bracket).
+    * It returns between 0 and any number of proposals; ``n`` is how many the caller would like
+      (free workers). Returning more is allowed (e.g. a whole rung); returning none means
+      "nothing to propose until a pending trial finishes".
+    * Every proposal's params are a valid, complete assignment of the space's active
+      parameters (``space.validate(p.params)`` passes).
+    * Same ``(seed, options, history)`` -> same proposals, in any process. Randomness comes only
+      from :meth:`rng`; never from the global ``random``/``np.random``/``torch`` state.
+
+    Args:
+        space: the search space.
+        objectives: the study's objectives in order (names and directions).
+        seed: the study seed.
+    """
+
+    #: Names this searcher supports objective counts for; ``None`` means any count.
+    max_objectives: ClassVar[int | None] = None
+
+    def __init__(self, space: SearchSpace, objectives: Sequence[Objective], seed: int) -> None:
+        if not objectives:
+            raise ValueError("a searcher needs at least one objective")
+        if self.max_objectives is not None and len(objectives) > self.max_objectives:
+            from nas.exceptions import SearcherConfigError
+
+            raise SearcherConfigError(
+                f"{type(self).__name__} supports at most {self.max_objectives} objective(s), "
+                f"got {len(objectives)}"
+            )
+        self.space = space
+        self.objectives = tuple(objectives)
+        self.seed = int(seed)
+
+    @abstractmethod
+    def propose(self, trials: Sequence[FrozenTrial], n: int = 1) -> list[Proposal]:
+        """Propose new trials given the full history (see the class docstring for the contract)."""
+
+    def rng(self, trials: Sequence[FrozenTrial], stream: int = 0) -> np.random.Generator:
+        """A generator derived from the seed and the history length only.
+
+        Deterministic across processes and across crash + resume: the ``k``-th call with a
+        history of ``len(trials)`` trials always yields the same stream. ``stream`` separates
+        independent uses within one call.
+        """
+        return np.random.default_rng(np.random.SeedSequence([self.seed, len(trials), stream]))
+
+
+def finished(trials: Sequence[FrozenTrial], state: TrialState = TrialState.COMPLETE) -> list[FrozenTrial]:
+    """The trials of ``trials`` in ``state`` (COMPLETE by default), in the given order."""
+    return [t for t in trials if t.state == state]
+
+
+def pending(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
+    """The WAITING and RUNNING trials of ``trials``."""
+    return [t for t in trials if t.state in (TrialState.WAITING, TrialState.RUNNING)]

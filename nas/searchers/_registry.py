@@ -1,0 +1,75 @@
+"""Name -> searcher registry used by study YAML files and ``create_study(searcher="name")``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from nas.exceptions import SearcherConfigError, UnknownSearcherError
+
+if TYPE_CHECKING:
+    from nas._types import Objective
+    from nas.searchers._base import Searcher
+    from nas.space import SearchSpace
+
+__all__ = ["create_searcher", "register_searcher", "searcher_names"]
+
+_Factory = Callable[..., "Searcher"]
+_REGISTRY: dict[str, _Factory] = {}
+_F = TypeVar("_F", bound=_Factory)
+
+
+def register_searcher(name: str) -> Callable[[_F], _F]:
+    """Class decorator registering a searcher under ``name``.
+
+    Raises:
+        ValueError: ``name`` is already registered.
+    """
+
+    def decorator(factory: _F) -> _F:
+        if name in _REGISTRY:
+            raise ValueError(f"searcher name {name!r} is already registered")
+        _REGISTRY[name] = factory
+        return factory
+
+    return decorator
+
+
+def searcher_names() -> list[str]:
+    """The registered names, sorted."""
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def create_searcher(
+    name: str,
+    space: SearchSpace,
+    objectives: Sequence[Objective],
+    seed: int,
+    options: Mapping[str, Any] | None = None,
+) -> Searcher:
+    """Build the searcher registered as ``name`` with ``options`` as keyword arguments.
+
+    Raises:
+        UnknownSearcherError: no searcher has that name (the message lists the valid ones).
+        SearcherConfigError: an option is unknown or invalid.
+    """
+    _load_builtins()
+    try:
+        factory = _REGISTRY[name]
+    except KeyError:
+        raise UnknownSearcherError(
+            f"unknown searcher {name!r}; valid names: {', '.join(sorted(_REGISTRY))}"
+        ) from None
+    options = dict(options or {})
+    try:
+        return factory(space, objectives, seed, **options)
+    except TypeError as e:
+        # Unknown keyword arguments surface as TypeError from the constructor.
+        raise SearcherConfigError(f"searcher {name!r}: {e}") from e
+
+
+def _load_builtins() -> None:
+    # Importing the modules registers them; cheap after the first call.
+    import nas.searchers._evolution  # noqa: F401
+    import nas.searchers._random  # noqa: F401

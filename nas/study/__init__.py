@@ -1,0 +1,19 @@
+"""Studies: the facade that ties a search space, a searcher, a storage and an objective together."""
+
+from __future__ import annotations
+
+from nas.study._config import StudyConfig, load_study_config, resolve_objective
+from nas.study._study import DEFAULT_STORAGE, Study, create_study, delete_study, load_study
+from nas.study._trial import Trial
+
+__all__ = [
+    "DEFAULT_STORAGE",
+    "Study",
+    "StudyConfig",
+    "Trial",
+    "create_study",
+    "delete_study",
+    "load_study",
+    "load_study_config",
+    "resolve_objective",
+]

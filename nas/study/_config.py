@@ -1,0 +1,220 @@
+"""Study files: the YAML that ``nas run`` takes, validated before anything touches a database.
+
+Format (keys are part of the public contract)::
+
+    name: quickstart                      # unique study name
+    space: ../search_spaces/x.yaml        # path (relative to this file, else to the cwd) or inline mapping
+    objective: package.module:function    # or path/to/file.py:function
+    objectives: {error: minimize, n_params: minimize}
+    searcher: {name: evolution, options: {population_size: 16}}   # or just: searcher: random
+    n_trials: 60                          # TOTAL trials of the study
+    seed: 0
+    storage: sqlite:///nas.db             # optional
+    timeout: 3600                         # optional, seconds
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from nas._types import Objective, parse_objectives
+from nas.exceptions import StudyConfigError
+from nas.space import SearchSpace
+
+__all__ = ["StudyConfig", "load_study_config", "resolve_objective"]
+
+_KEYS = {"name", "space", "objective", "objectives", "searcher", "n_trials", "seed", "storage", "timeout"}
+_REQUIRED = ("name", "space", "objective", "objectives")
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A validated study file."""
+
+    name: str
+    space: SearchSpace
+    objective: str
+    objectives: tuple[Objective, ...]
+    searcher: str = "random"
+    searcher_options: dict[str, Any] = field(default_factory=dict)
+    n_trials: int | None = None
+    seed: int = 0
+    storage: str | None = None
+    timeout: float | None = None
+    source: str = "<dict>"
+    base_dir: Path = field(default_factory=Path.cwd)
+
+
+def _err(source: str, key: str, msg: str) -> StudyConfigError:
+    return StudyConfigError(f"{source}: {key}: {msg}")
+
+
+def load_study_config(path: str | Path) -> StudyConfig:
+    """Read and validate a study YAML file.
+
+    Raises:
+        StudyConfigError: missing file, YAML syntax error (with line), unknown/missing key, bad value.
+        SpaceError: the referenced or inline search space is invalid (names its file and key).
+    """
+    p = Path(path)
+    source = str(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise StudyConfigError(f"{source}: file not found") from None
+    except OSError as e:
+        raise StudyConfigError(f"{source}: cannot read ({e.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e)
+        raise StudyConfigError(f"{source}: {where}invalid YAML ({problem})") from None
+    return study_config_from_dict(data, source=source, base_dir=p.resolve().parent)
+
+
+def study_config_from_dict(data: Any, *, source: str = "<dict>", base_dir: Path | None = None) -> StudyConfig:
+    """Validate the mapping form of a study file (see the module docstring)."""
+    base = base_dir or Path.cwd()
+    if not isinstance(data, Mapping):
+        raise StudyConfigError(f"{source}: a study file must be a mapping with keys {sorted(_KEYS)}")
+    unknown = sorted(set(map(str, data)) - _KEYS)
+    if unknown:
+        raise _err(source, unknown[0], f"unknown key; valid keys: {', '.join(sorted(_KEYS))}")
+    for key in _REQUIRED:
+        if key not in data:
+            raise _err(source, key, "missing (required)")
+
+    name = data["name"]
+    if not isinstance(name, str) or not name.strip():
+        raise _err(source, "name", f"must be a non-empty string, got {name!r}")
+
+    space = _load_space(data["space"], source, base)
+
+    objective = data["objective"]
+    if not isinstance(objective, str) or ":" not in objective:
+        raise _err(source, "objective", f"must be 'package.module:function', got {objective!r}")
+
+    raw_objs = data["objectives"]
+    if not isinstance(raw_objs, Mapping) or not raw_objs:
+        raise _err(source, "objectives", "must be a non-empty mapping name -> minimize|maximize")
+    try:
+        objectives = parse_objectives({str(k): v for k, v in raw_objs.items()})
+    except ValueError as e:
+        raise _err(source, "objectives", str(e)) from None
+
+    searcher_name, options = _parse_searcher(data.get("searcher", "random"), source)
+
+    n_trials = data.get("n_trials")
+    if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0):
+        raise _err(source, "n_trials", f"must be a non-negative integer, got {n_trials!r}")
+    seed = data.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise _err(source, "seed", f"must be an integer in [0, 2**63), got {seed!r}")
+    storage = data.get("storage")
+    if storage is not None and (not isinstance(storage, str) or "://" not in storage):
+        raise _err(source, "storage", f"must be a database URL like sqlite:///nas.db, got {storage!r}")
+    timeout = data.get("timeout")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0):
+        raise _err(source, "timeout", f"must be a positive number of seconds, got {timeout!r}")
+
+    return StudyConfig(
+        name=name,
+        space=space,
+        objective=objective,
+        objectives=objectives,
+        searcher=searcher_name,
+        searcher_options=options,
+        n_trials=n_trials,
+        seed=seed,
+        storage=storage,
+        timeout=None if timeout is None else float(timeout),
+        source=source,
+        base_dir=base,
+    )
+
+
+def _load_space(value: Any, source: str, base: Path) -> SearchSpace:
+    if isinstance(value, Mapping):
+        return SearchSpace.from_dict(dict(value), source=f"{source} (space)")
+    if not isinstance(value, str) or not value:
+        raise _err(source, "space", f"must be a path to a space YAML or an inline mapping, got {value!r}")
+    candidate = Path(value)
+    tried = [candidate] if candidate.is_absolute() else [base / candidate, Path.cwd() / candidate]
+    for p in tried:
+        if p.is_file():
+            return SearchSpace.from_yaml(p)
+    raise _err(source, "space", f"file {value!r} not found (looked in {', '.join(str(t) for t in tried)})")
+
+
+def _parse_searcher(value: Any, source: str) -> tuple[str, dict[str, Any]]:
+    if isinstance(value, str):
+        return value, {}
+    if not isinstance(value, Mapping):
+        raise _err(source, "searcher", f"must be a name or a mapping {{name, options}}, got {value!r}")
+    extra = sorted(set(map(str, value)) - {"name", "options"})
+    if extra:
+        raise _err(source, f"searcher.{extra[0]}", "unknown key; valid keys: name, options")
+    name = value.get("name")
+    if not isinstance(name, str) or not name:
+        raise _err(source, "searcher.name", f"must be a searcher name, got {name!r}")
+    options = value.get("options") or {}
+    if not isinstance(options, Mapping):
+        raise _err(source, "searcher.options", f"must be a mapping, got {options!r}")
+    return name, {str(k): v for k, v in options.items()}
+
+
+def resolve_objective(spec: str, base_dir: Path | None = None) -> Callable[..., Any]:
+    """Import the objective named ``package.module:function`` or ``path/to/file.py:function``.
+
+    Modules are imported with the current directory (and ``base_dir``) on ``sys.path``, the way
+    ``python -m`` would, so a user's own modules next to the study work.
+
+    Raises:
+        StudyConfigError: bad spec, module not importable (with the import error's message),
+            no such attribute, or not callable.
+    """
+    module_name, sep, attr = spec.rpartition(":")
+    if not sep or not module_name or not attr:
+        raise StudyConfigError(f"objective {spec!r}: must be 'package.module:function'")
+    for d in (str(Path.cwd()), str(base_dir) if base_dir else None):
+        if d and d not in sys.path:
+            sys.path.insert(0, d)
+    try:
+        if module_name.endswith(".py"):
+            path = Path(module_name)
+            if not path.is_absolute() and base_dir is not None and not path.exists():
+                path = base_dir / path
+            if not path.is_file():
+                raise StudyConfigError(f"objective {spec!r}: file {module_name!r} not found")
+            mod_spec = importlib.util.spec_from_file_location(path.stem, path)
+            if mod_spec is None or mod_spec.loader is None:
+                raise StudyConfigError(f"objective {spec!r}: cannot load {module_name!r}")
+            module = importlib.util.module_from_spec(mod_spec)
+            sys.modules[path.stem] = module
+            mod_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(module_name)
+    except StudyConfigError:
+        raise
+    except Exception as e:  # noqa: BLE001 - any import-time failure is reported on one line
+        raise StudyConfigError(
+            f"objective {spec!r}: cannot import {module_name!r} ({type(e).__name__}: {e}); it must be "
+            "importable from the current directory"
+        ) from None
+    try:
+        func = getattr(module, attr)
+    except AttributeError:
+        raise StudyConfigError(f"objective {spec!r}: module {module_name!r} has no attribute {attr!r}") from None
+    if not callable(func):
+        raise StudyConfigError(f"objective {spec!r}: {attr!r} is not callable")
+    return func  # type: ignore[no-any-return]

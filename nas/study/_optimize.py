@@ -1,0 +1,178 @@
+"""The runner: ask -> evaluate -> tell, for one worker of a study.
+
+One step of the loop:
+
+1. Re-queue RUNNING trials whose worker is dead (same number, same params).
+2. Claim the lowest-numbered WAITING trial if any (re-queued, enqueued by a user, or the extra
+   proposals of a batch searcher).
+3. Otherwise ask the searcher with the whole history (pending trials included) and insert its
+   proposals atomically, claiming the first. The insert is conditional on the history the
+   searcher saw still being current (``expected_next_number``); if another worker added trials
+   meanwhile the step is retried with the fresh history, a bounded number of times.
+4. Evaluate the objective under a heartbeat and store the outcome.
+
+With one worker this makes the proposal sequence a pure function of the seed and the results,
+so a study killed at any moment and resumed proposes exactly what an uninterrupted run would.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from nas._types import FrozenTrial, TrialState
+from nas.exceptions import TrialNotRunningError, TrialPruned
+from nas.storage import StaleHistoryError
+from nas.study._trial import Trial, normalize_values
+from nas.study._worker import HEARTBEAT_GRACE, HEARTBEAT_INTERVAL, Heartbeat, is_worker_dead, new_worker_id
+
+if TYPE_CHECKING:
+    from nas.study._study import Callback, ObjectiveFunc, Study
+
+__all__ = ["next_trial", "requeue_dead_trials", "run_worker"]
+
+#: Attempts to insert proposals against a fresh history before accepting a stale one.
+MAX_STALE_RETRIES = 5
+#: Seconds to wait before asking again when the searcher has nothing to propose.
+IDLE_POLL = 0.5
+
+
+def requeue_dead_trials(study: Study, grace: float = HEARTBEAT_GRACE) -> list[int]:
+    """Put RUNNING trials of dead workers back to WAITING; returns their trial ids."""
+    now = datetime.now(UTC)
+    requeued = []
+    for trial_id, worker_id, last_seen in study.storage.running_trials(study.study_id):
+        if is_worker_dead(worker_id, last_seen, now=now, grace=grace) and study.storage.requeue_trial(
+            trial_id, worker_id
+        ):
+            requeued.append(trial_id)
+    return requeued
+
+
+class _Idle:
+    """Sentinel: nothing to run right now, but other workers' trials may unblock the searcher."""
+
+
+IDLE = _Idle()
+
+
+def next_trial(
+    study: Study, worker_id: str, n_trials: int | None, grace: float = HEARTBEAT_GRACE
+) -> FrozenTrial | _Idle | None:
+    """Claim the next trial for ``worker_id``.
+
+    Returns:
+        the claimed RUNNING trial; :data:`IDLE` when the searcher proposed nothing while other
+        trials are pending; ``None`` when the study has reached ``n_trials`` (or the searcher
+        is exhausted with nothing pending).
+    """
+    storage = study.storage
+    requeue_dead_trials(study, grace)
+    claimed = storage.claim_waiting_trial(study.study_id, worker_id)
+    if claimed is not None:
+        return claimed
+    for attempt in range(MAX_STALE_RETRIES + 1):
+        history = study.trials
+        if n_trials is not None and len(history) >= n_trials:
+            return None
+        proposals = study.searcher.propose(history, 1)
+        if not proposals:
+            busy = any(not t.state.is_finished for t in history)
+            return IDLE if busy else None
+        for p in proposals:  # a searcher bug must not write invalid params
+            study.space.validate(p.params)
+        expected = len(history) if attempt < MAX_STALE_RETRIES else None
+        try:
+            _, claimed = storage.add_trials(
+                study.study_id,
+                proposals,
+                expected_next_number=expected,
+                max_trials=n_trials,
+                claim_worker=worker_id,
+            )
+        except StaleHistoryError:
+            # Another worker added trials meanwhile; its WAITING extras may be ours to run.
+            claimed = storage.claim_waiting_trial(study.study_id, worker_id)
+            if claimed is not None:
+                return claimed
+            continue
+        if claimed is not None:
+            return claimed
+        return None  # truncated to nothing: the study is full
+    return None
+
+
+def _evaluate(study: Study, objective: ObjectiveFunc, frozen: FrozenTrial, worker_id: str, interval: float) -> FrozenTrial | None:
+    """Run the objective on a claimed trial and store the outcome.
+
+    Returns the finished trial, or ``None`` when the trial was taken from us meanwhile.
+    """
+    trial = Trial(study, frozen, worker_id)
+    state, values, reason = TrialState.FAILED, None, None
+    heartbeat = Heartbeat(study.storage, frozen.trial_id, worker_id, interval)
+    try:
+        with heartbeat:
+            result = objective(trial)
+    except TrialPruned as e:
+        state, reason = TrialState.PRUNED, str(e) or "pruned by the objective"
+    except Exception:  # noqa: BLE001 - any objective error fails the trial, the study goes on
+        reason = traceback.format_exc()
+    except BaseException:
+        # KeyboardInterrupt / SystemExit: give the trial back so a resume re-runs it.
+        study.storage.requeue_trial(frozen.trial_id, worker_id)
+        raise
+    else:
+        values, reason = normalize_values(result, [o.name for o in study.objectives])
+        state = TrialState.COMPLETE if values is not None else TrialState.FAILED
+    index = {o.name: i for i, o in enumerate(study.objectives)}
+    try:
+        return study.storage.finish_trial(
+            frozen.trial_id,
+            state,
+            values=None if values is None else {index[k]: v for k, v in values.items()},
+            failure_reason=reason,
+            worker_id=worker_id,
+        )
+    except TrialNotRunningError:
+        return None  # presumed dead and re-queued by another worker; its re-run wins
+
+
+def run_worker(
+    study: Study,
+    objective: ObjectiveFunc,
+    *,
+    n_trials: int | None,
+    timeout: float | None,
+    callbacks: Sequence[Callback] = (),
+    heartbeat_interval: float | None = None,
+    heartbeat_grace: float | None = None,
+    worker_id: str | None = None,
+) -> int:
+    """Run trials until ``n_trials`` (study total) is reached, ``timeout`` passes, or nothing is left.
+
+    Returns:
+        The number of trials this worker finished.
+    """
+    worker_id = worker_id or new_worker_id()
+    interval = HEARTBEAT_INTERVAL if heartbeat_interval is None else heartbeat_interval
+    grace = HEARTBEAT_GRACE if heartbeat_grace is None else heartbeat_grace
+    deadline = math.inf if timeout is None else time.monotonic() + timeout
+    done = 0
+    while time.monotonic() < deadline:
+        claimed = next_trial(study, worker_id, n_trials, grace)
+        if claimed is None:
+            break
+        if isinstance(claimed, _Idle):
+            time.sleep(min(IDLE_POLL, max(0.0, deadline - time.monotonic())))
+            continue
+        finished = _evaluate(study, objective, claimed, worker_id, interval)
+        if finished is None:
+            continue
+        done += 1
+        for cb in callbacks:
+            cb(study, finished)
+    return done

@@ -1,0 +1,346 @@
+"""The study facade: create, load, query and optimize a study persisted in SQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Container, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nas._types import FrozenTrial, Objective, Proposal, TrialState, parse_objectives
+from nas.exceptions import IncompatibleStudyError, StudyConfigError
+from nas.searchers import create_searcher
+from nas.space import SearchSpace
+from nas.storage import RDBStorage, get_storage
+
+if TYPE_CHECKING:
+    from nas.searchers import Searcher
+    from nas.study._trial import Trial
+
+__all__ = ["Study", "create_study", "delete_study", "load_study"]
+
+DEFAULT_STORAGE = "sqlite:///nas.db"
+
+ObjectiveFunc = Callable[["Trial"], Any]
+Callback = Callable[["Study", FrozenTrial], None]
+
+
+class Study:
+    """A named optimisation study: a space, ordered objectives, a searcher, a seed, its trials.
+
+    Obtain one with :func:`create_study` or :func:`load_study`. Everything lives in the storage;
+    a ``Study`` object holds only a cache of *finished* trials (which never change), so several
+    processes may work on the same study at once.
+    """
+
+    def __init__(self, storage: RDBStorage, study_id: int) -> None:
+        record = storage.get_study(study_id)
+        self._storage = storage
+        self.study_id = study_id
+        self.name: str = record.name
+        self.objectives: tuple[Objective, ...] = tuple(record.objectives)
+        self.space = SearchSpace.from_dict(record.space, source=f"study {record.name!r}")
+        self.searcher_name: str = record.searcher["name"]
+        self.searcher_options: dict[str, Any] = dict(record.searcher.get("options") or {})
+        self.seed: int = record.seed
+        self._cache: dict[int, FrozenTrial] = {}
+        self._searcher: Searcher | None = None
+
+    def __repr__(self) -> str:
+        return f"Study(name={self.name!r}, storage={self._storage.url!r})"
+
+    # ------------------------------------------------------------------ definition
+    @property
+    def storage(self) -> RDBStorage:
+        """The storage backend holding this study."""
+        return self._storage
+
+    @property
+    def directions(self) -> list[str]:
+        """Objective directions in order."""
+        return [o.direction for o in self.objectives]
+
+    @property
+    def searcher(self) -> Searcher:
+        """The searcher rebuilt from the stored definition (stateless; built once per object)."""
+        if self._searcher is None:
+            self._searcher = create_searcher(
+                self.searcher_name, self.space, self.objectives, self.seed, self.searcher_options
+            )
+        return self._searcher
+
+    @property
+    def user_attrs(self) -> dict[str, Any]:
+        """The study's user attributes."""
+        return dict(self._storage.get_study(self.study_id).user_attrs)
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        """Store a JSON-serialisable study attribute."""
+        self._storage.set_study_user_attr(self.study_id, key, value)
+
+    # ------------------------------------------------------------------ trials
+    def _refresh(self) -> list[FrozenTrial]:
+        """All trials in number order, fetching only those that may have changed.
+
+        Finished trials never change, so only trials from the lowest unfinished number on are
+        read again.
+        """
+        watermark = len(self._cache)
+        for number in range(len(self._cache)):
+            if not self._cache[number].state.is_finished:
+                watermark = number
+                break
+        for t in self._storage.get_trials(self.study_id, min_number=watermark):
+            self._cache[t.number] = t
+        return [self._cache[i] for i in range(len(self._cache))]
+
+    @property
+    def trials(self) -> list[FrozenTrial]:
+        """Every trial (all states) in number order, as snapshots."""
+        return self._refresh()
+
+    def get_trials(self, states: Container[TrialState] | None = None) -> list[FrozenTrial]:
+        """Trials in number order, optionally only those whose state is in ``states``."""
+        trials = self._refresh()
+        return trials if states is None else [t for t in trials if t.state in states]
+
+    @property
+    def best_trial(self) -> FrozenTrial:
+        """The COMPLETE trial with the best value (lowest number among ties).
+
+        Raises:
+            ValueError: the study has several objectives (use :meth:`pareto_front`), or no
+                trial is COMPLETE yet.
+        """
+        if len(self.objectives) != 1:
+            raise ValueError(
+                f"study {self.name!r} has {len(self.objectives)} objectives; best_trial is for "
+                "single-objective studies, use pareto_front()"
+            )
+        complete = self.get_trials((TrialState.COMPLETE,))
+        if not complete:
+            raise ValueError(f"study {self.name!r} has no COMPLETE trial yet")
+        obj = self.objectives[0]
+        return min(complete, key=lambda t: (obj.sign * t.values[obj.name], t.number))
+
+    @property
+    def best_value(self) -> float:
+        """Value of :attr:`best_trial`."""
+        return self.best_trial.values[self.objectives[0].name]
+
+    def pareto_front(self) -> list[FrozenTrial]:
+        """The non-dominated COMPLETE trials (all objectives, mixed directions), by number."""
+        from nas.pareto import pareto_mask
+
+        complete = self.get_trials((TrialState.COMPLETE,))
+        if not complete:
+            return []
+        points = np.array([t.value_vector(self.objectives) for t in complete], dtype=float)
+        mask = pareto_mask(points)
+        return [t for t, keep in zip(complete, mask, strict=True) if keep]
+
+    def hypervolume(self, reference: Sequence[float] | None = None) -> float:
+        """Exact hypervolume of the Pareto front (2 or 3 objectives).
+
+        Args:
+            reference: reference point in the objectives' own units and order; defaults to the
+                nadir of all COMPLETE trials plus 10% of their range.
+
+        Raises:
+            ValueError: fewer than 2 or more than 3 objectives, or no COMPLETE trial.
+        """
+        from nas.pareto import default_reference_point, hypervolume
+
+        complete = self.get_trials((TrialState.COMPLETE,))
+        if not complete:
+            raise ValueError(f"study {self.name!r} has no COMPLETE trial yet")
+        points = np.array([t.value_vector(self.objectives) for t in complete], dtype=float)
+        if reference is None:
+            ref = default_reference_point(points)
+        else:
+            signs = np.array([o.sign for o in self.objectives])
+            ref = signs * np.asarray(reference, dtype=float)
+        return float(hypervolume(points, ref))
+
+    def enqueue(
+        self, params: Mapping[str, Any], budget: float | None = None, *, info: Mapping[str, Any] | None = None
+    ) -> FrozenTrial:
+        """Queue a trial with user-chosen params; the next worker runs it before asking the searcher.
+
+        Raises:
+            SpaceError: ``params`` is not a valid assignment of the space's active parameters.
+        """
+        valid = self.space.validate(params)
+        inserted, _ = self._storage.add_trials(
+            self.study_id, [Proposal(valid, budget, dict(info or {}))]
+        )
+        return inserted[0]
+
+    # ------------------------------------------------------------------ optimisation
+    def optimize(
+        self,
+        objective: ObjectiveFunc,
+        n_trials: int | None = None,
+        timeout: float | None = None,
+        *,
+        callbacks: Sequence[Callback] = (),
+        heartbeat_interval: float | None = None,
+        heartbeat_grace: float | None = None,
+    ) -> None:
+        """Run the ask -> evaluate -> tell loop in this process.
+
+        Args:
+            objective: ``objective(trial) -> float | dict[str, float]``. An exception marks the
+                trial FAILED (traceback stored) and the loop goes on; :class:`nas.TrialPruned`
+                marks it PRUNED; NaN/inf or a wrong shape marks it FAILED with the reason.
+            n_trials: the study's TOTAL number of trials (all states, earlier runs and other
+                workers included). Re-running with the same total after a crash finishes the
+                remaining trials. ``None``: no limit.
+            timeout: seconds after which no new trial is started.
+            callbacks: called as ``cb(study, finished_trial)`` after every trial this worker runs.
+            heartbeat_interval / heartbeat_grace: override the liveness timings (seconds).
+
+        Raises:
+            KeyboardInterrupt: re-raised after the running trial was put back as WAITING (it is
+                re-run, with the same params, on resume).
+        """
+        from nas.study._optimize import run_worker
+
+        if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0):
+            raise ValueError(f"n_trials must be a non-negative int or None, got {n_trials!r}")
+        if timeout is not None and not timeout > 0:
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        run_worker(
+            self,
+            objective,
+            n_trials=n_trials,
+            timeout=timeout,
+            callbacks=callbacks,
+            heartbeat_interval=heartbeat_interval,
+            heartbeat_grace=heartbeat_grace,
+        )
+
+
+def _as_space(space: SearchSpace | Mapping[str, Any] | str | Path) -> SearchSpace:
+    if isinstance(space, SearchSpace):
+        return space
+    if isinstance(space, Mapping):
+        return SearchSpace.from_dict(dict(space))
+    if isinstance(space, str | Path):
+        return SearchSpace.from_yaml(space)
+    raise StudyConfigError(
+        f"space must be a SearchSpace, a mapping or a YAML path, got {type(space).__name__}"
+    )
+
+
+def _definition_diff(
+    name: str, stored: Study, space: SearchSpace, objectives: Sequence[Objective], searcher: dict[str, Any], seed: int
+) -> list[str]:
+    diffs: list[str] = []
+    if stored.space != space:
+        a, b = stored.space.to_dict()["params"], space.to_dict()["params"]
+        changed = sorted(
+            k for k in set(a) | set(b) if json.dumps(a.get(k), sort_keys=True) != json.dumps(b.get(k), sort_keys=True)
+        )
+        diffs.append(f"search space differs in params {changed}")
+    if tuple(stored.objectives) != tuple(objectives):
+        old = {o.name: o.direction for o in stored.objectives}
+        new = {o.name: o.direction for o in objectives}
+        diffs.append(f"objectives differ (stored {old}, given {new})")
+    stored_searcher = {"name": stored.searcher_name, "options": stored.searcher_options}
+    if json.dumps(stored_searcher, sort_keys=True) != json.dumps(searcher, sort_keys=True):
+        diffs.append(f"searcher differs (stored {stored_searcher}, given {searcher})")
+    if stored.seed != seed:
+        diffs.append(f"seed differs (stored {stored.seed}, given {seed})")
+    return diffs
+
+
+def create_study(
+    name: str,
+    space: SearchSpace | Mapping[str, Any] | str | Path,
+    objectives: Mapping[str, str] | Sequence[Objective],
+    searcher: str = "random",
+    searcher_options: Mapping[str, Any] | None = None,
+    storage: str | RDBStorage = DEFAULT_STORAGE,
+    seed: int = 0,
+    load_if_exists: bool = False,
+) -> Study:
+    """Create a study (or open it again with ``load_if_exists=True``).
+
+    Everything is validated before anything is written: a bad space, objective spec, searcher
+    name or option raises and leaves the database untouched.
+
+    Args:
+        name: unique study name within the storage.
+        space: a :class:`SearchSpace`, its dict form, or a YAML path.
+        objectives: ordered mapping objective name -> ``"minimize"`` | ``"maximize"``.
+        searcher: registered searcher name (see ``nas.searchers.searcher_names()``).
+        searcher_options: keyword options of that searcher.
+        storage: database URL (``sqlite:///nas.db``, ``postgresql+psycopg://...``) or storage.
+        seed: the study seed; every searcher decision derives from it and the history.
+        load_if_exists: return the existing study of that name instead of raising, provided
+            its definition (space, objectives, searcher, seed) is identical.
+
+    Raises:
+        DuplicatedStudyError: the name exists and ``load_if_exists`` is False.
+        IncompatibleStudyError: it exists with another definition.
+        SpaceError, StudyConfigError, UnknownSearcherError, SearcherConfigError: bad input.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise StudyConfigError(f"study name must be a non-empty string, got {name!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise StudyConfigError(f"seed must be an int in [0, 2**63), got {seed!r}")
+    space_obj = _as_space(space)
+    try:
+        objs = parse_objectives(objectives)
+    except ValueError as e:
+        raise StudyConfigError(str(e)) from e
+    options = dict(searcher_options or {})
+    # Building the searcher validates its name and options before anything is written.
+    create_searcher(searcher, space_obj, objs, seed, options)
+    searcher_cfg = {"name": searcher, "options": options}
+    try:
+        json.dumps(searcher_cfg, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise StudyConfigError(f"searcher options must be JSON-serialisable: {e}") from e
+    store = get_storage(storage)
+    if load_if_exists:
+        try:
+            study_id = store.get_study_id(name)
+        except KeyError:
+            pass
+        else:
+            study = Study(store, study_id)
+            diffs = _definition_diff(name, study, space_obj, objs, searcher_cfg, seed)
+            if diffs:
+                raise IncompatibleStudyError(
+                    f"study {name!r} already exists in {store.url} with another definition: "
+                    + "; ".join(diffs)
+                    + ". Use a new study name, or delete the old one with "
+                    f"`nas delete {name} --storage {store.url}`"
+                )
+            return study
+    study_id = store.create_study(name, objs, space_obj.to_dict(), searcher_cfg, seed)
+    return Study(store, study_id)
+
+
+def load_study(name: str, storage: str | RDBStorage = DEFAULT_STORAGE) -> Study:
+    """Open an existing study by name.
+
+    Raises:
+        StudyNotFoundError: no study of that name in the storage.
+    """
+    store = get_storage(storage)
+    return Study(store, store.get_study_id(name))
+
+
+def delete_study(name: str, storage: str | RDBStorage = DEFAULT_STORAGE) -> None:
+    """Delete a study and everything it owns (trials, values, artifacts records).
+
+    Raises:
+        StudyNotFoundError: no study of that name in the storage.
+    """
+    store = get_storage(storage)
+    store.delete_study(store.get_study_id(name))

@@ -1,0 +1,180 @@
+"""The handle an objective function receives: parameters in, reports and attributes out."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nas._types import FrozenTrial, is_finite_number
+
+if TYPE_CHECKING:
+    from nas.study._study import Study
+
+__all__ = ["Trial"]
+
+
+class Trial:
+    """A RUNNING trial as seen by the objective function.
+
+    The objective reads :attr:`params` (and :attr:`budget` for multi-fidelity searchers), may
+    :meth:`report` intermediate values and set user attributes, and returns its value(s). Every
+    write goes to the database at once, so nothing reported is lost if the process dies.
+
+    Attributes:
+        number: 0-based trial number within the study.
+        params: the active parameters proposed by the searcher (a copy; mutating it changes
+            nothing stored).
+        budget: the fidelity to evaluate at (e.g. epochs), or ``None``.
+        trial_id: storage-wide id.
+        study: the study this trial belongs to.
+    """
+
+    def __init__(self, study: Study, frozen: FrozenTrial, worker_id: str) -> None:
+        self.study = study
+        self.number = frozen.number
+        self.trial_id = frozen.trial_id
+        self.params: dict[str, Any] = dict(frozen.params)
+        self.budget = frozen.budget
+        self.system_attrs: dict[str, Any] = dict(frozen.system_attrs)
+        self.worker_id = worker_id
+        self._user_attrs: dict[str, Any] = dict(frozen.user_attrs)
+
+    def __repr__(self) -> str:
+        return f"Trial(number={self.number}, params={self.params!r}, budget={self.budget!r})"
+
+    @property
+    def user_attrs(self) -> dict[str, Any]:
+        """User attributes set so far (a copy)."""
+        return dict(self._user_attrs)
+
+    def report(self, step: int, value: float | Mapping[str, float]) -> None:
+        """Store intermediate value(s) at ``step`` (e.g. validation loss after each epoch).
+
+        Args:
+            step: a non-negative integer (epoch, iteration, ...). Reporting a step twice
+                overwrites the earlier value.
+            value: a number for a single-objective study, or a mapping objective name -> number
+                (any subset of the objectives) for any study.
+
+        Raises:
+            ValueError: a negative/non-integer step, an unknown objective name, a non-finite or
+                non-numeric value, or a bare number in a multi-objective study.
+        """
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise ValueError(f"trial.report: step must be a non-negative int, got {step!r}")
+        objectives = self.study.objectives
+        index = {o.name: i for i, o in enumerate(objectives)}
+        if isinstance(value, Mapping):
+            items = dict(value)
+        else:
+            if len(objectives) != 1:
+                names = ", ".join(index)
+                raise ValueError(
+                    f"trial.report: this study has {len(objectives)} objectives ({names}); "
+                    "report a mapping name -> value"
+                )
+            items = {objectives[0].name: value}
+        by_index: dict[int, float] = {}
+        for name, v in items.items():
+            if name not in index:
+                raise ValueError(
+                    f"trial.report: unknown objective {name!r}; objectives are {list(index)}"
+                )
+            if not is_finite_number(_as_number(v)):
+                raise ValueError(f"trial.report: value for {name!r} must be a finite number, got {v!r}")
+            by_index[index[name]] = float(_as_number(v))
+        self.study._storage.report(self.trial_id, step, by_index)
+
+    def set_user_attr(self, key: str, value: Any) -> None:
+        """Store a JSON-serialisable user attribute (overwrites an earlier value of ``key``).
+
+        Raises:
+            TypeError: ``value`` is not JSON-serialisable.
+        """
+        self.study._storage.set_trial_user_attr(self.trial_id, key, value)
+        self._user_attrs[key] = value
+
+    def add_artifact(self, path: str | Path, kind: str = "file") -> int:
+        """Record a file produced by this trial (checkpoint, plot, log) with its sha256 and size.
+
+        The file stays where it is; the database stores its path, size and hash.
+
+        Returns:
+            The artifact id.
+
+        Raises:
+            FileNotFoundError: ``path`` does not exist.
+        """
+        p = Path(path)
+        digest = hashlib.sha256()
+        with p.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        return self.study._storage.add_artifact(
+            self.study.study_id,
+            kind=kind,
+            path=str(p.resolve()),
+            sha256=digest.hexdigest(),
+            size=p.stat().st_size,
+            trial_id=self.trial_id,
+        )
+
+
+def _as_number(v: Any) -> Any:
+    """Unwrap numpy / torch scalars (anything with ``.item()`` returning a number)."""
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        return v
+    item = getattr(v, "item", None)
+    if callable(item):
+        try:
+            out = item()
+        except (TypeError, ValueError, RuntimeError):
+            return v
+        if isinstance(out, int | float) and not isinstance(out, bool):
+            return out
+    return v
+
+
+def normalize_values(result: Any, objective_names: list[str]) -> tuple[dict[str, float] | None, str | None]:
+    """Check an objective's return value against the study's objectives.
+
+    Returns:
+        ``(values, None)`` on success, ``(None, reason)`` when the trial must be FAILED.
+    """
+    if isinstance(result, Mapping):
+        got = dict(result)
+        missing = [n for n in objective_names if n not in got]
+        extra = [k for k in got if k not in objective_names]
+        if missing or extra:
+            return None, (
+                f"objective returned keys {sorted(map(str, got))}; expected exactly "
+                f"{objective_names}" + (f" (missing {missing})" if missing else "")
+                + (f" (unexpected {extra})" if extra else "")
+            )
+        raw = [got[n] for n in objective_names]
+    elif isinstance(result, list | tuple) and len(objective_names) > 1:
+        if len(result) != len(objective_names):
+            return None, (
+                f"objective returned {len(result)} values; expected {len(objective_names)} "
+                f"({objective_names})"
+            )
+        raw = list(result)
+    elif len(objective_names) == 1:
+        raw = [result]
+    else:
+        return None, (
+            f"objective returned {type(result).__name__}; a study with objectives "
+            f"{objective_names} needs a mapping name -> value"
+        )
+    values: dict[str, float] = {}
+    for name, v in zip(objective_names, raw, strict=True):
+        v = _as_number(v)
+        if not isinstance(v, int | float) or isinstance(v, bool):
+            return None, f"objective {name!r}: returned {type(v).__name__} {v!r}, not a number"
+        if not math.isfinite(v):
+            return None, f"objective {name!r}: returned {v}, not a finite number"
+        values[name] = float(v)
+    return values, None
