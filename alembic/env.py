@@ -14,10 +14,10 @@ operations, which SQLite needs to alter tables.
 
 from __future__ import annotations
 
-from alembic import context
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
+from alembic import context
 from nas.storage._models import Base
 
 config = context.config

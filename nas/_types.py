@@ -108,7 +108,8 @@ class FrozenTrial:
         budget: fidelity the trial runs at, or ``None``.
         values: objective name -> value; empty unless the trial is COMPLETE.
         intermediate_values: objective name -> {step -> value} reported while running.
-        user_attrs / system_attrs: JSON values set by the user / by the searcher (``Proposal.info``).
+        user_attrs / system_attrs: JSON values set by the user / by the searcher
+            (``Proposal.info``).
         failure_reason: traceback or reason of a FAILED (or PRUNED) trial.
         worker_id: id of the worker that ran (or runs) the trial.
         restarts: how many times the trial was re-queued after its worker died.
@@ -147,7 +148,9 @@ class FrozenTrial:
         try:
             return [o.sign * self.values[o.name] for o in objectives]
         except KeyError as e:
-            raise ValueError(f"trial {self.number} has no value for objective {e.args[0]!r}") from e
+            raise ValueError(
+                f"trial {self.number} has no value for objective {e.args[0]!r}"
+            ) from e
 
 
 def is_finite_number(x: Any) -> bool:

@@ -79,7 +79,9 @@ def dominates(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) 
     return bool(np.all(va <= vb) and np.any(va < vb))
 
 
-def minimization_values(trials: Sequence[FrozenTrial], objectives: Sequence[Objective]) -> np.ndarray:
+def minimization_values(
+    trials: Sequence[FrozenTrial], objectives: Sequence[Objective]
+) -> np.ndarray:
     """The ``(len(trials), len(objectives))`` matrix of sign-adjusted values (all minimized).
 
     Args:
@@ -298,10 +300,11 @@ _FILTER_BLOCK = 64
 def _pareto_mask_filter(pts: np.ndarray) -> np.ndarray:
     """Any number of objectives: block keep-and-discard filter in lexicographic order.
 
-    A point can only be dominated by a point that comes earlier in lexicographic order. We walk the survivors in that order, a block of up to
-    ``_FILTER_BLOCK`` at a time, and drop every not-yet-confirmed point that a block point
-    dominates (a dominated block point may be used as a dominator: whatever it dominates, its own
-    dominator dominates too). Cost: ``O(n * front / B)`` vectorised passes of ``B x n x m``.
+    A point can only be dominated by a point that comes earlier in lexicographic order. We walk
+    the survivors in that order, a block of up to ``_FILTER_BLOCK`` at a time, and drop every
+    not-yet-confirmed point that a block point dominates (a dominated block point may serve as a
+    dominator: whatever it dominates, its own dominator dominates too). Cost: ``front / B``
+    vectorised passes of ``B x n x m`` comparisons.
     """
     n = pts.shape[0]
     survivors = np.lexsort(pts.T[::-1])
@@ -417,7 +420,9 @@ def hypervolume(
     ref = np.asarray(reference, dtype=float).ravel()
     m = pts.shape[1]
     if ref.shape != (m,):
-        raise ValueError(f"reference must have {m} coordinates (one per objective), got {ref.shape}")
+        raise ValueError(
+            f"reference must have {m} coordinates (one per objective), got {ref.shape}"
+        )
     if not np.isfinite(ref).all():
         raise ValueError(f"reference must be finite, got {ref.tolist()}")
     pts = pts[np.all(pts < ref, axis=1)]

@@ -73,10 +73,14 @@ def _hover_text(trial: FrozenTrial, objectives: Sequence[Objective]) -> str:
     lines.extend(f"{k} = {_format_value(v)}" for k, v in items[:_MAX_HOVER_PARAMS])
     if len(items) > _MAX_HOVER_PARAMS:
         lines.append(f"... {len(items) - _MAX_HOVER_PARAMS} more params")
-    return "<br>".join(html.escape(line, quote=False) if i else line for i, line in enumerate(lines))
+    return "<br>".join(
+        html.escape(line, quote=False) if i else line for i, line in enumerate(lines)
+    )
 
 
-def _plottable(trials: Sequence[FrozenTrial], objectives: Sequence[Objective]) -> list[FrozenTrial]:
+def _plottable(
+    trials: Sequence[FrozenTrial], objectives: Sequence[Objective]
+) -> list[FrozenTrial]:
     """COMPLETE trials with a finite number for every objective, sorted by number."""
     out = []
     for t in trials:

@@ -16,6 +16,7 @@ scikit-learn is imported lazily so that importing :mod:`nas.benchmarks` stays ch
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import numbers
 import warnings
@@ -66,7 +67,7 @@ def _width(name: str) -> dict[str, Any]:
     return spec
 
 
-#: The search space of :func:`digits_mlp` in the YAML shape (see ``search_spaces/digits_mlp.yaml``).
+#: The search space of :func:`digits_mlp` in the YAML shape (``search_spaces/digits_mlp.yaml``).
 DIGITS_MLP_SPACE: dict[str, Any] = {
     "params": {
         "n_layers": {"type": "int", "low": 1, "high": _MAX_LAYERS},
@@ -136,7 +137,7 @@ def mlp_n_params(
     sizes = [n_inputs, *widths, n_outputs]
     if any(int(s) < 1 for s in sizes):
         raise BenchmarkInputError(f"layer sizes must all be >= 1, got {sizes}")
-    return sum(int(a) * int(b) + int(b) for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    return sum(int(a) * int(b) + int(b) for a, b in itertools.pairwise(sizes))
 
 
 def digits_mlp_epochs(budget: float | None) -> int:
@@ -148,7 +149,9 @@ def digits_mlp_epochs(budget: float | None) -> int:
     if budget is None:
         return MAX_EPOCHS
     if isinstance(budget, bool) or not isinstance(budget, numbers.Real):
-        raise BenchmarkInputError(f"budget must be a real number in (0, 1] or None, got {budget!r}")
+        raise BenchmarkInputError(
+            f"budget must be a real number in (0, 1] or None, got {budget!r}"
+        )
     b = float(budget)
     if not (0.0 < b <= 1.0):
         raise BenchmarkInputError(f"budget must lie in (0, 1] (fraction of 60 epochs), got {b}")

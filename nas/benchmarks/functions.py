@@ -75,9 +75,17 @@ class BenchmarkTrial(Protocol):
         number: 0-based number of the trial in its study.
     """
 
-    params: Mapping[str, Any]
-    budget: float | None
-    number: int
+    @property
+    def params(self) -> Mapping[str, Any]:
+        """Parameter name -> value."""
+
+    @property
+    def budget(self) -> float | None:
+        """Fidelity in (0, 1], or ``None`` for full fidelity."""
+
+    @property
+    def number(self) -> int:
+        """0-based trial number."""
 
     def report(self, step: int, value: float | Mapping[str, float]) -> None:
         """Record an intermediate value (or one per objective) at ``step``."""
@@ -149,8 +157,7 @@ def _param(trial: BenchmarkTrial, name: str) -> float:
         or not math.isfinite(float(value))
     ):
         raise BenchmarkInputError(
-            f"trial {trial.number}: parameter {name!r} must be a finite real number, "
-            f"got {value!r}"
+            f"trial {trial.number}: parameter {name!r} must be a finite real number, got {value!r}"
         )
     return float(value)
 
@@ -162,8 +169,7 @@ def _fidelity(trial: BenchmarkTrial) -> float:
         return 1.0
     if isinstance(budget, bool) or not isinstance(budget, numbers.Real):
         raise BenchmarkInputError(
-            f"trial {trial.number}: budget must be a real number in (0, 1] or None, "
-            f"got {budget!r}"
+            f"trial {trial.number}: budget must be a real number in (0, 1] or None, got {budget!r}"
         )
     s = float(budget)
     if not (0.0 < s <= 1.0):
@@ -313,6 +319,17 @@ def _hartmann6_terms(x: FloatArray) -> FloatArray:
     return np.asarray(np.exp(-np.sum(_H6_A * diff**2, axis=-1)), dtype=np.float64)
 
 
+def _hartmann6_with_alpha1(x: FloatArray, alpha1: FloatArray) -> FloatOrArray:
+    """Hartmann6 with the first weight replaced by ``alpha1`` (broadcast against ``(...)``).
+
+    One code path for the plain and the multi-fidelity function, so that fidelity 1 reproduces
+    the plain values bit for bit.
+    """
+    terms = _hartmann6_terms(x)
+    value = -(alpha1 * terms[..., 0] + terms[..., 1:] @ _H6_ALPHA[1:])
+    return _out(np.asarray(value, dtype=np.float64))
+
+
 def hartmann6(x: npt.ArrayLike) -> FloatOrArray:
     """The 6-dimensional Hartmann function ``-sum_i alpha_i exp(-sum_j A_ij (x_j - P_ij)^2)``.
 
@@ -328,8 +345,7 @@ def hartmann6(x: npt.ArrayLike) -> FloatOrArray:
     Raises:
         BenchmarkInputError: the last axis is not of length 6, or a non-finite input.
     """
-    arr = _last_axis(x, "x", 6)
-    return _out(np.asarray(-(_hartmann6_terms(arr) @ _H6_ALPHA), dtype=np.float64))
+    return _hartmann6_with_alpha1(_last_axis(x, "x", 6), np.asarray(_H6_ALPHA[0]))
 
 
 def hartmann6_mf(x: npt.ArrayLike, s: npt.ArrayLike = 1.0) -> FloatOrArray:
@@ -351,10 +367,7 @@ def hartmann6_mf(x: npt.ArrayLike, s: npt.ArrayLike = 1.0) -> FloatOrArray:
     """
     arr = _last_axis(x, "x", 6)
     fid = _as_fidelity(s)
-    terms = _hartmann6_terms(arr)
-    alpha1 = _H6_ALPHA[0] - 0.1 * (1.0 - fid)
-    value = -(alpha1 * terms[..., 0] + terms[..., 1:] @ _H6_ALPHA[1:])
-    return _out(np.asarray(value, dtype=np.float64))
+    return _hartmann6_with_alpha1(arr, _H6_ALPHA[0] - 0.1 * (1.0 - fid))
 
 
 def _hartmann6_point(trial: BenchmarkTrial) -> list[float]:
@@ -390,7 +403,8 @@ _ZDT1_MF_SHIFT = 0.25
 
 def _zdt1_from_g(f1: FloatArray, g: FloatArray) -> tuple[FloatOrArray, FloatOrArray]:
     f2 = g * (1.0 - np.sqrt(f1 / g))
-    return _out(np.asarray(f1, dtype=np.float64)), _out(np.asarray(f2, dtype=np.float64))
+    # np.array copies: f1 must not be a view of the caller's input.
+    return _out(np.array(f1, dtype=np.float64)), _out(np.asarray(f2, dtype=np.float64))
 
 
 def zdt1(x: npt.ArrayLike) -> tuple[FloatOrArray, FloatOrArray]:

@@ -11,14 +11,25 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from nas._types import FrozenTrial, TrialState
 from nas.exceptions import NasError
-from nas.study import DEFAULT_STORAGE, Study, create_study, load_study, load_study_config, resolve_objective
+from nas.study import (
+    DEFAULT_STORAGE,
+    Study,
+    create_study,
+    load_study,
+    load_study_config,
+    resolve_objective,
+)
+
+try:  # typer >= 0.2x vendors click; its usage errors derive from TyperException
+    from typer import TyperException as _UsageError
+except ImportError:  # pragma: no cover - older typer on top of click
+    from click import ClickException as _UsageError  # type: ignore[assignment]
 
 __all__ = ["app", "main"]
 
@@ -66,7 +77,8 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
     ] = False,
 ) -> None:
     """Hyperparameter and neural-architecture search with studies persisted in SQL."""
@@ -78,13 +90,19 @@ def run(
     file: Annotated[Path, typer.Argument(help="Study YAML file.", show_default=False)],
     storage: StorageOpt = None,
     n_trials: Annotated[
-        int | None, typer.Option("--n-trials", min=0, help="Total trials of the study (overrides the file).")
+        int | None,
+        typer.Option("--n-trials", min=0, help="Total trials of the study (overrides the file)."),
     ] = None,
-    seed: Annotated[int | None, typer.Option("--seed", min=0, help="Study seed (overrides the file).")] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", min=0, help="Study seed (overrides the file).")
+    ] = None,
     timeout: Annotated[
-        float | None, typer.Option("--timeout", min=0.0, help="Seconds after which no trial starts.")
+        float | None,
+        typer.Option("--timeout", min=0.0, help="Seconds after which no trial starts."),
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")
+    ] = False,
 ) -> None:
     """Create the study of FILE, or resume it, and run it to its total number of trials."""
     cfg = load_study_config(file)
@@ -110,7 +128,8 @@ def run(
     except KeyboardInterrupt:
         n = sum(t.state.is_finished for t in study.trials)
         err.print(
-            f"interrupted: study {study.name!r} has {n} finished trials; run the same command to resume",
+            f"interrupted: study {study.name!r} has {n} finished trials; "
+            "run the same command to resume",
             highlight=False,
         )
         raise typer.Exit(130) from None
@@ -130,7 +149,9 @@ def _status(study: Study, trials: Sequence[FrozenTrial]) -> str:
     return f"{head} | failed {failed}"
 
 
-def _optimize_with_progress(study: Study, objective: Any, total: int | None, timeout: float | None) -> None:
+def _optimize_with_progress(
+    study: Study, objective: Any, total: int | None, timeout: float | None
+) -> None:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -174,7 +195,9 @@ def _summary(study: Study) -> str:
     if counts[TrialState.COMPLETE]:
         if len(study.objectives) == 1:
             best = study.best_trial
-            line += f"; best {study.objectives[0].name}={study.best_value:.6g} (trial {best.number})"
+            line += (
+                f"; best {study.objectives[0].name}={study.best_value:.6g} (trial {best.number})"
+            )
         else:
             front = study.pareto_front()
             line += f"; Pareto front of {len(front)} trials"
@@ -189,7 +212,9 @@ def _storage(storage: str | None) -> str:
     return storage or DEFAULT_STORAGE
 
 
-def _emit(rows: list[dict[str, Any]], fmt: Format, columns: list[str], title: str | None = None) -> None:
+def _emit(
+    rows: list[dict[str, Any]], fmt: Format, columns: list[str], title: str | None = None
+) -> None:
     if fmt is Format.json:
         typer.echo(json.dumps(rows, indent=2, default=str))
         return
@@ -275,7 +300,8 @@ def trials(
     storage: StorageOpt = None,
     fmt: FormatOpt = Format.table,
     state: Annotated[
-        list[TrialState] | None, typer.Option("--state", help="Only trials in this state (repeatable).")
+        list[TrialState] | None,
+        typer.Option("--state", help="Only trials in this state (repeatable)."),
     ] = None,
 ) -> None:
     """List the trials of a study."""
@@ -289,7 +315,12 @@ def trials(
     for f in flat:
         reason = f.pop("failure_reason")
         f["failure"] = reason.strip().splitlines()[-1] if reason else None
-    _emit(flat, fmt, ["number", "state", *cols, "budget", "duration", "failure"], title=f"trials of {name}")
+    _emit(
+        flat,
+        fmt,
+        ["number", "state", *cols, "budget", "duration", "failure"],
+        title=f"trials of {name}",
+    )
 
 
 @app.command()
@@ -304,7 +335,9 @@ def pareto(
     """Print the non-dominated trials of a study (and optionally plot them)."""
     study = load_study(name, _storage(storage))
     front = study.pareto_front()
-    rows = [{"number": t.number, "params": dict(t.params), "values": dict(t.values)} for t in front]
+    rows = [
+        {"number": t.number, "params": dict(t.params), "values": dict(t.values)} for t in front
+    ]
     if fmt is Format.json:
         _emit(rows, fmt, [])
     else:
@@ -381,14 +414,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point: every known error becomes one line on stderr and exit status 2."""
     command = typer.main.get_command(app)
     try:
-        rv = command.main(args=list(argv) if argv is not None else None, prog_name="nas", standalone_mode=False)
-    except click.exceptions.Exit as e:
+        rv = command.main(
+            args=list(argv) if argv is not None else None, prog_name="nas", standalone_mode=False
+        )
+    except typer.Exit as e:
         sys.exit(e.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         err.print("aborted", highlight=False)
         sys.exit(130)
-    except click.ClickException as e:
-        hint = f" (see `{e.ctx.command_path} --help`)" if getattr(e, "ctx", None) is not None else ""
+    except _UsageError as e:
+        hint = (
+            f" (see `{e.ctx.command_path} --help`)" if getattr(e, "ctx", None) is not None else ""
+        )
         sys.stderr.write(f"error: {_one_line(e.format_message())}{hint}\n")
         sys.exit(2)
     except NasError as e:

@@ -114,7 +114,7 @@ def check_sigma_option(owner: str, name: str, value: object) -> float:
 # --------------------------------------------------------------------------- history helpers
 
 
-def _value_identity(value: Any) -> tuple[str, Any]:  # noqa: ANN401 - any JSON scalar
+def _value_identity(value: Any) -> tuple[str, Any]:
     """Type-aware identity of one value: ``1 == 1.0`` but ``True != 1``."""
     if isinstance(value, np.generic):
         value = value.item()
@@ -204,10 +204,10 @@ def reflect_unit(u: float) -> float:
 
 def mutate_value(
     param: Param,
-    value: Any,  # noqa: ANN401 - a scalar of the parameter's domain
+    value: Any,
     rng: np.random.Generator,
     sigma: float,
-) -> Any:  # noqa: ANN401
+) -> Any:
     """A new value for ``param`` near ``value``, different from it whenever possible.
 
     * float / int: ``u = to_unit(value) + sigma * N(0, 1)``, reflected into ``[0, 1]``, mapped
@@ -367,7 +367,9 @@ class UniformCrossover:
         for name in space.names:
             in_a, in_b = name in parent_a, name in parent_b
             if in_a and in_b:
-                child[name] = parent_b[name] if rng.random() < self.swapping_prob else parent_a[name]
+                child[name] = (
+                    parent_b[name] if rng.random() < self.swapping_prob else parent_a[name]
+                )
             elif in_a:
                 child[name] = parent_a[name]
             elif in_b:

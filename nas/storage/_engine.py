@@ -218,7 +218,9 @@ def translate_error(error: SQLAlchemyError, url: str | URL, what: str) -> Storag
     if isinstance(error, DBAPIError):
         detail = str(error.orig).strip() or type(error.orig).__name__
         if error.connection_invalidated:
-            return StorageError(f"{what}: lost the connection to the database at {masked}: {detail}")
+            return StorageError(
+                f"{what}: lost the connection to the database at {masked}: {detail}"
+            )
         return StorageError(f"{what} failed on {masked}: {detail}")
     return StorageError(f"{what} failed on {masked}: {error}")
 
@@ -234,7 +236,9 @@ def check_connection(engine: Engine) -> None:
             pass
     except SQLAlchemyError as e:
         detail = str(getattr(e, "orig", None) or e).strip()
-        raise StorageError(f"cannot connect to the database at {mask_url(engine.url)}: {detail}") from e
+        raise StorageError(
+            f"cannot connect to the database at {mask_url(engine.url)}: {detail}"
+        ) from e
 
 
 def run_transaction(

@@ -93,7 +93,9 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError(f"naive datetime {value.isoformat()} given; nas stores aware UTC times")
+            raise ValueError(
+                f"naive datetime {value.isoformat()} given; nas stores aware UTC times"
+            )
         value = value.astimezone(UTC)
         if dialect.name == "sqlite":
             return value.replace(tzinfo=None)
@@ -167,7 +169,9 @@ class StudyUserAttr(Base):
     """A user attribute of a study (JSON text)."""
 
     __tablename__ = "study_user_attrs"
-    __table_args__ = (UniqueConstraint("study_id", "key", name="uq_study_user_attrs_study_id_key"),)
+    __table_args__ = (
+        UniqueConstraint("study_id", "key", name="uq_study_user_attrs_study_id_key"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     study_id: Mapped[int] = mapped_column(Integer, _study_fk(), nullable=False)
@@ -255,7 +259,9 @@ class TrialUserAttr(Base):
     """A user attribute of a trial (JSON text)."""
 
     __tablename__ = "trial_user_attrs"
-    __table_args__ = (UniqueConstraint("trial_id", "key", name="uq_trial_user_attrs_trial_id_key"),)
+    __table_args__ = (
+        UniqueConstraint("trial_id", "key", name="uq_trial_user_attrs_trial_id_key"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     trial_id: Mapped[int] = mapped_column(Integer, _trial_fk(), nullable=False)

@@ -124,17 +124,23 @@ def known_revisions() -> list[str]:
 
 
 def _read_revision(connection: Connection) -> tuple[bool, str | None]:
-    """(database has any table, revision in ``alembic_version`` or None)."""
+    """(database holds anything, revision in ``alembic_version`` or None).
+
+    An empty ``alembic_version`` table alone (left by ``alembic downgrade base``) counts as an
+    empty database.
+    """
     tables = set(inspect(connection).get_table_names())
+    other_tables = bool(tables - {VERSION_TABLE})
     if VERSION_TABLE not in tables:
-        return bool(tables), None
+        return other_tables, None
     rows = connection.execute(select(_alembic_version.c.version_num)).scalars().all()
     if len(rows) > 1:
         raise SchemaVersionError(
             f"{VERSION_TABLE} holds {len(rows)} revisions {sorted(rows)}; "
             "nas expects a single linear migration chain"
         )
-    return True, (rows[0] if rows else None)
+    revision = rows[0] if rows else None
+    return other_tables or revision is not None, revision
 
 
 def check_schema(url: str, has_tables: bool, revision: str | None) -> None:
@@ -209,7 +215,7 @@ def ensure_schema(engine: Engine, url: str, *, create: bool) -> None:
                 has_tables, revision = _read_revision(connection)
                 if not has_tables:
                     Base.metadata.create_all(connection)
-                    _alembic_version.create(connection)
+                    _alembic_version.create(connection, checkfirst=True)
                     connection.execute(_alembic_version.insert().values(version_num=HEAD_REVISION))
                     return
         except SQLAlchemyError as e:
@@ -261,8 +267,9 @@ def upgrade(url: str, revision: str = "head") -> tuple[str | None, str]:
         StorageError: the database cannot be reached or a migration failed (nothing is
             changed then, except on dialects without transactional DDL).
     """
-    from alembic import command
     from alembic.util import CommandError
+
+    from alembic import command
 
     revisions = known_revisions()
     target = HEAD_REVISION if revision == "head" else revision

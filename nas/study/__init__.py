@@ -1,4 +1,4 @@
-"""Studies: the facade that ties a search space, a searcher, a storage and an objective together."""
+"""Studies: the facade tying a search space, a searcher, a storage and an objective together."""
 
 from __future__ import annotations
 

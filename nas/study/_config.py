@@ -3,7 +3,7 @@
 Format (keys are part of the public contract)::
 
     name: quickstart                      # unique study name
-    space: ../search_spaces/x.yaml        # path (relative to this file, else to the cwd) or inline mapping
+    space: ../search_spaces/x.yaml        # path (relative to this file, else cwd) or a mapping
     objective: package.module:function    # or path/to/file.py:function
     objectives: {error: minimize, n_params: minimize}
     searcher: {name: evolution, options: {population_size: 16}}   # or just: searcher: random
@@ -31,7 +31,17 @@ from nas.space import SearchSpace
 
 __all__ = ["StudyConfig", "load_study_config", "resolve_objective"]
 
-_KEYS = {"name", "space", "objective", "objectives", "searcher", "n_trials", "seed", "storage", "timeout"}
+_KEYS = {
+    "name",
+    "space",
+    "objective",
+    "objectives",
+    "searcher",
+    "n_trials",
+    "seed",
+    "storage",
+    "timeout",
+}
 _REQUIRED = ("name", "space", "objective", "objectives")
 
 
@@ -61,7 +71,8 @@ def load_study_config(path: str | Path) -> StudyConfig:
     """Read and validate a study YAML file.
 
     Raises:
-        StudyConfigError: missing file, YAML syntax error (with line), unknown/missing key, bad value.
+        StudyConfigError: missing file, YAML syntax error (with line), unknown/missing key, or
+            bad value.
         SpaceError: the referenced or inline search space is invalid (names its file and key).
     """
     p = Path(path)
@@ -82,11 +93,15 @@ def load_study_config(path: str | Path) -> StudyConfig:
     return study_config_from_dict(data, source=source, base_dir=p.resolve().parent)
 
 
-def study_config_from_dict(data: Any, *, source: str = "<dict>", base_dir: Path | None = None) -> StudyConfig:
+def study_config_from_dict(
+    data: Any, *, source: str = "<dict>", base_dir: Path | None = None
+) -> StudyConfig:
     """Validate the mapping form of a study file (see the module docstring)."""
     base = base_dir or Path.cwd()
     if not isinstance(data, Mapping):
-        raise StudyConfigError(f"{source}: a study file must be a mapping with keys {sorted(_KEYS)}")
+        raise StudyConfigError(
+            f"{source}: a study file must be a mapping with keys {sorted(_KEYS)}"
+        )
     unknown = sorted(set(map(str, data)) - _KEYS)
     if unknown:
         raise _err(source, unknown[0], f"unknown key; valid keys: {', '.join(sorted(_KEYS))}")
@@ -115,16 +130,22 @@ def study_config_from_dict(data: Any, *, source: str = "<dict>", base_dir: Path 
     searcher_name, options = _parse_searcher(data.get("searcher", "random"), source)
 
     n_trials = data.get("n_trials")
-    if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0):
+    if n_trials is not None and (
+        isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0
+    ):
         raise _err(source, "n_trials", f"must be a non-negative integer, got {n_trials!r}")
     seed = data.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
         raise _err(source, "seed", f"must be an integer in [0, 2**63), got {seed!r}")
     storage = data.get("storage")
     if storage is not None and (not isinstance(storage, str) or "://" not in storage):
-        raise _err(source, "storage", f"must be a database URL like sqlite:///nas.db, got {storage!r}")
+        raise _err(
+            source, "storage", f"must be a database URL like sqlite:///nas.db, got {storage!r}"
+        )
     timeout = data.get("timeout")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0):
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
+    ):
         raise _err(source, "timeout", f"must be a positive number of seconds, got {timeout!r}")
 
     return StudyConfig(
@@ -147,20 +168,26 @@ def _load_space(value: Any, source: str, base: Path) -> SearchSpace:
     if isinstance(value, Mapping):
         return SearchSpace.from_dict(dict(value), source=f"{source} (space)")
     if not isinstance(value, str) or not value:
-        raise _err(source, "space", f"must be a path to a space YAML or an inline mapping, got {value!r}")
+        raise _err(
+            source, "space", f"must be a path to a space YAML or an inline mapping, got {value!r}"
+        )
     candidate = Path(value)
     tried = [candidate] if candidate.is_absolute() else [base / candidate, Path.cwd() / candidate]
     for p in tried:
         if p.is_file():
             return SearchSpace.from_yaml(p)
-    raise _err(source, "space", f"file {value!r} not found (looked in {', '.join(str(t) for t in tried)})")
+    raise _err(
+        source, "space", f"file {value!r} not found (looked in {', '.join(str(t) for t in tried)})"
+    )
 
 
 def _parse_searcher(value: Any, source: str) -> tuple[str, dict[str, Any]]:
     if isinstance(value, str):
         return value, {}
     if not isinstance(value, Mapping):
-        raise _err(source, "searcher", f"must be a name or a mapping {{name, options}}, got {value!r}")
+        raise _err(
+            source, "searcher", f"must be a name or a mapping {{name, options}}, got {value!r}"
+        )
     extra = sorted(set(map(str, value)) - {"name", "options"})
     if extra:
         raise _err(source, f"searcher.{extra[0]}", "unknown key; valid keys: name, options")
@@ -206,15 +233,17 @@ def resolve_objective(spec: str, base_dir: Path | None = None) -> Callable[..., 
             module = importlib.import_module(module_name)
     except StudyConfigError:
         raise
-    except Exception as e:  # noqa: BLE001 - any import-time failure is reported on one line
+    except Exception as e:
         raise StudyConfigError(
-            f"objective {spec!r}: cannot import {module_name!r} ({type(e).__name__}: {e}); it must be "
-            "importable from the current directory"
+            f"objective {spec!r}: cannot import {module_name!r} ({type(e).__name__}: {e}); "
+            "it must be importable from the current directory"
         ) from None
     try:
         func = getattr(module, attr)
     except AttributeError:
-        raise StudyConfigError(f"objective {spec!r}: module {module_name!r} has no attribute {attr!r}") from None
+        raise StudyConfigError(
+            f"objective {spec!r}: module {module_name!r} has no attribute {attr!r}"
+        ) from None
     if not callable(func):
         raise StudyConfigError(f"objective {spec!r}: {attr!r} is not callable")
     return func  # type: ignore[no-any-return]

@@ -28,7 +28,13 @@ from nas._types import FrozenTrial, TrialState
 from nas.exceptions import TrialNotRunningError, TrialPruned
 from nas.storage import StaleHistoryError
 from nas.study._trial import Trial, normalize_values
-from nas.study._worker import HEARTBEAT_GRACE, HEARTBEAT_INTERVAL, Heartbeat, is_worker_dead, new_worker_id
+from nas.study._worker import (
+    HEARTBEAT_GRACE,
+    HEARTBEAT_INTERVAL,
+    Heartbeat,
+    is_worker_dead,
+    new_worker_id,
+)
 
 if TYPE_CHECKING:
     from nas.study._study import Callback, ObjectiveFunc, Study
@@ -46,9 +52,9 @@ def requeue_dead_trials(study: Study, grace: float = HEARTBEAT_GRACE) -> list[in
     now = datetime.now(UTC)
     requeued = []
     for trial_id, worker_id, last_seen in study.storage.running_trials(study.study_id):
-        if is_worker_dead(worker_id, last_seen, now=now, grace=grace) and study.storage.requeue_trial(
-            trial_id, worker_id
-        ):
+        if is_worker_dead(
+            worker_id, last_seen, now=now, grace=grace
+        ) and study.storage.requeue_trial(trial_id, worker_id):
             requeued.append(trial_id)
     return requeued
 
@@ -106,7 +112,9 @@ def next_trial(
     return None
 
 
-def _evaluate(study: Study, objective: ObjectiveFunc, frozen: FrozenTrial, worker_id: str, interval: float) -> FrozenTrial | None:
+def _evaluate(
+    study: Study, objective: ObjectiveFunc, frozen: FrozenTrial, worker_id: str, interval: float
+) -> FrozenTrial | None:
     """Run the objective on a claimed trial and store the outcome.
 
     Returns the finished trial, or ``None`` when the trial was taken from us meanwhile.
@@ -119,7 +127,7 @@ def _evaluate(study: Study, objective: ObjectiveFunc, frozen: FrozenTrial, worke
             result = objective(trial)
     except TrialPruned as e:
         state, reason = TrialState.PRUNED, str(e) or "pruned by the objective"
-    except Exception:  # noqa: BLE001 - any objective error fails the trial, the study goes on
+    except Exception:
         reason = traceback.format_exc()
     except BaseException:
         # KeyboardInterrupt / SystemExit: give the trial back so a resume re-runs it.
@@ -152,7 +160,7 @@ def run_worker(
     heartbeat_grace: float | None = None,
     worker_id: str | None = None,
 ) -> int:
-    """Run trials until ``n_trials`` (study total) is reached, ``timeout`` passes, or nothing is left.
+    """Run trials until the study total ``n_trials`` is reached, ``timeout`` passes, or none left.
 
     Returns:
         The number of trials this worker finished.

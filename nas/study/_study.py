@@ -165,9 +165,13 @@ class Study:
         return float(hypervolume(points, ref))
 
     def enqueue(
-        self, params: Mapping[str, Any], budget: float | None = None, *, info: Mapping[str, Any] | None = None
+        self,
+        params: Mapping[str, Any],
+        budget: float | None = None,
+        *,
+        info: Mapping[str, Any] | None = None,
     ) -> FrozenTrial:
-        """Queue a trial with user-chosen params; the next worker runs it before asking the searcher.
+        """Queue a trial with user-chosen params; a worker runs it before asking the searcher.
 
         Raises:
             SpaceError: ``params`` is not a valid assignment of the space's active parameters.
@@ -208,7 +212,9 @@ class Study:
         """
         from nas.study._optimize import run_worker
 
-        if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0):
+        if n_trials is not None and (
+            isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0
+        ):
             raise ValueError(f"n_trials must be a non-negative int or None, got {n_trials!r}")
         if timeout is not None and not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
@@ -236,15 +242,25 @@ def _as_space(space: SearchSpace | Mapping[str, Any] | str | Path) -> SearchSpac
 
 
 def _definition_diff(
-    name: str, stored: Study, space: SearchSpace, objectives: Sequence[Objective], searcher: dict[str, Any], seed: int
+    name: str,
+    stored: Study,
+    space: SearchSpace,
+    objectives: Sequence[Objective],
+    searcher: dict[str, Any],
+    seed: int,
 ) -> list[str]:
     diffs: list[str] = []
     if stored.space != space:
         a, b = stored.space.to_dict()["params"], space.to_dict()["params"]
         changed = sorted(
-            k for k in set(a) | set(b) if json.dumps(a.get(k), sort_keys=True) != json.dumps(b.get(k), sort_keys=True)
+            k
+            for k in set(a) | set(b)
+            if json.dumps(a.get(k), sort_keys=True) != json.dumps(b.get(k), sort_keys=True)
         )
-        diffs.append(f"search space differs in params {changed}")
+        if changed:
+            diffs.append(f"search space differs in params {changed}")
+        else:
+            diffs.append(f"search space lists its params in another order ({list(a)} vs {list(b)})")
     if tuple(stored.objectives) != tuple(objectives):
         old = {o.name: o.direction for o in stored.objectives}
         new = {o.name: o.direction for o in objectives}

@@ -84,7 +84,9 @@ class Trial:
                     f"trial.report: unknown objective {name!r}; objectives are {list(index)}"
                 )
             if not is_finite_number(_as_number(v)):
-                raise ValueError(f"trial.report: value for {name!r} must be a finite number, got {v!r}")
+                raise ValueError(
+                    f"trial.report: value for {name!r} must be a finite number, got {v!r}"
+                )
             by_index[index[name]] = float(_as_number(v))
         self.study._storage.report(self.trial_id, step, by_index)
 
@@ -138,7 +140,9 @@ def _as_number(v: Any) -> Any:
     return v
 
 
-def normalize_values(result: Any, objective_names: list[str]) -> tuple[dict[str, float] | None, str | None]:
+def normalize_values(
+    result: Any, objective_names: list[str]
+) -> tuple[dict[str, float] | None, str | None]:
     """Check an objective's return value against the study's objectives.
 
     Returns:
@@ -151,7 +155,8 @@ def normalize_values(result: Any, objective_names: list[str]) -> tuple[dict[str,
         if missing or extra:
             return None, (
                 f"objective returned keys {sorted(map(str, got))}; expected exactly "
-                f"{objective_names}" + (f" (missing {missing})" if missing else "")
+                f"{objective_names}"
+                + (f" (missing {missing})" if missing else "")
                 + (f" (unexpected {extra})" if extra else "")
             )
         raw = [got[n] for n in objective_names]

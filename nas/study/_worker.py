@@ -104,7 +104,11 @@ class Heartbeat:
     """
 
     def __init__(
-        self, storage: RDBStorage, trial_id: int, worker_id: str, interval: float = HEARTBEAT_INTERVAL
+        self,
+        storage: RDBStorage,
+        trial_id: int,
+        worker_id: str,
+        interval: float = HEARTBEAT_INTERVAL,
     ) -> None:
         self._storage = storage
         self._trial_id = trial_id
@@ -120,7 +124,7 @@ class Heartbeat:
                 if not self._storage.heartbeat(self._trial_id, self._worker_id):
                     self.lost = True
                     return
-            except Exception:  # noqa: BLE001 - a failed beat must never kill the trial
+            except Exception:
                 continue
 
     def __enter__(self) -> Heartbeat:

@@ -26,7 +26,12 @@ SPACE = {
         "x": {"type": "float", "low": -2.0, "high": 2.0},
         "k": {"type": "int", "low": 1, "high": 5},
         "opt": {"type": "categorical", "choices": ["a", "b"]},
-        "m": {"type": "float", "low": 0.0, "high": 1.0, "condition": {"parent": "opt", "in": ["a"]}},
+        "m": {
+            "type": "float",
+            "low": 0.0,
+            "high": 1.0,
+            "condition": {"parent": "opt", "in": ["a"]},
+        },
     }
 }
 
@@ -42,8 +47,14 @@ def two_objectives(trial):
 
 def test_contract_single_objective(storage_url):
     study = nas.create_study(
-        name="s", space=nas.SearchSpace.from_dict(SPACE), objectives={"loss": "minimize"},
-        searcher="random", searcher_options={}, storage=storage_url, seed=0, load_if_exists=False,
+        name="s",
+        space=nas.SearchSpace.from_dict(SPACE),
+        objectives={"loss": "minimize"},
+        searcher="random",
+        searcher_options={},
+        storage=storage_url,
+        seed=0,
+        load_if_exists=False,
     )
     study.optimize(quadratic, n_trials=12)
     loaded = nas.load_study("s", storage=storage_url)
@@ -70,7 +81,12 @@ def test_n_trials_is_a_total(sqlite_url):
 
 def test_multi_objective_pareto_front_and_best_trial_refused(storage_url):
     study = nas.create_study(
-        "mo", SPACE, {"a": "minimize", "b": "minimize"}, searcher="evolution", storage=storage_url, seed=3
+        "mo",
+        SPACE,
+        {"a": "minimize", "b": "minimize"},
+        searcher="evolution",
+        storage=storage_url,
+        seed=3,
     )
     study.optimize(two_objectives, n_trials=30)
     front = study.pareto_front()
@@ -79,7 +95,8 @@ def test_multi_objective_pareto_front_and_best_trial_refused(storage_url):
     for f in front:  # nothing in the study dominates a front member
         for t in complete:
             assert not (
-                t.values["a"] <= f.values["a"] and t.values["b"] <= f.values["b"]
+                t.values["a"] <= f.values["a"]
+                and t.values["b"] <= f.values["b"]
                 and (t.values["a"] < f.values["a"] or t.values["b"] < f.values["b"])
             )
     for t in complete:  # and every non-member is dominated by some member
@@ -132,7 +149,9 @@ def test_exception_is_stored_with_traceback(sqlite_url):
     study.optimize(objective, n_trials=3)
     failed = study.trials[1]
     assert failed.state == "FAILED"
-    assert "Traceback" in failed.failure_reason and "exploded at trial one" in failed.failure_reason
+    assert (
+        "Traceback" in failed.failure_reason and "exploded at trial one" in failed.failure_reason
+    )
     assert [t.state for t in study.trials] == ["COMPLETE", "FAILED", "COMPLETE"]
 
 
@@ -171,7 +190,10 @@ def test_report_per_objective_and_user_attrs_and_artifacts(storage_url, tmp_path
     study.optimize(objective, n_trials=1)
     t = study.trials[0]
     assert t.state == "COMPLETE"
-    assert t.intermediate_values == {"a": {0: 0.0, 1: 1.0, 2: 2.0}, "b": {0: 10.0, 1: 9.0, 2: 8.0, 3: 1.5}}
+    assert t.intermediate_values == {
+        "a": {0: 0.0, 1: 1.0, 2: 2.0},
+        "b": {0: 10.0, 1: 9.0, 2: 8.0, 3: 1.5},
+    }
     assert t.user_attrs == {"note": {"epochs": 3}}
     (art,) = study.storage.get_artifacts(study.study_id, trial_id=t.trial_id)
     assert art.kind == "checkpoint" and art.size == 7
@@ -182,32 +204,59 @@ def test_existing_study_duplicate_and_incompatible(sqlite_url):
     nas.create_study("dup", SPACE, {"loss": "minimize"}, storage=sqlite_url, seed=1)
     with pytest.raises(DuplicatedStudyError):
         nas.create_study("dup", SPACE, {"loss": "minimize"}, storage=sqlite_url, seed=1)
-    same = nas.create_study("dup", SPACE, {"loss": "minimize"}, storage=sqlite_url, seed=1, load_if_exists=True)
+    same = nas.create_study(
+        "dup", SPACE, {"loss": "minimize"}, storage=sqlite_url, seed=1, load_if_exists=True
+    )
     assert same.name == "dup"
     other_space = {"params": {**SPACE["params"], "x": {"type": "float", "low": -3.0, "high": 2.0}}}
     with pytest.raises(IncompatibleStudyError, match=r"search space differs in params \['x'\]"):
-        nas.create_study("dup", other_space, {"loss": "minimize"}, storage=sqlite_url, seed=1, load_if_exists=True)
+        nas.create_study(
+            "dup",
+            other_space,
+            {"loss": "minimize"},
+            storage=sqlite_url,
+            seed=1,
+            load_if_exists=True,
+        )
     with pytest.raises(IncompatibleStudyError, match="objectives differ"):
-        nas.create_study("dup", SPACE, {"loss": "maximize"}, storage=sqlite_url, seed=1, load_if_exists=True)
+        nas.create_study(
+            "dup", SPACE, {"loss": "maximize"}, storage=sqlite_url, seed=1, load_if_exists=True
+        )
     with pytest.raises(IncompatibleStudyError, match="seed differs"):
-        nas.create_study("dup", SPACE, {"loss": "minimize"}, storage=sqlite_url, seed=2, load_if_exists=True)
+        nas.create_study(
+            "dup", SPACE, {"loss": "minimize"}, storage=sqlite_url, seed=2, load_if_exists=True
+        )
     with pytest.raises(IncompatibleStudyError, match="searcher differs"):
         nas.create_study(
-            "dup", SPACE, {"loss": "minimize"}, searcher="evolution", storage=sqlite_url, seed=1, load_if_exists=True
+            "dup",
+            SPACE,
+            {"loss": "minimize"},
+            searcher="evolution",
+            storage=sqlite_url,
+            seed=1,
+            load_if_exists=True,
         )
 
 
 def test_bad_input_writes_nothing(sqlite_url):
-    with pytest.raises(UnknownSearcherError, match="valid names: .*random"):
+    with pytest.raises(UnknownSearcherError, match=r"valid names: .*random"):
         nas.create_study("x", SPACE, {"loss": "minimize"}, searcher="nope", storage=sqlite_url)
     with pytest.raises(SearcherConfigError):
         nas.create_study(
-            "x", SPACE, {"loss": "minimize"}, searcher="evolution",
-            searcher_options={"population_size": -1}, storage=sqlite_url,
+            "x",
+            SPACE,
+            {"loss": "minimize"},
+            searcher="evolution",
+            searcher_options={"population_size": -1},
+            storage=sqlite_url,
         )
     with pytest.raises(SpaceError):
-        nas.create_study("x", {"params": {"a": {"type": "float", "low": 1, "high": 0}}}, {"l": "minimize"},
-                         storage=sqlite_url)
+        nas.create_study(
+            "x",
+            {"params": {"a": {"type": "float", "low": 1, "high": 0}}},
+            {"l": "minimize"},
+            storage=sqlite_url,
+        )
     with pytest.raises(ValueError, match="direction"):
         nas.create_study("x", SPACE, {"loss": "up"}, storage=sqlite_url)
     assert RDBStorage(sqlite_url).list_studies() == []
@@ -257,7 +306,9 @@ def test_running_trial_of_dead_local_worker_is_requeued(sqlite_url):
 def test_running_trial_of_live_remote_worker_is_left_alone(sqlite_url):
     study = nas.create_study("alive", SPACE, {"loss": "minimize"}, storage=sqlite_url)
     proposal = nas.Proposal(study.space.sample(__import__("numpy").random.default_rng(0)))
-    _, claimed = study.storage.add_trials(study.study_id, [proposal], claim_worker="otherhost:1:tok")
+    _, _claimed = study.storage.add_trials(
+        study.study_id, [proposal], claim_worker="otherhost:1:tok"
+    )
     study.optimize(quadratic, n_trials=3)
     assert study.trials[0].state == "RUNNING"  # heartbeat is fresh: not presumed dead
     assert len(study.trials) == 3

@@ -1,0 +1,41 @@
+"""Searchers: turn a study's history into proposals for new trials.
+
+Every searcher is registered under a name (``create_searcher("evolution", ...)``) and is a pure
+function of ``(space, objectives, seed, options, history)``; see :class:`Searcher`.
+
+Built-in names: ``random``, ``evolution`` (regularized evolution for one objective, NSGA-II for
+more), ``regularized_evolution`` and ``nsga2``.
+"""
+
+from __future__ import annotations
+
+from nas.searchers._base import Searcher
+from nas.searchers._evolution import EvolutionSearcher, RegularizedEvolutionSearcher
+from nas.searchers._nsga2 import NSGA2Searcher
+from nas.searchers._operators import (
+    BinaryTournament,
+    Crossover,
+    GaussianMutation,
+    Mutation,
+    Selection,
+    UniformCrossover,
+)
+from nas.searchers._random import RandomSearcher
+from nas.searchers._registry import create_searcher, register_searcher, searcher_names
+
+__all__ = [
+    "BinaryTournament",
+    "Crossover",
+    "EvolutionSearcher",
+    "GaussianMutation",
+    "Mutation",
+    "NSGA2Searcher",
+    "RandomSearcher",
+    "RegularizedEvolutionSearcher",
+    "Searcher",
+    "Selection",
+    "UniformCrossover",
+    "create_searcher",
+    "register_searcher",
+    "searcher_names",
+]

@@ -1,0 +1,316 @@
+"""NSGA-II (Deb et al. 2002) as a stateless searcher for two or more objectives.
+
+Generations are bookkeeping in the history, not state: every proposal carries
+``info["generation"]``, and the parent population of each generation is rebuilt from the
+COMPLETE trials of the earlier ones on every call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nas._types import FrozenTrial, Objective, Proposal
+from nas.exceptions import SearcherConfigError
+from nas.pareto import crowding_distance, non_dominated_sort
+from nas.searchers._base import Searcher
+from nas.searchers._operators import (
+    BinaryTournament,
+    Crossover,
+    GaussianMutation,
+    Mutation,
+    Selection,
+    UniformCrossover,
+    check_int_option,
+    check_probability_option,
+    check_sigma_option,
+    complete_with_values,
+    params_key,
+    sample_unique,
+)
+from nas.searchers._registry import register_searcher
+
+if TYPE_CHECKING:
+    from nas.space import SearchSpace
+
+__all__ = ["NSGA2Searcher", "RankedPopulation", "assign_generations", "select_survivors"]
+
+_OWNER = "nsga2"
+
+
+@dataclass(frozen=True)
+class RankedPopulation:
+    """A parent population with its NSGA-II ranking.
+
+    Attributes:
+        members: the trials, in selection order (best rank first, then larger crowding).
+        values: ``(len(members), m)`` minimization values.
+        ranks: ``(len(members),)`` non-dominated rank within the population (0 = best).
+        crowding: ``(len(members),)`` crowding distance within each rank's front.
+    """
+
+    members: list[FrozenTrial]
+    values: np.ndarray
+    ranks: np.ndarray
+    crowding: np.ndarray
+
+
+def _rank_and_crowd(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Non-dominated ranks of the rows of ``values`` and crowding distances per front."""
+    ranks = non_dominated_sort(values)
+    crowd = np.full(len(ranks), np.inf)
+    order = np.argsort(ranks, kind="stable")
+    bounds = np.flatnonzero(np.diff(ranks[order])) + 1
+    for idx in np.split(order, bounds):
+        if len(idx) > 2:  # fronts of one or two points are all boundary points (inf)
+            crowd[idx] = crowding_distance(values[idx])
+    return ranks, crowd
+
+
+def select_survivors(
+    members: Sequence[FrozenTrial], values: np.ndarray, size: int
+) -> RankedPopulation:
+    """NSGA-II environmental selection: the best ``size`` of ``members``.
+
+    Fronts are taken whole in rank order while they fit; the front that does not fit is cut by
+    crowding distance (larger first, ties to the lower trial number). Ranks and crowding are then
+    recomputed on the survivors (they are what the parents' tournaments compare).
+
+    Args:
+        members: candidate trials.
+        values: ``(len(members), m)`` their minimization values.
+        size: population size, ``>= 1``.
+
+    Returns:
+        The survivors, at most ``size`` of them, ordered best first.
+    """
+    if len(members) == 0:
+        empty = np.empty((0, values.shape[1] if values.ndim == 2 else 0))
+        return RankedPopulation([], empty, np.empty(0, np.int64), np.empty(0))
+    ranks, crowd = _rank_and_crowd(values)
+    numbers = np.array([t.number for t in members])
+    # lexsort: last key is primary -> rank asc, crowding desc, number asc.
+    order = np.lexsort((numbers, -crowd, ranks))[:size]
+    kept = [members[int(i)] for i in order]
+    kept_values = values[order]
+    if len(order) == len(members):  # nothing cut: the ranking is unchanged
+        return RankedPopulation(kept, kept_values, ranks[order], crowd[order])
+    kept_ranks, kept_crowd = _rank_and_crowd(kept_values)
+    return RankedPopulation(kept, kept_values, kept_ranks, kept_crowd)
+
+
+def assign_generations(trials: Sequence[FrozenTrial]) -> list[int]:
+    """The generation of every trial of the history.
+
+    A trial's generation is its ``system_attrs["generation"]`` when that is a non-negative int;
+    a trial without one (enqueued by hand, or proposed by another searcher) belongs to the
+    generation of the closest earlier trial that has one (0 at the start).
+    """
+    out: list[int] = []
+    current = 0
+    for t in trials:
+        g = t.system_attrs.get("generation")
+        if isinstance(g, int) and not isinstance(g, bool) and g >= 0:
+            current = g
+        out.append(current)
+    return out
+
+
+@register_searcher("nsga2")
+class NSGA2Searcher(Searcher):
+    """NSGA-II for two or more objectives, rebuilt from the history on every call.
+
+    * **Generations.** A new proposal joins the latest generation ``g`` of the history while it
+      has fewer than ``population_size`` trials (any state), otherwise it opens ``g + 1``
+      (:func:`assign_generations`). Generation 0 is random.
+    * **Parents.** ``P_0`` is the best ``population_size`` COMPLETE trials of generation 0;
+      ``P_k`` is the best ``population_size`` of ``P_{k-1}`` plus the COMPLETE trials of
+      generation ``k`` (:func:`select_survivors`: non-dominated rank, then crowding distance).
+      Children of generation ``h >= 1`` have parents from ``P_{h-1}``; while that is empty
+      (nothing finished yet) they are random.
+    * **Variation.** Two parents by ``selection`` (default crowded binary tournament); with
+      probability ``crossover_prob`` the child is ``crossover(A, B)`` (default uniform crossover
+      over the union of both parents' parameters, repaired), else a copy of A; then
+      ``mutation`` (default: each active parameter with probability ``mutation_prob``, numeric
+      ones by a Gaussian step of ``mutation_sigma`` in unit space, categorical ones to a
+      different choice).
+    * **No repeats.** A child equal to any trial's params in the history (pending included) or
+      to an earlier proposal of the call is redrawn (new parents), at most ``max_retries``
+      times; then non-repeating random draws are tried; then a repeat is accepted.
+
+    ``info``: ``{"generation": g, "origin": "random"}`` or ``{"generation": g, "origin":
+    "offspring", "parents": [a, b]}`` (trial numbers).
+
+    Args:
+        space: the search space.
+        objectives: two or more objectives.
+        seed: the study seed.
+        population_size: trials per generation and parent population size, ``>= 2`` (20).
+        crossover_prob: probability of crossover in ``[0, 1]`` (0.9).
+        swapping_prob: probability that the default uniform crossover takes a parameter from
+            the second parent, in ``[0, 1]`` (``None``: 0.5). Not allowed with ``crossover``.
+        mutation_prob: per-parameter mutation probability of the default mutation, in
+            ``[0, 1]`` (``None``: ``1 / number of active mutable parameters``). Not allowed with
+            ``mutation``.
+        mutation_sigma: Gaussian step of the default mutation in unit space, in ``(0, 1]``
+            (``None``: 0.15). Not allowed with ``mutation``.
+        crossover: a :class:`~nas.searchers._operators.Crossover` (``None``:
+            ``UniformCrossover(swapping_prob)``).
+        mutation: a :class:`~nas.searchers._operators.Mutation` (``None``:
+            ``GaussianMutation(mutation_prob, mutation_sigma)``).
+        selection: a :class:`~nas.searchers._operators.Selection` (``None``:
+            ``BinaryTournament()``).
+        max_retries: redraws per proposal to avoid a repeat, ``>= 0`` (32).
+
+    Raises:
+        SearcherConfigError: fewer than two objectives, an option out of range, a strategy that
+            is not callable, or a default-strategy option combined with a custom strategy.
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        objectives: Sequence[Objective],
+        seed: int,
+        *,
+        population_size: int = 20,
+        crossover_prob: float = 0.9,
+        swapping_prob: float | None = None,
+        mutation_prob: float | None = None,
+        mutation_sigma: float | None = None,
+        crossover: Crossover | None = None,
+        mutation: Mutation | None = None,
+        selection: Selection | None = None,
+        max_retries: int = 32,
+    ) -> None:
+        if len(objectives) < 2:
+            raise SearcherConfigError(
+                f"nsga2 needs at least 2 objectives, got {len(objectives)}; use "
+                f"'regularized_evolution' or 'evolution' for a single objective"
+            )
+        super().__init__(space, objectives, seed)
+        self.population_size = check_int_option(_OWNER, "population_size", population_size, 2)
+        self.crossover_prob = check_probability_option(_OWNER, "crossover_prob", crossover_prob)
+        self.max_retries = check_int_option(_OWNER, "max_retries", max_retries, 0)
+
+        if crossover is None:
+            sp = 0.5 if swapping_prob is None else swapping_prob
+            self.crossover: Crossover = UniformCrossover(
+                check_probability_option(_OWNER, "swapping_prob", sp)
+            )
+        else:
+            _check_strategy("crossover", crossover, swapping_prob=swapping_prob)
+            self.crossover = crossover
+
+        if mutation is None:
+            prob = None
+            if mutation_prob is not None:
+                prob = check_probability_option(_OWNER, "mutation_prob", mutation_prob)
+            sigma = check_sigma_option(
+                _OWNER, "mutation_sigma", 0.15 if mutation_sigma is None else mutation_sigma
+            )
+            self.mutation: Mutation = GaussianMutation(prob, sigma)
+        else:
+            _check_strategy(
+                "mutation", mutation, mutation_prob=mutation_prob, mutation_sigma=mutation_sigma
+            )
+            self.mutation = mutation
+
+        if selection is None:
+            self.selection: Selection = BinaryTournament()
+        else:
+            _check_strategy("selection", selection)
+            self.selection = selection
+
+    # ---- bookkeeping -----------------------------------------------------------------------
+
+    def parent_populations(
+        self, trials: Sequence[FrozenTrial], upto: int
+    ) -> list[RankedPopulation]:
+        """``[P_0, ..., P_upto]`` rebuilt from the history (see the class docstring)."""
+        gens = assign_generations(trials)
+        complete, values = complete_with_values(trials, self.objectives)
+        gen_of = {t.number: g for t, g in zip(trials, gens, strict=True)}
+        complete_gens = np.array([gen_of[t.number] for t in complete], dtype=np.int64)
+        pops: list[RankedPopulation] = []
+        prev_members: list[FrozenTrial] = []
+        prev_values = np.empty((0, len(self.objectives)))
+        for k in range(upto + 1):
+            idx = np.flatnonzero(complete_gens == k)
+            members = prev_members + [complete[int(i)] for i in idx]
+            vals = np.vstack((prev_values, values[idx]))
+            pop = select_survivors(members, vals, self.population_size)
+            pops.append(pop)
+            prev_members, prev_values = pop.members, pop.values
+        return pops
+
+    def next_generations(self, trials: Sequence[FrozenTrial], n: int) -> list[int]:
+        """Generation numbers of the next ``n`` proposals given the history."""
+        gens = assign_generations(trials)
+        g = max(gens, default=0)
+        count = sum(1 for x in gens if x == g)
+        out: list[int] = []
+        for _ in range(n):
+            if count >= self.population_size:
+                g, count = g + 1, 0
+            out.append(g)
+            count += 1
+        return out
+
+    # ---- proposing -------------------------------------------------------------------------
+
+    def propose(self, trials: Sequence[FrozenTrial], n: int = 1) -> list[Proposal]:
+        """``max(n, 0)`` proposals; see the class docstring and :class:`Searcher`."""
+        n = max(int(n), 0)
+        if n == 0:
+            return []
+        rng = self.rng(trials, 0)
+        seen = {params_key(t.params) for t in trials}
+        generations = self.next_generations(trials, n)
+        pops = self.parent_populations(trials, max(max(generations) - 1, 0))
+        out: list[Proposal] = []
+        for h in generations:
+            parents = pops[h - 1] if h >= 1 else None
+            if parents is None or not parents.members:
+                params = sample_unique(self.space, rng, seen, self.max_retries)
+                info: dict[str, Any] = {"generation": h, "origin": "random"}
+            else:
+                params, info = self._offspring(parents, rng, seen)
+                info = {"generation": h, **info}
+            params = self.space.validate(params)
+            seen.add(params_key(params))
+            out.append(Proposal(params=params, info=info))
+        return out
+
+    def _offspring(
+        self, parents: RankedPopulation, rng: np.random.Generator, seen: set[Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        for _ in range(self.max_retries + 1):
+            a = parents.members[self.selection(parents.ranks, parents.crowding, rng)]
+            b = parents.members[self.selection(parents.ranks, parents.crowding, rng)]
+            if rng.random() < self.crossover_prob:
+                child = self.crossover(self.space, a.params, b.params, rng)
+            else:
+                child = self.space.repair(a.params, rng)
+            child = self.space.repair(self.mutation(self.space, child, rng), rng)
+            if params_key(child) not in seen:
+                return child, {"origin": "offspring", "parents": [a.number, b.number]}
+        params = sample_unique(self.space, rng, seen, self.max_retries)
+        return params, {"origin": "random"}
+
+
+def _check_strategy(role: str, strategy: object, **default_only: object) -> None:
+    """A custom strategy must be callable and excludes the default strategy's own options."""
+    if not callable(strategy):
+        raise SearcherConfigError(
+            f"{_OWNER}: option {role!r} must be a callable {role} strategy, got {strategy!r}"
+        )
+    given = [name for name, value in default_only.items() if value is not None]
+    if given:
+        raise SearcherConfigError(
+            f"{_OWNER}: option(s) {', '.join(repr(g) for g in given)} configure the default "
+            f"{role} and cannot be combined with a custom {role} ({strategy!r})"
+        )

@@ -1,0 +1,37 @@
+"""SQL persistence of studies, trials and artifacts (SQLite or PostgreSQL).
+
+The storage knows no algorithm: :class:`RDBStorage` does create/read/update/delete on
+studies, trials and artifacts addressed by integer ids, plus the atomic operations that a
+distributed study needs (gap-free trial numbering, claiming, re-queueing, finishing once).
+The schema is versioned with Alembic (:data:`HEAD_REVISION`, :func:`upgrade`,
+:func:`current_revision`).
+"""
+
+from __future__ import annotations
+
+from nas.storage._engine import DEFAULT_URL, mask_url
+from nas.storage._rdb import (
+    ArtifactRecord,
+    RDBStorage,
+    StaleHistoryError,
+    StudyRecord,
+    StudySummary,
+    TrialNotFoundError,
+    get_storage,
+)
+from nas.storage._schema import HEAD_REVISION, current_revision, upgrade
+
+__all__ = [
+    "DEFAULT_URL",
+    "HEAD_REVISION",
+    "ArtifactRecord",
+    "RDBStorage",
+    "StaleHistoryError",
+    "StudyRecord",
+    "StudySummary",
+    "TrialNotFoundError",
+    "current_revision",
+    "get_storage",
+    "mask_url",
+    "upgrade",
+]

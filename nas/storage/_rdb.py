@@ -1,0 +1,1265 @@
+"""RDBStorage: studies, trials and artifacts persisted in a SQL database (SQLite or PostgreSQL).
+
+The storage knows no algorithm. It does create/read/update/delete on studies, trials and
+artifacts addressed by integer ids, and it provides the few atomic operations a distributed
+study needs: numbering new trials without gaps or duplicates, claiming a WAITING trial,
+re-queueing the trial of a dead worker, and finishing a trial only once.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import re
+import threading
+from collections.abc import Callable, Container, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, delete, func, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from nas._types import FrozenTrial, Objective, Proposal, TrialState, parse_objectives
+from nas.exceptions import (
+    DuplicatedStudyError,
+    NasError,
+    StorageError,
+    StudyNotFoundError,
+    TrialNotRunningError,
+)
+from nas.storage._engine import (
+    DEFAULT_URL,
+    create_storage_engine,
+    is_memory_sqlite,
+    mask_url,
+    readonly_engine,
+    run_transaction,
+)
+from nas.storage._models import (
+    Artifact,
+    Study,
+    StudyObjective,
+    StudyUserAttr,
+    Trial,
+    TrialIntermediateValue,
+    TrialParam,
+    TrialSystemAttr,
+    TrialUserAttr,
+    TrialValue,
+)
+from nas.storage._schema import ensure_schema
+
+__all__ = [
+    "ArtifactRecord",
+    "RDBStorage",
+    "StaleHistoryError",
+    "StudyRecord",
+    "StudySummary",
+    "TrialNotFoundError",
+    "get_storage",
+]
+
+T = TypeVar("T")
+
+_MAX_NAME_LENGTH = 512  # String(512) columns: study, objective, param and attribute names.
+_MAX_WORKER_ID_LENGTH = 256
+_MAX_KIND_LENGTH = 64
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_SHA256_RE = re.compile(r"[0-9a-f]{64}")
+# claim_waiting_trial: candidates fetched per round, and rounds, before giving up on a race.
+_CLAIM_BATCH = 8
+_CLAIM_ROUNDS = 32
+_STATES_BY_NAME: dict[str, TrialState] = {s.value: s for s in TrialState}
+_WAITING = TrialState.WAITING.value
+_RUNNING = TrialState.RUNNING.value
+
+
+class StaleHistoryError(StorageError):
+    """``add_trials(expected_next_number=...)`` found that other trials were added meanwhile.
+
+    The proposals were computed from a history that is no longer the study's; reload the
+    trials, propose again and retry.
+    """
+
+
+class TrialNotFoundError(NasError, KeyError):
+    """No trial with the given id exists in the storage."""
+
+    def __str__(self) -> str:  # KeyError quotes its argument; keep the message readable.
+        return str(self.args[0]) if self.args else "trial not found"
+
+
+@dataclass(frozen=True, slots=True)
+class StudyRecord:
+    """A snapshot of one study's definition.
+
+    Attributes:
+        study_id: primary key.
+        name: unique name.
+        objectives: in definition order (index ``i`` is objective index ``i`` everywhere).
+        space: the space definition, as given to :meth:`RDBStorage.create_study`.
+        searcher: ``{"name": ..., "options": {...}}`` as given.
+        seed: the study seed.
+        user_attrs: key -> JSON value.
+        created_at: aware UTC datetime.
+        next_trial_number: the number the next added trial gets (= number of trials ever
+            added).
+    """
+
+    study_id: int
+    name: str
+    objectives: tuple[Objective, ...]
+    space: dict[str, Any]
+    searcher: dict[str, Any]
+    seed: int
+    user_attrs: dict[str, Any]
+    created_at: datetime
+    next_trial_number: int
+
+
+@dataclass(frozen=True, slots=True)
+class StudySummary:
+    """One line of :meth:`RDBStorage.list_studies`.
+
+    Attributes:
+        state_counts: number of trials per state; every :class:`TrialState` is a key.
+        n_trials: total number of trials.
+    """
+
+    study_id: int
+    name: str
+    objectives: tuple[Objective, ...]
+    created_at: datetime
+    state_counts: dict[TrialState, int]
+    n_trials: int
+
+
+@dataclass(frozen=True, slots=True)
+class ArtifactRecord:
+    """A file recorded for a study or one of its trials.
+
+    Attributes:
+        artifact_id: primary key.
+        trial_id: ``None`` for a study-level artifact.
+        kind: free-form category, e.g. ``"checkpoint"`` or ``"plot"``.
+        path: where the file is (the storage does not read it).
+        sha256: lowercase hex SHA-256 of the file content (64 characters).
+        size: size in bytes.
+        created_at: aware UTC datetime.
+    """
+
+    artifact_id: int
+    study_id: int
+    trial_id: int | None
+    kind: str
+    path: str
+    sha256: str
+    size: int
+    created_at: datetime
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _dumps(value: Any, what: str) -> str:
+    """Strict JSON text of ``value``; TypeError naming ``what`` if it is not representable."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise TypeError(
+            f"{what} must be JSON-serialisable (str, int, float, bool, None, lists and dicts "
+            f"with str keys; no NaN or infinity), got {value!r} ({e})"
+        ) from e
+
+
+def _check_id(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, got {value!r}")
+    return value
+
+
+def _check_name(value: Any, what: str, max_length: int = _MAX_NAME_LENGTH) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{what} must be a non-empty string, got {value!r}")
+    if len(value) > max_length:
+        raise ValueError(f"{what} must have at most {max_length} characters, got {len(value)}")
+    return value
+
+
+def _check_float(value: Any, what: str) -> float:
+    """A real number that SQL can store: int/float, not bool, not NaN (infinities allowed)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{what} must be a float, got {value!r}")
+    result = float(value)
+    if math.isnan(result):
+        raise ValueError(f"{what} must not be NaN")
+    return result
+
+
+def _check_objective_values(values: Mapping[int, float], what: str) -> dict[int, float]:
+    if not isinstance(values, Mapping):
+        raise TypeError(f"{what} must be a mapping objective index -> value, got {values!r}")
+    checked: dict[int, float] = {}
+    for idx, value in values.items():
+        _check_id(idx, f"{what}: objective index")
+        if idx < 0:
+            raise ValueError(f"{what}: objective index must be >= 0, got {idx}")
+        checked[idx] = _check_float(value, f"{what}[{idx}]")
+    return checked
+
+
+def _attr_rows(attrs: Mapping[str, Any] | None, what: str) -> list[tuple[str, str]]:
+    if attrs is None:
+        return []
+    if not isinstance(attrs, Mapping):
+        raise TypeError(f"{what} must be a mapping str -> JSON value, got {attrs!r}")
+    return [(_check_name(k, f"{what} key"), _dumps(v, f"{what}[{k!r}]")) for k, v in attrs.items()]
+
+
+@dataclass(frozen=True, slots=True)
+class _PreparedProposal:
+    params: list[tuple[str, str]]
+    budget: float | None
+    info: list[tuple[str, str]]
+
+
+def _prepare(proposal: Proposal, position: int) -> _PreparedProposal:
+    what = f"proposals[{position}]"
+    if not isinstance(proposal, Proposal):
+        raise TypeError(f"{what} must be a nas.Proposal, got {type(proposal).__name__}")
+    budget = proposal.budget
+    if budget is not None:
+        budget = _check_float(budget, f"{what}.budget")
+    return _PreparedProposal(
+        params=_attr_rows(proposal.params, f"{what}.params"),
+        budget=budget,
+        info=_attr_rows(proposal.info, f"{what}.info"),
+    )
+
+
+class RDBStorage:
+    """Studies, trials and artifacts in a SQL database; the one storage ``nas`` has.
+
+    Contract:
+
+    * **Thread-safe**: one engine (connection pool) per storage, one connection and one
+      transaction per method call. Share one instance between threads; in another *process*,
+      create another instance (engines must not cross ``fork``).
+    * **Atomic**: every method is one transaction: it happens completely or not at all.
+      Transient lock/serialization failures are retried (bounded, jittered backoff).
+    * **Snapshots**: returned objects are fresh copies; later writes never change them, and
+      mutating them never changes the database.
+    * **Time**: every datetime returned is timezone-aware UTC (also on SQLite). Times are taken
+      from the clock of the calling process, so workers on several machines need synchronized
+      clocks (NTP) for heartbeats to be comparable.
+    * **JSON**: parameter values, attributes, the space and the searcher are stored as strict
+      JSON (``json.dumps(..., allow_nan=False)``): ``int``, ``float``, ``str``, ``bool`` and
+      ``None`` round-trip exactly; tuples come back as lists.
+    * **Objectives** are addressed by index when writing (``values={0: 0.93}``) and keyed by
+      name in the :class:`~nas.FrozenTrial` objects returned.
+    * **Errors**: a missing study raises :class:`~nas.exceptions.StudyNotFoundError`, a
+      missing trial :class:`TrialNotFoundError` (a ``KeyError``), both naming the id; invalid
+      arguments raise ``TypeError``/``ValueError`` before anything is written; any database
+      failure raises :class:`~nas.exceptions.StorageError` (password masked in the message).
+
+    Args:
+        url: SQLAlchemy URL: ``sqlite:///path.db`` (default ``sqlite:///nas.db``),
+            ``sqlite://`` (in memory, one process) or ``postgresql+psycopg://user:pw@host/db``.
+        engine_kwargs: extra arguments for :func:`sqlalchemy.create_engine`.
+        create: create the schema if the database is empty (no table at all).
+
+    Raises:
+        SchemaVersionError: the database schema is older (run ``nas db upgrade``), newer
+            (upgrade nas) or not a nas schema; or it is empty and ``create`` is false.
+        StorageError: the database cannot be reached.
+    """
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        engine_kwargs: dict[str, Any] | None = None,
+        create: bool = True,
+    ) -> None:
+        self._url = url
+        self._masked_url = mask_url(url)
+        self._engine = create_storage_engine(url, engine_kwargs=engine_kwargs)
+        self._read_engine = readonly_engine(self._engine)
+        # In-memory SQLite is a single shared connection: serialize transactions on it.
+        self._lock = threading.RLock() if is_memory_sqlite(url) else None
+        self._rng = random.Random()  # backoff jitter only; never seeds anything else
+        try:
+            ensure_schema(self._engine, url, create=create)
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    @property
+    def url(self) -> str:
+        """The URL this storage was opened with (password included; use for connecting)."""
+        return self._url
+
+    def __repr__(self) -> str:
+        return f"RDBStorage({self._masked_url!r})"
+
+    def dispose(self) -> None:
+        """Close every pooled connection. The storage reconnects if used again."""
+        self._engine.dispose()
+
+    # ----------------------------------------------------------------------------- plumbing
+
+    def _write(self, what: str, fn: Callable[[Connection], T]) -> T:
+        return run_transaction(self._engine, fn, what=what, rng=self._rng, lock=self._lock)
+
+    def _read(self, what: str, fn: Callable[[Connection], T]) -> T:
+        return run_transaction(self._read_engine, fn, what=what, rng=self._rng, lock=self._lock)
+
+    def _study_missing(self, study_id: int) -> StudyNotFoundError:
+        return StudyNotFoundError(f"no study with id {study_id} in {self._masked_url}")
+
+    def _trial_missing(self, trial_id: int) -> TrialNotFoundError:
+        return TrialNotFoundError(f"no trial with id {trial_id} in {self._masked_url}")
+
+    def _require_study(self, conn: Connection, study_id: int, *, lock: bool = False) -> int:
+        """Check the study exists; return its next_trial_number (row locked if ``lock``)."""
+        query = select(Study.next_trial_number).where(Study.id == study_id)
+        if lock:
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            raise self._study_missing(study_id)
+        return int(row[0])
+
+    def _require_trial(self, conn: Connection, trial_id: int, *, lock: bool = False) -> Any:
+        """The row (study_id, state, worker_id) of a trial, locked if ``lock``."""
+        query = select(Trial.study_id, Trial.state, Trial.worker_id).where(Trial.id == trial_id)
+        if lock:
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            raise self._trial_missing(trial_id)
+        return row
+
+    @staticmethod
+    def _objectives(conn: Connection, study_id: int) -> tuple[Objective, ...]:
+        rows = conn.execute(
+            select(StudyObjective.name, StudyObjective.direction)
+            .where(StudyObjective.study_id == study_id)
+            .order_by(StudyObjective.idx)
+        ).all()
+        return tuple(Objective(name, direction) for name, direction in rows)
+
+    def _load_trials(
+        self, conn: Connection, study_id: int, *conditions: ColumnElement[bool]
+    ) -> list[FrozenTrial]:
+        """Trials of ``study_id`` matching ``conditions`` (on ``Trial``), in number order.
+
+        One SELECT per table, rows grouped in Python: no ORM object per row, no N+1.
+        """
+        where = (Trial.study_id == study_id, *conditions)
+        trial_rows = conn.execute(
+            select(
+                Trial.id,
+                Trial.number,
+                Trial.state,
+                Trial.budget,
+                Trial.created_at,
+                Trial.started_at,
+                Trial.finished_at,
+                Trial.heartbeat_at,
+                Trial.worker_id,
+                Trial.failure_reason,
+                Trial.restarts,
+            )
+            .where(*where)
+            .order_by(Trial.number)
+        ).all()
+        if not trial_rows:
+            return []
+        names = [o.name for o in self._objectives(conn, study_id)]
+        params: dict[int, dict[str, Any]] = {row[0]: {} for row in trial_rows}
+        values: dict[int, dict[str, float]] = {row[0]: {} for row in trial_rows}
+        intermediate: dict[int, dict[str, dict[int, float]]] = {row[0]: {} for row in trial_rows}
+        user_attrs: dict[int, dict[str, Any]] = {row[0]: {} for row in trial_rows}
+        system_attrs: dict[int, dict[str, Any]] = {row[0]: {} for row in trial_rows}
+        loads = json.loads
+
+        def child_rows(*columns: Any, table: Any, order: Sequence[Any]) -> Any:
+            return conn.execute(
+                select(*columns)
+                .select_from(table)
+                .join(Trial, Trial.id == table.trial_id)
+                .where(*where)
+                .order_by(*order)
+            )
+
+        tp, tv, tiv = TrialParam, TrialValue, TrialIntermediateValue
+        param_rows = child_rows(tp.trial_id, tp.name, tp.value_json, table=tp, order=(tp.id,))
+        for trial_id, name, value_json in param_rows:
+            params[trial_id][name] = loads(value_json)
+        value_rows = child_rows(
+            tv.trial_id, tv.objective_idx, tv.value, table=tv, order=(tv.objective_idx,)
+        )
+        for trial_id, idx, value in value_rows:
+            values[trial_id][names[idx]] = value
+        intermediate_rows = child_rows(
+            tiv.trial_id, tiv.objective_idx, tiv.step, tiv.value,
+            table=tiv, order=(tiv.objective_idx, tiv.step),
+        )  # fmt: skip
+        for trial_id, idx, step, value in intermediate_rows:
+            per_objective = intermediate[trial_id].get(names[idx])
+            if per_objective is None:
+                per_objective = intermediate[trial_id][names[idx]] = {}
+            per_objective[step] = value
+        for attrs, model in ((user_attrs, TrialUserAttr), (system_attrs, TrialSystemAttr)):
+            for trial_id, key, value_json in child_rows(
+                model.trial_id, model.key, model.value_json, table=model, order=(model.id,)
+            ):
+                attrs[trial_id][key] = loads(value_json)
+
+        return [
+            FrozenTrial(
+                trial_id=trial_id,
+                number=number,
+                state=_STATES_BY_NAME[state],
+                params=params[trial_id],
+                budget=budget,
+                values=values[trial_id],
+                intermediate_values=intermediate[trial_id],
+                user_attrs=user_attrs[trial_id],
+                system_attrs=system_attrs[trial_id],
+                failure_reason=failure_reason,
+                worker_id=worker_id,
+                datetime_created=created_at,
+                datetime_start=started_at,
+                datetime_complete=finished_at,
+                heartbeat=heartbeat_at,
+                restarts=restarts,
+            )
+            for (
+                trial_id,
+                number,
+                state,
+                budget,
+                created_at,
+                started_at,
+                finished_at,
+                heartbeat_at,
+                worker_id,
+                failure_reason,
+                restarts,
+            ) in trial_rows
+        ]
+
+    def _load_trial(self, conn: Connection, trial_id: int) -> FrozenTrial:
+        study_id = self._require_trial(conn, trial_id).study_id
+        return self._load_trials(conn, study_id, Trial.id == trial_id)[0]
+
+    # ------------------------------------------------------------------------------ studies
+
+    def create_study(
+        self,
+        name: str,
+        objectives: Sequence[Objective],
+        space: dict[str, Any],
+        searcher: dict[str, Any],
+        seed: int,
+        user_attrs: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Create a study and return its id.
+
+        Args:
+            name: unique, 1 to 512 characters.
+            objectives: at least one, unique names; their order defines objective indices.
+            space: JSON-serialisable space definition (stored verbatim).
+            searcher: ``{"name": str, "options": {...}}`` (``options`` may be omitted).
+            seed: signed 64-bit integer.
+            user_attrs: initial user attributes (JSON values).
+
+        Raises:
+            DuplicatedStudyError: a study named ``name`` exists.
+            ValueError / TypeError: an invalid argument (nothing is written).
+        """
+        _check_name(name, "study name")
+        objective_tuple = parse_objectives(list(objectives))
+        for objective in objective_tuple:
+            _check_name(objective.name, "objective name")
+        if not isinstance(space, Mapping):
+            raise TypeError(f"space must be a dict, got {type(space).__name__}")
+        if not isinstance(searcher, Mapping) or not isinstance(searcher.get("name"), str):
+            raise ValueError(f"searcher must be a dict with a str 'name', got {searcher!r}")
+        if not isinstance(searcher.get("options", {}), Mapping):
+            raise ValueError(f"searcher['options'] must be a dict, got {searcher['options']!r}")
+        _check_id(seed, "seed")
+        if not _INT64_MIN <= seed <= _INT64_MAX:
+            raise ValueError(f"seed must fit in a signed 64-bit integer, got {seed}")
+        space_json = _dumps(dict(space), "space")
+        searcher_json = _dumps(dict(searcher), "searcher")
+        attrs = _attr_rows(user_attrs, "user_attrs")
+
+        def work(conn: Connection) -> int:
+            if conn.execute(select(Study.id).where(Study.name == name)).first() is not None:
+                raise DuplicatedStudyError(
+                    f"a study named {name!r} already exists in {self._masked_url}"
+                )
+            now = _utcnow()
+            try:
+                result = conn.execute(
+                    insert(Study).values(
+                        name=name,
+                        space_json=space_json,
+                        searcher_json=searcher_json,
+                        seed=seed,
+                        next_trial_number=0,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+            except IntegrityError as e:  # created concurrently since our check (PostgreSQL)
+                raise DuplicatedStudyError(
+                    f"a study named {name!r} already exists in {self._masked_url}"
+                ) from e
+            study_id = int(result.inserted_primary_key[0])
+            conn.execute(
+                insert(StudyObjective),
+                [
+                    {"study_id": study_id, "idx": i, "name": o.name, "direction": o.direction}
+                    for i, o in enumerate(objective_tuple)
+                ],
+            )
+            if attrs:
+                conn.execute(
+                    insert(StudyUserAttr),
+                    [{"study_id": study_id, "key": k, "value_json": v} for k, v in attrs],
+                )
+            return study_id
+
+        return self._write(f"create_study({name!r})", work)
+
+    def get_study_id(self, name: str) -> int:
+        """The id of the study named ``name``.
+
+        Raises:
+            StudyNotFoundError: no such study.
+        """
+
+        def work(conn: Connection) -> int:
+            study_id = conn.execute(select(Study.id).where(Study.name == name)).scalar()
+            if study_id is None:
+                raise StudyNotFoundError(f"no study named {name!r} in {self._masked_url}")
+            return int(study_id)
+
+        return self._read(f"get_study_id({name!r})", work)
+
+    def get_study(self, study_id: int) -> StudyRecord:
+        """A snapshot of the study's definition, user attributes and trial counter.
+
+        Raises:
+            StudyNotFoundError: no such study.
+        """
+        _check_id(study_id, "study_id")
+
+        def work(conn: Connection) -> StudyRecord:
+            row = conn.execute(
+                select(
+                    Study.name,
+                    Study.space_json,
+                    Study.searcher_json,
+                    Study.seed,
+                    Study.created_at,
+                    Study.next_trial_number,
+                ).where(Study.id == study_id)
+            ).first()
+            if row is None:
+                raise self._study_missing(study_id)
+            attrs = conn.execute(
+                select(StudyUserAttr.key, StudyUserAttr.value_json)
+                .where(StudyUserAttr.study_id == study_id)
+                .order_by(StudyUserAttr.id)
+            ).all()
+            return StudyRecord(
+                study_id=study_id,
+                name=row.name,
+                objectives=self._objectives(conn, study_id),
+                space=json.loads(row.space_json),
+                searcher=json.loads(row.searcher_json),
+                seed=int(row.seed),
+                user_attrs={k: json.loads(v) for k, v in attrs},
+                created_at=row.created_at,
+                next_trial_number=int(row.next_trial_number),
+            )
+
+        return self._read(f"get_study({study_id})", work)
+
+    def list_studies(self) -> list[StudySummary]:
+        """Every study, by id, with its objectives and trial counts (two queries in all)."""
+
+        def work(conn: Connection) -> list[StudySummary]:
+            rows = conn.execute(
+                select(
+                    Study.id,
+                    Study.name,
+                    Study.created_at,
+                    StudyObjective.name,
+                    StudyObjective.direction,
+                )
+                .select_from(Study)
+                .outerjoin(StudyObjective, StudyObjective.study_id == Study.id)
+                .order_by(Study.id, StudyObjective.idx)
+            ).all()
+            counts: dict[int, dict[TrialState, int]] = {}
+            for study_id, state, count in conn.execute(
+                select(Trial.study_id, Trial.state, func.count()).group_by(
+                    Trial.study_id, Trial.state
+                )
+            ):
+                counts.setdefault(study_id, {})[_STATES_BY_NAME[state]] = int(count)
+            studies: dict[int, tuple[str, datetime, list[Objective]]] = {}
+            for study_id, name, created_at, obj_name, direction in rows:
+                entry = studies.setdefault(study_id, (name, created_at, []))
+                if obj_name is not None:
+                    entry[2].append(Objective(obj_name, direction))
+            summaries = []
+            for study_id, (name, created_at, objectives) in studies.items():
+                state_counts = {s: counts.get(study_id, {}).get(s, 0) for s in TrialState}
+                summaries.append(
+                    StudySummary(
+                        study_id=study_id,
+                        name=name,
+                        objectives=tuple(objectives),
+                        created_at=created_at,
+                        state_counts=state_counts,
+                        n_trials=sum(state_counts.values()),
+                    )
+                )
+            return summaries
+
+        return self._read("list_studies()", work)
+
+    def delete_study(self, study_id: int) -> None:
+        """Delete the study and, by cascade, its objectives, attributes, trials and artifacts.
+
+        Raises:
+            StudyNotFoundError: no such study.
+        """
+        _check_id(study_id, "study_id")
+
+        def work(conn: Connection) -> None:
+            if conn.execute(delete(Study).where(Study.id == study_id)).rowcount != 1:
+                raise self._study_missing(study_id)
+
+        self._write(f"delete_study({study_id})", work)
+
+    def set_study_user_attr(self, study_id: int, key: str, value: Any) -> None:
+        """Set (insert or replace) a user attribute of the study.
+
+        Raises:
+            StudyNotFoundError: no such study.
+            TypeError: ``value`` is not JSON-serialisable.
+        """
+        _check_id(study_id, "study_id")
+        _check_name(key, "attribute key")
+        value_json = _dumps(value, f"study user attr {key!r}")
+
+        def work(conn: Connection) -> None:
+            self._require_study(conn, study_id, lock=True)
+            conn.execute(
+                delete(StudyUserAttr).where(
+                    StudyUserAttr.study_id == study_id, StudyUserAttr.key == key
+                )
+            )
+            conn.execute(
+                insert(StudyUserAttr).values(study_id=study_id, key=key, value_json=value_json)
+            )
+            conn.execute(update(Study).where(Study.id == study_id).values(updated_at=_utcnow()))
+
+        self._write(f"set_study_user_attr({study_id}, {key!r})", work)
+
+    # ------------------------------------------------------------------------------- trials
+
+    def add_trials(
+        self,
+        study_id: int,
+        proposals: Sequence[Proposal],
+        *,
+        expected_next_number: int | None = None,
+        max_trials: int | None = None,
+        claim_worker: str | None = None,
+    ) -> tuple[list[FrozenTrial], FrozenTrial | None]:
+        """Append proposals as WAITING trials with consecutive numbers, atomically.
+
+        In one transaction with the study row locked (SQLite: ``BEGIN IMMEDIATE``;
+        PostgreSQL: ``SELECT ... FOR UPDATE``): check ``expected_next_number``, truncate the
+        proposals so that the study never holds more than ``max_trials`` trials, insert them
+        (params, budget; ``info`` becomes the system attributes) numbered from the study's
+        ``next_trial_number``, and advance that counter. Concurrent callers therefore never
+        produce a gap or a duplicate number.
+
+        Args:
+            study_id: the study.
+            proposals: in the order they get numbers.
+            expected_next_number: the ``next_trial_number`` the proposals were computed for
+                (= number of trials in the history the searcher saw); ``None`` skips the check.
+            max_trials: cap on the total number of trials of the study; ``None`` for no cap.
+            claim_worker: if given, the first inserted trial is inserted RUNNING, owned by
+                this worker, with ``started_at`` and ``heartbeat_at`` set.
+
+        Returns:
+            (inserted trials in number order - possibly fewer than proposed, possibly none;
+            the claimed trial or ``None``).
+
+        Raises:
+            StudyNotFoundError: no such study.
+            StaleHistoryError: ``expected_next_number`` differs from the study's counter
+                (nothing is inserted).
+            TypeError / ValueError: a proposal holds a non-JSON value, a NaN budget, ...
+        """
+        _check_id(study_id, "study_id")
+        prepared = [_prepare(p, i) for i, p in enumerate(proposals)]
+        if expected_next_number is not None:
+            _check_id(expected_next_number, "expected_next_number")
+        if max_trials is not None:
+            _check_id(max_trials, "max_trials")
+            if max_trials < 0:
+                raise ValueError(f"max_trials must be >= 0, got {max_trials}")
+        if claim_worker is not None:
+            _check_name(claim_worker, "claim_worker", _MAX_WORKER_ID_LENGTH)
+
+        def work(conn: Connection) -> tuple[list[FrozenTrial], FrozenTrial | None]:
+            next_number = self._require_study(conn, study_id, lock=True)
+            if expected_next_number is not None and expected_next_number != next_number:
+                raise StaleHistoryError(
+                    f"study {study_id} has next trial number {next_number} but the proposals "
+                    f"were made for {expected_next_number}: other trials were added "
+                    "meanwhile; reload the history and propose again"
+                )
+            n = len(prepared)
+            if max_trials is not None:
+                n = max(0, min(n, max_trials - next_number))
+            if n == 0:
+                return [], None
+            now = _utcnow()
+            rows = []
+            for i, p in enumerate(prepared[:n]):
+                claimed = claim_worker is not None and i == 0
+                rows.append(
+                    {
+                        "study_id": study_id,
+                        "number": next_number + i,
+                        "state": _RUNNING if claimed else _WAITING,
+                        "budget": p.budget,
+                        "created_at": now,
+                        "started_at": now if claimed else None,
+                        "heartbeat_at": now if claimed else None,
+                        "worker_id": claim_worker if claimed else None,
+                        "restarts": 0,
+                    }
+                )
+            conn.execute(insert(Trial), rows)
+            number_range = (Trial.number >= next_number, Trial.number < next_number + n)
+            ids = dict(
+                conn.execute(
+                    select(Trial.number, Trial.id).where(Trial.study_id == study_id, *number_range)
+                ).all()
+            )
+            param_rows = []
+            info_rows = []
+            for i, p in enumerate(prepared[:n]):
+                trial_id = ids[next_number + i]
+                param_rows += [
+                    {"trial_id": trial_id, "name": k, "value_json": v} for k, v in p.params
+                ]
+                info_rows += [{"trial_id": trial_id, "key": k, "value_json": v} for k, v in p.info]
+            if param_rows:
+                conn.execute(insert(TrialParam), param_rows)
+            if info_rows:
+                conn.execute(insert(TrialSystemAttr), info_rows)
+            conn.execute(
+                update(Study)
+                .where(Study.id == study_id)
+                .values(next_trial_number=next_number + n, updated_at=now)
+            )
+            trials = self._load_trials(conn, study_id, *number_range)
+            return trials, (trials[0] if claim_worker is not None else None)
+
+        return self._write(f"add_trials(study {study_id})", work)
+
+    def claim_waiting_trial(self, study_id: int, worker_id: str) -> FrozenTrial | None:
+        """Atomically move the lowest-numbered WAITING trial to RUNNING for ``worker_id``.
+
+        Uses ``UPDATE ... WHERE id = ? AND state = 'WAITING'`` and checks the row count; a
+        trial taken by a concurrent worker is skipped and the next candidate tried.
+
+        Returns:
+            The claimed trial (``started_at``/``heartbeat_at`` set), or ``None`` if no trial
+            is WAITING.
+
+        Raises:
+            StudyNotFoundError: no such study.
+            StorageError: every candidate was lost to concurrent workers
+                (8 x 32 attempts; practically impossible).
+        """
+        _check_id(study_id, "study_id")
+        _check_name(worker_id, "worker_id", _MAX_WORKER_ID_LENGTH)
+
+        def work(conn: Connection) -> FrozenTrial | None:
+            self._require_study(conn, study_id)
+            for _ in range(_CLAIM_ROUNDS):
+                candidates = (
+                    conn.execute(
+                        select(Trial.id)
+                        .where(Trial.study_id == study_id, Trial.state == _WAITING)
+                        .order_by(Trial.number)
+                        .limit(_CLAIM_BATCH)
+                    )
+                    .scalars()
+                    .all()
+                )
+                if not candidates:
+                    return None
+                for trial_id in candidates:
+                    now = _utcnow()
+                    result = conn.execute(
+                        update(Trial)
+                        .where(Trial.id == trial_id, Trial.state == _WAITING)
+                        .values(
+                            state=_RUNNING, worker_id=worker_id, started_at=now, heartbeat_at=now
+                        )
+                    )
+                    if result.rowcount == 1:
+                        return self._load_trials(conn, study_id, Trial.id == trial_id)[0]
+            raise StorageError(
+                f"claim_waiting_trial(study {study_id}): lost the race for "
+                f"{_CLAIM_BATCH * _CLAIM_ROUNDS} WAITING trials to concurrent workers"
+            )
+
+        return self._write(f"claim_waiting_trial(study {study_id})", work)
+
+    def running_trials(self, study_id: int) -> list[tuple[int, str | None, datetime | None]]:
+        """``(trial_id, worker_id, heartbeat_at)`` of every RUNNING trial, by number.
+
+        Raises:
+            StudyNotFoundError: no such study.
+        """
+        _check_id(study_id, "study_id")
+
+        def work(conn: Connection) -> list[tuple[int, str | None, datetime | None]]:
+            self._require_study(conn, study_id)
+            rows = conn.execute(
+                select(Trial.id, Trial.worker_id, Trial.heartbeat_at)
+                .where(Trial.study_id == study_id, Trial.state == _RUNNING)
+                .order_by(Trial.number)
+            ).all()
+            return [(int(i), w, h) for i, w, h in rows]
+
+        return self._read(f"running_trials(study {study_id})", work)
+
+    def requeue_trial(self, trial_id: int, expected_worker_id: str | None) -> bool:
+        """Put a RUNNING trial back to WAITING (its worker died), compare-and-swap style.
+
+        Only if the trial is RUNNING and its ``worker_id`` still equals ``expected_worker_id``
+        (``None`` matches a NULL worker): state becomes WAITING, worker/start/heartbeat are
+        cleared, intermediate values deleted, ``restarts`` incremented. Number, params, budget
+        and attributes are kept.
+
+        Returns:
+            True if re-queued; False if the trial was no longer RUNNING for that worker
+            (finished, re-queued or claimed by someone else meanwhile).
+
+        Raises:
+            TrialNotFoundError: no such trial.
+        """
+        _check_id(trial_id, "trial_id")
+        owner = (
+            Trial.worker_id.is_(None)
+            if expected_worker_id is None
+            else Trial.worker_id == expected_worker_id
+        )
+
+        def work(conn: Connection) -> bool:
+            result = conn.execute(
+                update(Trial)
+                .where(Trial.id == trial_id, Trial.state == _RUNNING, owner)
+                .values(
+                    state=_WAITING,
+                    worker_id=None,
+                    started_at=None,
+                    heartbeat_at=None,
+                    restarts=Trial.restarts + 1,
+                )
+            )
+            if result.rowcount != 1:
+                self._require_trial(conn, trial_id)
+                return False
+            conn.execute(
+                delete(TrialIntermediateValue).where(TrialIntermediateValue.trial_id == trial_id)
+            )
+            return True
+
+        return self._write(f"requeue_trial({trial_id})", work)
+
+    def heartbeat(self, trial_id: int, worker_id: str) -> bool:
+        """Set the trial's ``heartbeat_at`` to now if it is RUNNING for ``worker_id``.
+
+        Returns:
+            False if the trial is no longer RUNNING for this worker (re-queued, finished):
+            the worker should stop working on it.
+
+        Raises:
+            TrialNotFoundError: no such trial.
+        """
+        _check_id(trial_id, "trial_id")
+
+        def work(conn: Connection) -> bool:
+            result = conn.execute(
+                update(Trial)
+                .where(Trial.id == trial_id, Trial.state == _RUNNING, Trial.worker_id == worker_id)
+                .values(heartbeat_at=_utcnow())
+            )
+            if result.rowcount != 1:
+                self._require_trial(conn, trial_id)
+                return False
+            return True
+
+        return self._write(f"heartbeat({trial_id})", work)
+
+    def report(self, trial_id: int, step: int, values: Mapping[int, float]) -> None:
+        """Record intermediate values at ``step`` (objective index -> value), replacing any.
+
+        Raises:
+            TrialNotFoundError: no such trial.
+            TrialNotRunningError: the trial is not RUNNING.
+            ValueError / TypeError: an objective index out of range, a NaN or non-number value,
+                a non-int step.
+        """
+        _check_id(trial_id, "trial_id")
+        _check_id(step, "step")
+        if not _INT64_MIN <= step <= _INT64_MAX:
+            raise ValueError(f"step must fit in a signed 64-bit integer, got {step}")
+        checked = _check_objective_values(values, f"report(trial {trial_id}, step {step})")
+
+        def work(conn: Connection) -> None:
+            row = self._require_trial(conn, trial_id, lock=True)
+            if row.state != _RUNNING:
+                raise TrialNotRunningError(
+                    f"cannot report step {step} of trial {trial_id}: it is {row.state}, "
+                    "not RUNNING"
+                )
+            self._check_indices(conn, row.study_id, checked, f"report(trial {trial_id})")
+            if not checked:
+                return
+            tiv = TrialIntermediateValue
+            conn.execute(
+                delete(tiv).where(
+                    tiv.trial_id == trial_id, tiv.step == step, tiv.objective_idx.in_(checked)
+                )
+            )
+            conn.execute(
+                insert(tiv),
+                [
+                    {"trial_id": trial_id, "objective_idx": i, "step": step, "value": v}
+                    for i, v in checked.items()
+                ],
+            )
+
+        self._write(f"report(trial {trial_id}, step {step})", work)
+
+    def _check_indices(
+        self, conn: Connection, study_id: int, values: Mapping[int, float], what: str
+    ) -> int:
+        """Raise ValueError unless every key is an objective index of the study; return n."""
+        n_objectives = int(
+            conn.execute(
+                select(func.count()).where(StudyObjective.study_id == study_id)
+            ).scalar_one()
+        )
+        bad = sorted(i for i in values if i >= n_objectives)
+        if bad:
+            raise ValueError(
+                f"{what}: objective indices {bad} out of range; the study has "
+                f"{n_objectives} objective(s) (indices 0..{n_objectives - 1})"
+            )
+        return n_objectives
+
+    def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
+        """Set (insert or replace) a user attribute of a trial, in any state.
+
+        Raises:
+            TrialNotFoundError: no such trial.
+            TypeError: ``value`` is not JSON-serialisable (NaN and infinity included).
+        """
+        _check_id(trial_id, "trial_id")
+        _check_name(key, "attribute key")
+        value_json = _dumps(value, f"trial user attr {key!r}")
+
+        def work(conn: Connection) -> None:
+            self._require_trial(conn, trial_id, lock=True)
+            conn.execute(
+                delete(TrialUserAttr).where(
+                    TrialUserAttr.trial_id == trial_id, TrialUserAttr.key == key
+                )
+            )
+            conn.execute(
+                insert(TrialUserAttr).values(trial_id=trial_id, key=key, value_json=value_json)
+            )
+
+        self._write(f"set_trial_user_attr({trial_id}, {key!r})", work)
+
+    def finish_trial(
+        self,
+        trial_id: int,
+        state: TrialState,
+        *,
+        values: Mapping[int, float] | None = None,
+        failure_reason: str | None = None,
+        worker_id: str | None = None,
+    ) -> FrozenTrial:
+        """Move a RUNNING trial to COMPLETE, PRUNED or FAILED, once.
+
+        Args:
+            trial_id: the trial.
+            state: COMPLETE, PRUNED or FAILED.
+            values: objective index -> final value. COMPLETE needs a value for every
+                objective; PRUNED/FAILED may give some or none.
+            failure_reason: e.g. the traceback of a FAILED trial.
+            worker_id: if given, the trial must be owned by this worker.
+
+        Returns:
+            The finished trial (``datetime_complete`` set).
+
+        Raises:
+            TrialNotFoundError: no such trial.
+            TrialNotRunningError: the trial is not RUNNING (e.g. already finished) or is owned
+                by another worker.
+            ValueError / TypeError: ``state`` not terminal, bad values, COMPLETE without a
+                value for every objective.
+        """
+        _check_id(trial_id, "trial_id")
+        try:
+            final = TrialState(state)
+        except ValueError as e:
+            raise ValueError(f"unknown trial state {state!r}") from e
+        if not final.is_finished:
+            raise ValueError(f"finish_trial needs COMPLETE, PRUNED or FAILED, got {final.value}")
+        checked = _check_objective_values(values or {}, f"finish_trial({trial_id}) values")
+        if failure_reason is not None and not isinstance(failure_reason, str):
+            raise TypeError(f"failure_reason must be a str or None, got {failure_reason!r}")
+
+        def work(conn: Connection) -> FrozenTrial:
+            row = self._require_trial(conn, trial_id, lock=True)
+            if row.state != _RUNNING or (worker_id is not None and row.worker_id != worker_id):
+                owner = "" if worker_id is None else f" owned by worker {worker_id!r}"
+                raise TrialNotRunningError(
+                    f"cannot finish trial {trial_id} as {final.value}: it is {row.state} "
+                    f"(worker {row.worker_id!r}), expected RUNNING{owner}"
+                )
+            n = self._check_indices(conn, row.study_id, checked, f"finish_trial({trial_id})")
+            if final is TrialState.COMPLETE and len(checked) != n:
+                missing = sorted(set(range(n)) - set(checked))
+                raise ValueError(
+                    f"finish_trial({trial_id}) as COMPLETE needs a value for every objective; "
+                    f"missing objective indices {missing}"
+                )
+            conn.execute(
+                update(Trial)
+                .where(Trial.id == trial_id)
+                .values(state=final.value, finished_at=_utcnow(), failure_reason=failure_reason)
+            )
+            if checked:
+                conn.execute(delete(TrialValue).where(TrialValue.trial_id == trial_id))
+                conn.execute(
+                    insert(TrialValue),
+                    [
+                        {"trial_id": trial_id, "objective_idx": i, "value": v}
+                        for i, v in checked.items()
+                    ],
+                )
+            return self._load_trials(conn, row.study_id, Trial.id == trial_id)[0]
+
+        return self._write(f"finish_trial({trial_id})", work)
+
+    def get_trial(self, trial_id: int) -> FrozenTrial:
+        """A snapshot of one trial.
+
+        Raises:
+            TrialNotFoundError: no such trial.
+        """
+        _check_id(trial_id, "trial_id")
+        return self._read(f"get_trial({trial_id})", lambda conn: self._load_trial(conn, trial_id))
+
+    def get_trials(
+        self,
+        study_id: int,
+        *,
+        min_number: int = 0,
+        states: Container[TrialState] | None = None,
+    ) -> list[FrozenTrial]:
+        """Snapshots of the study's trials with ``number >= min_number``, in number order.
+
+        One SELECT per table (trials, params, values, intermediate values, user and system
+        attributes) in one read snapshot, grouped in Python.
+
+        Args:
+            study_id: the study.
+            min_number: only trials numbered at least this (incremental history loading).
+            states: only trials whose state is in this container; ``None`` for all.
+
+        Raises:
+            StudyNotFoundError: no such study.
+        """
+        _check_id(study_id, "study_id")
+        _check_id(min_number, "min_number")
+        conditions: list[ColumnElement[bool]] = []
+        if min_number > 0:
+            conditions.append(Trial.number >= min_number)
+        if states is not None:
+            conditions.append(Trial.state.in_([s.value for s in TrialState if s in states]))
+
+        def work(conn: Connection) -> list[FrozenTrial]:
+            self._require_study(conn, study_id)
+            return self._load_trials(conn, study_id, *conditions)
+
+        return self._read(f"get_trials(study {study_id})", work)
+
+    def count_trials(self, study_id: int) -> dict[TrialState, int]:
+        """Number of trials per state (every state is a key, zeros included).
+
+        Raises:
+            StudyNotFoundError: no such study.
+        """
+        _check_id(study_id, "study_id")
+
+        def work(conn: Connection) -> dict[TrialState, int]:
+            self._require_study(conn, study_id)
+            rows = conn.execute(
+                select(Trial.state, func.count())
+                .where(Trial.study_id == study_id)
+                .group_by(Trial.state)
+            ).all()
+            found = {_STATES_BY_NAME[state]: int(count) for state, count in rows}
+            return {s: found.get(s, 0) for s in TrialState}
+
+        return self._read(f"count_trials(study {study_id})", work)
+
+    # ---------------------------------------------------------------------------- artifacts
+
+    def add_artifact(
+        self,
+        study_id: int,
+        kind: str,
+        path: str,
+        sha256: str,
+        size: int,
+        trial_id: int | None = None,
+    ) -> int:
+        """Record a file of the study (or of one of its trials); return the artifact id.
+
+        Args:
+            study_id: the study.
+            kind: category, 1 to 64 characters.
+            path: where the file is; the storage does not check it.
+            sha256: lowercase hex digest, 64 characters.
+            size: bytes, >= 0.
+            trial_id: the trial it belongs to, or ``None`` for a study-level artifact.
+
+        Raises:
+            StudyNotFoundError / TrialNotFoundError: no such study / trial.
+            ValueError: bad digest, negative size, or the trial belongs to another study.
+        """
+        _check_id(study_id, "study_id")
+        _check_name(kind, "artifact kind", _MAX_KIND_LENGTH)
+        if not isinstance(path, str) or not path:
+            raise ValueError(f"artifact path must be a non-empty string, got {path!r}")
+        if not isinstance(sha256, str) or _SHA256_RE.fullmatch(sha256) is None:
+            raise ValueError(f"sha256 must be 64 lowercase hex characters, got {sha256!r}")
+        _check_id(size, "artifact size")
+        if size < 0:
+            raise ValueError(f"artifact size must be >= 0 bytes, got {size}")
+        if trial_id is not None:
+            _check_id(trial_id, "trial_id")
+
+        def work(conn: Connection) -> int:
+            self._require_study(conn, study_id)
+            if trial_id is not None:
+                owner = self._require_trial(conn, trial_id).study_id
+                if owner != study_id:
+                    raise ValueError(
+                        f"trial {trial_id} belongs to study {owner}, not to study {study_id}"
+                    )
+            result = conn.execute(
+                insert(Artifact).values(
+                    study_id=study_id,
+                    trial_id=trial_id,
+                    kind=kind,
+                    path=path,
+                    sha256=sha256,
+                    size=size,
+                    created_at=_utcnow(),
+                )
+            )
+            return int(result.inserted_primary_key[0])
+
+        return self._write(f"add_artifact(study {study_id})", work)
+
+    def get_artifacts(self, study_id: int, trial_id: int | None = None) -> list[ArtifactRecord]:
+        """The study's artifacts in insertion order; only the trial's if ``trial_id`` is given.
+
+        Raises:
+            StudyNotFoundError: no such study.
+        """
+        _check_id(study_id, "study_id")
+        if trial_id is not None:
+            _check_id(trial_id, "trial_id")
+
+        def work(conn: Connection) -> list[ArtifactRecord]:
+            self._require_study(conn, study_id)
+            query = select(
+                Artifact.id,
+                Artifact.trial_id,
+                Artifact.kind,
+                Artifact.path,
+                Artifact.sha256,
+                Artifact.size,
+                Artifact.created_at,
+            ).where(Artifact.study_id == study_id)
+            if trial_id is not None:
+                query = query.where(Artifact.trial_id == trial_id)
+            return [
+                ArtifactRecord(
+                    artifact_id=int(a_id),
+                    study_id=study_id,
+                    trial_id=t_id,
+                    kind=kind,
+                    path=path,
+                    sha256=digest,
+                    size=int(size),
+                    created_at=created_at,
+                )
+                for a_id, t_id, kind, path, digest, size, created_at in conn.execute(
+                    query.order_by(Artifact.id)
+                )
+            ]
+
+        return self._read(f"get_artifacts(study {study_id})", work)
+
+
+def get_storage(url_or_storage: str | RDBStorage) -> RDBStorage:
+    """Return ``url_or_storage`` itself if it is a storage, else open ``RDBStorage(url)``.
+
+    Nothing is cached: each URL call opens a new storage (and connection pool).
+
+    Raises:
+        TypeError: neither a str nor an RDBStorage.
+        SchemaVersionError / StorageError: see :class:`RDBStorage`.
+    """
+    if isinstance(url_or_storage, RDBStorage):
+        return url_or_storage
+    if isinstance(url_or_storage, str):
+        return RDBStorage(url_or_storage)
+    raise TypeError(
+        f"storage must be a URL string or an RDBStorage, got {type(url_or_storage).__name__}"
+    )

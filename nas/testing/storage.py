@@ -1,0 +1,682 @@
+"""Conformance suite for :class:`nas.storage.RDBStorage` on any database backend.
+
+Usage (this is exactly ``tests/storage_tests/test_conformance.py``)::
+
+    from nas.testing.storage import StorageConformance
+
+    class TestStorageConformance(StorageConformance):
+        pass
+
+The test methods take a ``storage_url`` fixture: the URL of a new, empty database. The suite
+supplies a ``storage`` fixture opened on it (and disposed afterwards). ``tests/conftest.py``
+parametrizes ``storage_url`` over SQLite and PostgreSQL, so every check runs on both.
+
+Also here: the worker functions of the multi-process tests (:func:`claim_worker_loop`,
+:func:`endless_writer`). They must live in an importable module because ``spawn`` children
+import their target by name.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from nas._types import FrozenTrial, Objective, Proposal, TrialState
+from nas.exceptions import (
+    DuplicatedStudyError,
+    StorageError,
+    StudyNotFoundError,
+    TrialNotRunningError,
+)
+from nas.storage import RDBStorage, StaleHistoryError, TrialNotFoundError
+
+__all__ = [
+    "StorageConformance",
+    "claim_worker_loop",
+    "endless_writer",
+    "make_study",
+    "open_and_create_study",
+]
+
+_OBJECTIVES = (Objective("loss", "minimize"), Objective("accuracy", "maximize"))
+_SPACE: dict[str, Any] = {"params": {"x": {"type": "float", "low": 0.0, "high": 1.0}}}
+_SEARCHER: dict[str, Any] = {"name": "random", "options": {"n_startup": 3}}
+_MISSING_ID = 987_654
+_SHA = "ab" * 32
+
+
+def make_study(
+    storage: RDBStorage,
+    name: str = "study",
+    objectives: tuple[Objective, ...] = _OBJECTIVES,
+) -> int:
+    """Create a study with a fixed small definition; return its id."""
+    return storage.create_study(name, objectives, _SPACE, _SEARCHER, seed=42)
+
+
+def _proposals(n: int, start: int = 0) -> list[Proposal]:
+    return [Proposal({"x": (start + i) / 100, "i": start + i}) for i in range(n)]
+
+
+def _complete(storage: RDBStorage, trial: FrozenTrial, loss: float = 0.5) -> FrozenTrial:
+    return storage.finish_trial(
+        trial.trial_id, TrialState.COMPLETE, values={0: loss, 1: 1.0 - loss}
+    )
+
+
+def _assert_utc(moment: datetime | None) -> None:
+    assert moment is not None
+    assert moment.utcoffset() == timedelta(0), moment
+    assert abs(datetime.now(UTC) - moment) < timedelta(minutes=5), moment
+
+
+class StorageConformance:
+    """Behaviour every storage backend must show; subclass it in a test module to run it."""
+
+    @pytest.fixture
+    def storage(self, storage_url: str) -> Iterator[RDBStorage]:
+        """An :class:`RDBStorage` on the empty database behind ``storage_url``."""
+        storage = RDBStorage(storage_url)
+        yield storage
+        storage.dispose()
+
+    # ---------------------------------------------------------------------------- studies
+
+    def test_create_and_get_study(self, storage: RDBStorage) -> None:
+        study_id = storage.create_study(
+            "s1", _OBJECTIVES, _SPACE, _SEARCHER, seed=2**62 + 1, user_attrs={"owner": "me"}
+        )
+        record = storage.get_study(study_id)
+        assert record.study_id == study_id
+        assert record.name == "s1"
+        assert record.objectives == _OBJECTIVES
+        assert record.space == _SPACE
+        assert record.searcher == _SEARCHER
+        assert record.seed == 2**62 + 1  # BigInteger: beyond 32 bits survives
+        assert record.user_attrs == {"owner": "me"}
+        assert record.next_trial_number == 0
+        _assert_utc(record.created_at)
+        assert storage.get_study_id("s1") == study_id
+
+    def test_duplicate_study_name_raises(self, storage: RDBStorage) -> None:
+        make_study(storage, "dup")
+        with pytest.raises(DuplicatedStudyError, match="dup"):
+            make_study(storage, "dup")
+        assert [s.name for s in storage.list_studies()] == ["dup"]
+
+    def test_objective_order_is_kept(self, storage: RDBStorage) -> None:
+        objectives = (
+            Objective("zeta", "maximize"),
+            Objective("alpha", "minimize"),
+            Objective("mid", "maximize"),
+        )
+        study_id = make_study(storage, "ordered", objectives)
+        assert storage.get_study(study_id).objectives == objectives
+        assert storage.list_studies()[0].objectives == objectives
+        _, trial = storage.add_trials(study_id, _proposals(1), claim_worker="w")
+        assert trial is not None
+        done = storage.finish_trial(
+            trial.trial_id, TrialState.COMPLETE, values={0: 1.0, 1: 2.0, 2: 3.0}
+        )
+        assert done.values == {"zeta": 1.0, "alpha": 2.0, "mid": 3.0}
+
+    def test_invalid_study_definitions_write_nothing(self, storage: RDBStorage) -> None:
+        with pytest.raises(ValueError):
+            storage.create_study("e", [], _SPACE, _SEARCHER, seed=1)
+        with pytest.raises(ValueError):
+            storage.create_study("e", [_OBJECTIVES[0]] * 2, _SPACE, _SEARCHER, seed=1)
+        with pytest.raises(ValueError):
+            storage.create_study("", _OBJECTIVES, _SPACE, _SEARCHER, seed=1)
+        with pytest.raises(ValueError):
+            storage.create_study("e", _OBJECTIVES, _SPACE, {"options": {}}, seed=1)
+        with pytest.raises(TypeError):
+            storage.create_study("e", _OBJECTIVES, {"bad": object()}, _SEARCHER, seed=1)
+        with pytest.raises(ValueError):
+            storage.create_study("e", _OBJECTIVES, _SPACE, _SEARCHER, seed=2**63)
+        assert storage.list_studies() == []
+
+    def test_missing_ids_raise_naming_the_id(self, storage: RDBStorage) -> None:
+        missing = str(_MISSING_ID)
+        study_calls = [
+            lambda: storage.get_study(_MISSING_ID),
+            lambda: storage.delete_study(_MISSING_ID),
+            lambda: storage.get_trials(_MISSING_ID),
+            lambda: storage.count_trials(_MISSING_ID),
+            lambda: storage.running_trials(_MISSING_ID),
+            lambda: storage.add_trials(_MISSING_ID, _proposals(1)),
+            lambda: storage.claim_waiting_trial(_MISSING_ID, "w"),
+            lambda: storage.set_study_user_attr(_MISSING_ID, "k", 1),
+            lambda: storage.add_artifact(_MISSING_ID, "file", "/p", _SHA, 1),
+            lambda: storage.get_artifacts(_MISSING_ID),
+        ]
+        for call in study_calls:
+            with pytest.raises(StudyNotFoundError, match=missing):
+                call()
+        with pytest.raises(StudyNotFoundError, match="nope"):
+            storage.get_study_id("nope")
+        trial_calls = [
+            lambda: storage.get_trial(_MISSING_ID),
+            lambda: storage.finish_trial(_MISSING_ID, TrialState.FAILED),
+            lambda: storage.report(_MISSING_ID, 0, {0: 1.0}),
+            lambda: storage.heartbeat(_MISSING_ID, "w"),
+            lambda: storage.requeue_trial(_MISSING_ID, "w"),
+            lambda: storage.set_trial_user_attr(_MISSING_ID, "k", 1),
+        ]
+        for call in trial_calls:
+            with pytest.raises(TrialNotFoundError, match=missing) as info:
+                call()
+            assert isinstance(info.value, KeyError)
+
+    def test_list_studies_counts_states(self, storage: RDBStorage) -> None:
+        first = make_study(storage, "first")
+        second = make_study(storage, "second")
+        storage.add_trials(first, _proposals(3), claim_worker="w")
+        claimed = storage.claim_waiting_trial(first, "w2")
+        assert claimed is not None
+        storage.finish_trial(claimed.trial_id, TrialState.FAILED, failure_reason="boom")
+        summaries = storage.list_studies()
+        assert [(s.study_id, s.name) for s in summaries] == [(first, "first"), (second, "second")]
+        by_id = {s.study_id: s for s in summaries}
+        assert by_id[first].n_trials == 3
+        assert by_id[first].state_counts == {
+            TrialState.WAITING: 1,
+            TrialState.RUNNING: 1,
+            TrialState.COMPLETE: 0,
+            TrialState.PRUNED: 0,
+            TrialState.FAILED: 1,
+        }
+        assert by_id[second].n_trials == 0
+        assert set(by_id[second].state_counts.values()) == {0}
+        _assert_utc(by_id[second].created_at)
+
+    def test_study_user_attrs_upsert(self, storage: RDBStorage) -> None:
+        study_id = make_study(storage)
+        storage.set_study_user_attr(study_id, "note", {"a": [1, 2]})
+        storage.set_study_user_attr(study_id, "note", "replaced")
+        storage.set_study_user_attr(study_id, "other", None)
+        assert storage.get_study(study_id).user_attrs == {"note": "replaced", "other": None}
+        with pytest.raises(TypeError, match="JSON"):
+            storage.set_study_user_attr(study_id, "bad", {1, 2})
+
+    # ---------------------------------------------------------------------- trial life cycle
+
+    def test_add_claim_finish_life_cycle(self, storage: RDBStorage) -> None:
+        study_id = make_study(storage)
+        inserted, claimed = storage.add_trials(
+            study_id, [Proposal({"x": 0.25}, budget=3, info={"bracket": 1}), *_proposals(2)]
+        )
+        assert claimed is None
+        assert [t.number for t in inserted] == [0, 1, 2]
+        assert all(t.state is TrialState.WAITING and t.worker_id is None for t in inserted)
+        assert inserted[0].budget == 3.0 and inserted[1].budget is None
+        assert inserted[0].system_attrs == {"bracket": 1}
+        _assert_utc(inserted[0].datetime_created)
+        assert storage.get_study(study_id).next_trial_number == 3
+
+        trial = storage.claim_waiting_trial(study_id, "worker-a")
+        assert trial is not None and trial.number == 0
+        assert trial.state is TrialState.RUNNING and trial.worker_id == "worker-a"
+        _assert_utc(trial.datetime_start)
+        _assert_utc(trial.heartbeat)
+        assert trial.params == {"x": 0.25}
+        second = storage.claim_waiting_trial(study_id, "worker-b")
+        assert second is not None and second.number == 1
+
+        done = storage.finish_trial(
+            trial.trial_id, TrialState.COMPLETE, values={0: 0.1, 1: 0.9}, worker_id="worker-a"
+        )
+        assert done.state is TrialState.COMPLETE
+        assert done.values == {"loss": 0.1, "accuracy": 0.9}
+        _assert_utc(done.datetime_complete)
+        assert done.datetime_start is not None and done.datetime_complete is not None
+        assert done.datetime_complete >= done.datetime_start
+        assert storage.get_trial(trial.trial_id) == done
+
+        pruned = storage.finish_trial(
+            second.trial_id, TrialState.PRUNED, values={0: 3.0}, failure_reason="slow"
+        )
+        assert pruned.values == {"loss": 3.0} and pruned.failure_reason == "slow"
+        last = storage.claim_waiting_trial(study_id, "worker-a")
+        assert last is not None and last.number == 2
+        assert storage.claim_waiting_trial(study_id, "worker-a") is None
+        failed = storage.finish_trial(last.trial_id, TrialState.FAILED, failure_reason="trace")
+        assert failed.values == {} and failed.failure_reason == "trace"
+        assert storage.count_trials(study_id) == {
+            TrialState.WAITING: 0,
+            TrialState.RUNNING: 0,
+            TrialState.COMPLETE: 1,
+            TrialState.PRUNED: 1,
+            TrialState.FAILED: 1,
+        }
+
+    def test_add_trials_claim_worker_runs_the_first(self, storage: RDBStorage) -> None:
+        study_id = make_study(storage)
+        inserted, claimed = storage.add_trials(study_id, _proposals(3), claim_worker="w1")
+        assert claimed is not None and claimed == inserted[0]
+        assert claimed.state is TrialState.RUNNING and claimed.worker_id == "w1"
+        _assert_utc(claimed.datetime_start)
+        _assert_utc(claimed.heartbeat)
+        assert [t.state for t in inserted[1:]] == [TrialState.WAITING] * 2
+        assert storage.running_trials(study_id) == [(claimed.trial_id, "w1", claimed.heartbeat)]
+
+    def test_params_of_every_json_scalar_round_trip_exactly(self, storage: RDBStorage) -> None:
+        params: dict[str, Any] = {
+            "int": 7,
+            "big_int": 2**62 + 3,
+            "negative": -12,
+            "zero_int": 0,
+            "float": 0.1,
+            "tiny": 5e-324,
+            "huge": 1.7976931348623157e308,
+            "whole_float": 2.0,
+            "str": "relu",
+            "unicode": 'ü 漢字\n"quoted"',
+            "empty": "",
+            "true": True,
+            "false": False,
+            "none": None,
+            "list": [1, "a", None],
+        }
+        study_id = make_study(storage)
+        storage.add_trials(study_id, [Proposal(params, info={"nested": {"k": [1.5]}})])
+        (trial,) = storage.get_trials(study_id)
+        assert trial.params == params
+        assert list(trial.params) == list(params)  # insertion order kept
+        for name, value in params.items():
+            assert type(trial.params[name]) is type(value), name
+        assert trial.system_attrs == {"nested": {"k": [1.5]}}
+
+    def test_non_json_params_are_rejected_before_writing(self, storage: RDBStorage) -> None:
+        study_id = make_study(storage)
+        bad = [Proposal({"x": 1}), Proposal({"x": math.nan})]
+        with pytest.raises(TypeError, match="proposals\\[1\\]"):
+            storage.add_trials(study_id, bad)
+        with pytest.raises(TypeError):
+            storage.add_trials(study_id, [Proposal({"x": object()})])
+        with pytest.raises(ValueError, match="NaN"):
+            storage.add_trials(study_id, [Proposal({"x": 1}, budget=math.nan)])
+        assert storage.get_trials(study_id) == []
+        assert storage.get_study(study_id).next_trial_number == 0
+
+    def test_values_and_intermediate_values_keyed_by_name(self, storage: RDBStorage) -> None:
+        study_id = make_study(storage)
+        _, trial = storage.add_trials(study_id, _proposals(1), claim_worker="w")
+        assert trial is not None
+        storage.report(trial.trial_id, 1, {0: 0.9, 1: 0.2})
+        storage.report(trial.trial_id, 2, {0: 0.7})
+        storage.report(trial.trial_id, 1, {0: 0.8})  # same step again: replaced, not duplicated
+        storage.report(trial.trial_id, 10, {1: math.inf})
+        running = storage.get_trial(trial.trial_id)
+        assert running.intermediate_values == {
+            "loss": {1: 0.8, 2: 0.7},
+            "accuracy": {1: 0.2, 10: math.inf},
+        }
+        assert running.values == {}
+        done = storage.finish_trial(trial.trial_id, TrialState.COMPLETE, values={1: 0.6, 0: 0.4})
+        assert done.values == {"loss": 0.4, "accuracy": 0.6}
+        assert done.intermediate_values == running.intermediate_values
+
+    def test_report_validates_and_needs_running(self, storage: RDBStorage) -> None:
+        study_id = make_study(storage)
+        inserted, trial = storage.add_trials(study_id, _proposals(2), claim_worker="w")
+        assert trial is not None
+        with pytest.raises(ValueError, match="out of range"):
+            storage.report(trial.trial_id, 0, {2: 1.0})
+        with pytest.raises(ValueError, match="NaN"):
+            storage.report(trial.trial_id, 0, {0: math.nan})
+        with pytest.raises(TypeError):
+            storage.report(trial.trial_id, 0, {0: "1.0"})  # type: ignore[dict-item]
+        with pytest.raises(TrialNotRunningError, match="WAITING"):
+            storage.report(inserted[1].trial_id, 0, {0: 1.0})
+        _complete(storage, trial)
+        with pytest.raises(TrialNotRunningError, match="COMPLETE"):
+            storage.report(trial.trial_id, 5, {0: 1.0})
+        assert storage.get_trial(trial.trial_id).intermediate_values == {}
+
+    def test_finish_twice_raises(self, storage: RDBStorage) -> None:
+        study_id = make_study(storage)
+        inserted, trial = storage.add_trials(study_id, _proposals(2), claim_worker="w")
+        assert trial is not None
+        with pytest.raises(TrialNotRunningError, match="WAITING"):
+            storage.finish_trial(inserted[1].trial_id, TrialState.FAILED)
+        first = _complete(storage, trial, loss=0.25)
+        with pytest.raises(TrialNotRunningError, match="COMPLETE"):
+            storage.finish_trial(trial.trial_id, TrialState.FAILED, failure_reason="late")
+        with pytest.raises(TrialNotRunningError):
+            _complete(storage, trial, loss=0.75)
+        assert storage.get_trial(trial.trial_id) == first
+
+    def test_finish_validates_state_and_values(self, storage: RDBStorage) -> None:
+        study_id = make_study(storage)
+        _, trial = storage.add_trials(study_id, _proposals(1), claim_worker="w")
+        assert trial is not None
+        with pytest.raises(ValueError, match="COMPLETE, PRUNED or FAILED"):
+            storage.finish_trial(trial.trial_id, TrialState.WAITING)
+        with pytest.raises(ValueError, match=r"missing objective indices \[1\]"):
+            storage.finish_trial(trial.trial_id, TrialState.COMPLETE, values={0: 1.0})
+        with pytest.raises(ValueError, match="out of range"):
+            storage.finish_trial(trial.trial_id, TrialState.PRUNED, values={5: 1.0})
+        with pytest.raises(ValueError, match="NaN"):
+            storage.finish_trial(trial.trial_id, TrialState.COMPLETE, values={0: math.nan, 1: 1})
+        # None of the failed calls changed the trial.
+        assert storage.get_trial(trial.trial_id) == trial
+
+    def test_stale_expected_next_number_raises(self, storage: RDBStorage) -> None:
+        study_id = make_study(storage)
+        storage.add_trials(study_id, _proposals(2), expected_next_number=0)
+        with pytest.raises(StaleHistoryError, match="next trial number 2") as info:
+            storage.add_trials(study_id, _proposals(1), expected_next_number=1)
+        assert isinstance(info.value, StorageError)
+        with pytest.raises(StaleHistoryError):
+            storage.add_trials(study_id, [], expected_next_number=3)
+        assert [t.number for t in storage.get_trials(study_id)] == [0, 1]
+        inserted, _ = storage.add_trials(study_id, _proposals(1), expected_next_number=2)
+        assert [t.number for t in inserted] == [2]
+
+    def test_max_trials_truncates(self, storage: RDBStorage) -> None:
+        study_id = make_study(storage)
+        inserted, _ = storage.add_trials(study_id, _proposals(3), max_trials=5)
+        assert [t.number for t in inserted] == [0, 1, 2]
+        inserted, claimed = storage.add_trials(
+            study_id, _proposals(3, start=3), max_trials=5, claim_worker="w"
+        )
+        assert [t.number for t in inserted] == [3, 4]
+        assert [t.params["i"] for t in inserted] == [3, 4]  # the first proposals are kept
+        assert claimed is not None and claimed.number == 3
+        assert storage.add_trials(study_id, _proposals(2), max_trials=5, claim_worker="w") == (
+            [],
+            None,
+        )
+        assert storage.add_trials(study_id, _proposals(2), max_trials=0) == ([], None)
+        assert storage.get_study(study_id).next_trial_number == 5
+        with pytest.raises(ValueError, match="max_trials"):
+            storage.add_trials(study_id, _proposals(1), max_trials=-1)
+
+    def test_requeue_is_compare_and_swap(self, storage: RDBStorage) -> None:
+        study_id = make_study(storage)
+        _, trial = storage.add_trials(
+            study_id, [Proposal({"x": 0.5}, budget=9.0, info={"rung": 2})], claim_worker="w1"
+        )
+        assert trial is not None
+        storage.report(trial.trial_id, 1, {0: 0.3})
+        storage.set_trial_user_attr(trial.trial_id, "note", "kept")
+        assert storage.requeue_trial(trial.trial_id, "someone-else") is False
+        assert storage.requeue_trial(trial.trial_id, None) is False
+        assert storage.requeue_trial(trial.trial_id, "w1") is True
+        requeued = storage.get_trial(trial.trial_id)
+        assert requeued.state is TrialState.WAITING
+        assert requeued.worker_id is None and requeued.datetime_start is None
+        assert requeued.heartbeat is None
+        assert requeued.restarts == 1
+        assert requeued.intermediate_values == {}
+        assert (requeued.number, requeued.params, requeued.budget) == (0, {"x": 0.5}, 9.0)
+        assert requeued.system_attrs == {"rung": 2}
+        assert requeued.user_attrs == {"note": "kept"}
+        assert storage.requeue_trial(trial.trial_id, "w1") is False  # not RUNNING any more
+        # The dead worker's late calls are refused; the new owner's succeed.
+        again = storage.claim_waiting_trial(study_id, "w2")
+        assert again is not None and again.trial_id == trial.trial_id and again.restarts == 1
+        assert storage.heartbeat(trial.trial_id, "w1") is False
+        with pytest.raises(TrialNotRunningError, match="w2"):
+            _complete_as(storage, trial.trial_id, "w1")
+        assert _complete_as(storage, trial.trial_id, "w2").worker_id == "w2"
+        assert storage.requeue_trial(trial.trial_id, "w2") is False
+
+    def test_heartbeat_ownership(self, storage: RDBStorage) -> None:
+        study_id = make_study(storage)
+        inserted, trial = storage.add_trials(study_id, _proposals(2), claim_worker="w1")
+        assert trial is not None and trial.heartbeat is not None
+        assert storage.heartbeat(trial.trial_id, "w1") is True
+        beat = storage.get_trial(trial.trial_id).heartbeat
+        assert beat is not None and beat >= trial.heartbeat
+        assert storage.heartbeat(trial.trial_id, "w2") is False
+        assert storage.get_trial(trial.trial_id).heartbeat == beat
+        assert storage.heartbeat(inserted[1].trial_id, "w1") is False  # WAITING
+        _complete(storage, trial)
+        assert storage.heartbeat(trial.trial_id, "w1") is False
+
+    def test_get_trials_min_number_and_states(self, storage: RDBStorage) -> None:
+        study_id = make_study(storage)
+        other = make_study(storage, "other")
+        storage.add_trials(other, _proposals(3))
+        storage.add_trials(study_id, _proposals(5))
+        for expected_number in range(3):
+            claimed = storage.claim_waiting_trial(study_id, "w")
+            assert claimed is not None and claimed.number == expected_number
+            if expected_number < 2:
+                _complete(storage, claimed)
+        storage.set_trial_user_attr(storage.get_trials(study_id)[4].trial_id, "u", 4)
+
+        everything = storage.get_trials(study_id)
+        assert [t.number for t in everything] == [0, 1, 2, 3, 4]
+        assert everything[4].user_attrs == {"u": 4}
+        tail = storage.get_trials(study_id, min_number=3)
+        assert [t.number for t in tail] == [3, 4]
+        assert tail == everything[3:]  # same content as the full load, params included
+        assert [t.number for t in storage.get_trials(study_id, min_number=99)] == []
+        complete = storage.get_trials(study_id, states=(TrialState.COMPLETE,))
+        assert [t.number for t in complete] == [0, 1]
+        assert all(t.values for t in complete)
+        pending = storage.get_trials(
+            study_id, min_number=1, states={TrialState.WAITING, TrialState.RUNNING}
+        )
+        assert [(t.number, t.state) for t in pending] == [
+            (2, TrialState.RUNNING),
+            (3, TrialState.WAITING),
+            (4, TrialState.WAITING),
+        ]
+        assert storage.get_trials(study_id, states=()) == []
+        assert [t.number for t in storage.get_trials(other)] == [0, 1, 2]
+
+    def test_trial_user_attrs(self, storage: RDBStorage) -> None:
+        study_id = make_study(storage)
+        _, trial = storage.add_trials(study_id, _proposals(1), claim_worker="w")
+        assert trial is not None
+        storage.set_trial_user_attr(trial.trial_id, "a", 1)
+        storage.set_trial_user_attr(trial.trial_id, "a", [1, 2])
+        done = _complete(storage, trial)
+        storage.set_trial_user_attr(trial.trial_id, "after", {"ok": True})  # any state
+        assert storage.get_trial(trial.trial_id).user_attrs == {"a": [1, 2], "after": {"ok": True}}
+        assert done.user_attrs == {"a": [1, 2]}  # a snapshot: later writes do not change it
+        with pytest.raises(TypeError, match="JSON"):
+            storage.set_trial_user_attr(trial.trial_id, "bad", object())
+        with pytest.raises(TypeError, match="JSON"):
+            storage.set_trial_user_attr(trial.trial_id, "nan", math.nan)
+
+    def test_returned_objects_are_snapshots(self, storage: RDBStorage) -> None:
+        study_id = make_study(storage)
+        storage.add_trials(study_id, _proposals(1))
+        (trial,) = storage.get_trials(study_id)
+        trial.params["x"] = "mutated"
+        record = storage.get_study(study_id)
+        record.user_attrs["k"] = "mutated"
+        assert storage.get_trials(study_id)[0].params["x"] == 0.0
+        assert storage.get_study(study_id).user_attrs == {}
+
+    def test_reopening_sees_committed_data(self, storage: RDBStorage, storage_url: str) -> None:
+        study_id = make_study(storage)
+        storage.add_trials(study_id, _proposals(2), claim_worker="w")
+        other = RDBStorage(storage_url)
+        try:
+            assert other.get_study_id("study") == study_id
+            assert other.get_trials(study_id) == storage.get_trials(study_id)
+        finally:
+            other.dispose()
+
+    # ------------------------------------------------------------------- delete, artifacts
+
+    def test_delete_study_cascades(self, storage: RDBStorage, storage_url: str) -> None:
+        doomed = make_study(storage, "doomed")
+        kept = make_study(storage, "kept")
+        for study_id in (doomed, kept):
+            storage.set_study_user_attr(study_id, "k", 1)
+            _, trial = storage.add_trials(
+                study_id, [Proposal({"x": 1}, info={"i": 1})] * 2, claim_worker="w"
+            )
+            assert trial is not None
+            storage.report(trial.trial_id, 0, {0: 1.0})
+            storage.set_trial_user_attr(trial.trial_id, "u", 1)
+            _complete(storage, trial)
+            storage.add_artifact(study_id, "plot", "/a.png", _SHA, 10)
+            storage.add_artifact(study_id, "ckpt", "/b.pt", _SHA, 20, trial_id=trial.trial_id)
+        doomed_trial = storage.get_trials(doomed)[0].trial_id
+        before = _row_counts(storage_url)
+
+        storage.delete_study(doomed)
+
+        with pytest.raises(StudyNotFoundError):
+            storage.get_study(doomed)
+        with pytest.raises(TrialNotFoundError):
+            storage.get_trial(doomed_trial)
+        with pytest.raises(StudyNotFoundError):
+            storage.delete_study(doomed)
+        assert [s.name for s in storage.list_studies()] == ["kept"]
+        after = _row_counts(storage_url)
+        # Every table held exactly as many rows for each study: half of them must be gone.
+        assert after == {table: n // 2 for table, n in before.items()}, (before, after)
+        assert len(storage.get_trials(kept)) == 2
+        assert len(storage.get_artifacts(kept)) == 2
+
+    def test_artifacts(self, storage: RDBStorage) -> None:
+        study_id = make_study(storage)
+        other = make_study(storage, "other")
+        _, trial = storage.add_trials(study_id, _proposals(1), claim_worker="w")
+        _, foreign = storage.add_trials(other, _proposals(1), claim_worker="w")
+        assert trial is not None and foreign is not None
+        study_level = storage.add_artifact(study_id, "plot", "/tmp/plot.html", _SHA, 0)
+        trial_level = storage.add_artifact(
+            study_id, "checkpoint", "/tmp/c.pt", "0f" * 32, 2**40, trial_id=trial.trial_id
+        )
+        records = storage.get_artifacts(study_id)
+        assert [r.artifact_id for r in records] == [study_level, trial_level]
+        assert records[0].trial_id is None and records[0].kind == "plot"
+        ckpt = records[1]
+        assert (ckpt.study_id, ckpt.trial_id, ckpt.path) == (study_id, trial.trial_id, "/tmp/c.pt")
+        assert (ckpt.sha256, ckpt.size) == ("0f" * 32, 2**40)
+        _assert_utc(ckpt.created_at)
+        assert storage.get_artifacts(study_id, trial_id=trial.trial_id) == [ckpt]
+        assert storage.get_artifacts(other) == []
+        with pytest.raises(ValueError, match="belongs to study"):
+            storage.add_artifact(study_id, "x", "/p", _SHA, 1, trial_id=foreign.trial_id)
+        with pytest.raises(TrialNotFoundError):
+            storage.add_artifact(study_id, "x", "/p", _SHA, 1, trial_id=_MISSING_ID)
+        with pytest.raises(ValueError, match="sha256"):
+            storage.add_artifact(study_id, "x", "/p", "ABC", 1)
+        with pytest.raises(ValueError, match="size"):
+            storage.add_artifact(study_id, "x", "/p", _SHA, -1)
+        assert len(storage.get_artifacts(study_id)) == 2
+
+
+def _complete_as(storage: RDBStorage, trial_id: int, worker_id: str) -> FrozenTrial:
+    return storage.finish_trial(
+        trial_id, TrialState.COMPLETE, values={0: 1.0, 1: 0.0}, worker_id=worker_id
+    )
+
+
+def _row_counts(url: str) -> dict[str, int]:
+    """Rows per nas table, read with a separate plain engine."""
+    from nas.storage._models import Base
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            return {
+                name: int(
+                    connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+                )
+                for name, table in Base.metadata.tables.items()
+            }
+    finally:
+        engine.dispose()
+
+
+# ------------------------------------------------------------------ multi-process helpers
+
+
+def claim_worker_loop(
+    url: str, study_id: int, worker_id: str, max_trials: int, batch: int, start: Any, results: Any
+) -> None:
+    """Body of one process of the concurrency test: claim or add, then finish, until full.
+
+    Loops: claim a WAITING trial; if none, ``add_trials(batch proposals, max_trials,
+    claim_worker)``; finish the trial obtained as COMPLETE. Stops when neither yields a trial.
+    Puts ``(worker_id, [claimed trial ids])`` on ``results`` (or ``(worker_id, "error")``).
+
+    Args:
+        url: storage URL.
+        study_id: the shared study.
+        worker_id: this worker's id.
+        max_trials: the study's cap.
+        batch: proposals per ``add_trials`` call (the extras stay WAITING for others).
+        start: a ``multiprocessing.Event`` all workers wait on, to start together.
+        results: a ``multiprocessing.Queue``.
+    """
+    storage = RDBStorage(url)
+    claimed: list[int] = []
+    try:
+        start.wait(timeout=60)
+        for _ in range(10 * max_trials + 10):  # bounded: each turn finishes a trial or stops
+            trial = storage.claim_waiting_trial(study_id, worker_id)
+            if trial is None:
+                _, trial = storage.add_trials(
+                    study_id,
+                    [Proposal({"worker": worker_id, "k": k}) for k in range(batch)],
+                    max_trials=max_trials,
+                    claim_worker=worker_id,
+                )
+                if trial is None:
+                    break
+            storage.finish_trial(
+                trial.trial_id,
+                TrialState.COMPLETE,
+                values={0: float(trial.number), 1: 0.0},
+                worker_id=worker_id,
+            )
+            claimed.append(trial.trial_id)
+        results.put((worker_id, claimed))
+    except Exception as e:  # report instead of dying silently in the child
+        results.put((worker_id, f"error: {type(e).__name__}: {e}"))
+    finally:
+        storage.dispose()
+
+
+def endless_writer(url: str, study_id: int, committed: Any) -> None:
+    """Add, claim, report and finish trials forever; the test SIGKILLs this process.
+
+    After each finished trial commits, ``committed.value`` (a ``multiprocessing.Value('i')``)
+    is set to the number of trials finished so far.
+    """
+    storage = RDBStorage(url)
+    done = 0
+    while True:
+        _, trial = storage.add_trials(
+            study_id, [Proposal({"x": done / 7, "blob": "y" * 2000})], claim_worker="victim"
+        )
+        if trial is None:
+            raise RuntimeError("add_trials with claim_worker and no max_trials claimed nothing")
+        storage.report(trial.trial_id, 0, {0: float(done)})
+        storage.finish_trial(trial.trial_id, TrialState.COMPLETE, values={0: float(done), 1: 1.0})
+        done += 1
+        committed.value = done
+
+
+def open_and_create_study(url: str, name: str, start: Any, results: Any) -> None:
+    """Open a storage on ``url`` (possibly creating the schema) and create study ``name``.
+
+    Used by the test in which several processes open the same new database at once. Puts
+    ``(name, study_id)`` or ``(name, "error: ...")`` on ``results``.
+    """
+    try:
+        start.wait(timeout=60)
+        storage = RDBStorage(url)
+        try:
+            results.put((name, make_study(storage, name)))
+        finally:
+            storage.dispose()
+    except Exception as e:  # report instead of dying silently in the child
+        results.put((name, f"error: {type(e).__name__}: {e}"))

@@ -1,0 +1,202 @@
+"""Schema versioning: head revision, Alembic vs create_all, old/new/foreign databases, upgrade."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from alembic import command
+from nas._types import Objective, Proposal, TrialState
+from nas.exceptions import SchemaVersionError, StorageError
+from nas.storage import HEAD_REVISION, RDBStorage, current_revision, upgrade
+from nas.storage._models import Base
+from nas.storage._schema import alembic_config, known_revisions, script_location
+
+FIXTURE = Path(__file__).parent / "fixtures" / "v0.1.0.a.db"
+
+
+def _reflect(url: str) -> dict[str, object]:
+    """Tables, columns (name, type affinity, nullable), PK, FKs, uniques, indexes of a DB."""
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        inspector = sa.inspect(engine)
+        schema: dict[str, object] = {}
+        for table in sorted(inspector.get_table_names()):
+            schema[table] = {
+                "columns": [
+                    (c["name"], type(c["type"]).__name__, c["nullable"])
+                    for c in inspector.get_columns(table)
+                ],
+                "pk": inspector.get_pk_constraint(table)["constrained_columns"],
+                "fks": sorted(
+                    (
+                        fk["name"],
+                        tuple(fk["constrained_columns"]),
+                        fk["referred_table"],
+                        fk["options"].get("ondelete"),
+                    )
+                    for fk in inspector.get_foreign_keys(table)
+                ),
+                "uniques": sorted(
+                    (u["name"], tuple(u["column_names"]))
+                    for u in inspector.get_unique_constraints(table)
+                ),
+                "indexes": sorted(
+                    (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                    for i in inspector.get_indexes(table)
+                ),
+            }
+        return schema
+    finally:
+        engine.dispose()
+
+
+def test_head_revision_is_alembic_script_head() -> None:
+    script = ScriptDirectory(str(script_location()))
+    assert script.get_heads() == [HEAD_REVISION]
+    assert known_revisions() == ["v0.1.0.a", "v0.1.0.b"]
+    for revision in known_revisions():  # ids are the file names
+        assert (script_location() / "versions" / f"{revision}.py").is_file()
+
+
+def test_alembic_upgrade_of_empty_db_equals_create_all(storage_url: str) -> None:
+    assert current_revision(storage_url) is None
+    assert upgrade(storage_url) == (None, HEAD_REVISION)
+    assert current_revision(storage_url) == HEAD_REVISION
+    engine = sa.create_engine(storage_url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+    finally:
+        engine.dispose()
+    # Same reflected schema as create_all: migrate down to nothing, let RDBStorage create it.
+    migrated = _reflect(storage_url)
+    command.downgrade(alembic_config(storage_url), "base")
+    assert set(_reflect(storage_url)) == {"alembic_version"}
+    assert current_revision(storage_url) is None
+    RDBStorage(storage_url).dispose()
+    assert current_revision(storage_url) == HEAD_REVISION
+    assert _reflect(storage_url) == migrated
+
+
+def test_upgrading_an_up_to_date_db_is_a_no_op(storage_url: str) -> None:
+    storage = RDBStorage(storage_url)
+    study_id = storage.create_study("s", [Objective("y", "minimize")], {}, {"name": "r"}, 1)
+    storage.add_trials(study_id, [Proposal({"x": 1})])
+    before = storage.get_trials(study_id)
+    storage.dispose()
+    schema = _reflect(storage_url)
+    assert upgrade(storage_url) == (HEAD_REVISION, HEAD_REVISION)
+    assert _reflect(storage_url) == schema
+    reopened = RDBStorage(storage_url)
+    assert reopened.get_trials(study_id) == before
+    reopened.dispose()
+
+
+def test_old_fixture_db_is_refused_then_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    shutil.copyfile(FIXTURE, path)
+    url = f"sqlite:///{path}"
+    assert current_revision(url) == "v0.1.0.a"
+    with pytest.raises(SchemaVersionError) as info:
+        RDBStorage(url)
+    message = str(info.value)
+    assert "v0.1.0.a" in message and HEAD_REVISION in message
+    assert f"nas db upgrade --storage {url}" in message
+
+    assert upgrade(url) == ("v0.1.0.a", HEAD_REVISION)
+    assert current_revision(url) == HEAD_REVISION
+    storage = RDBStorage(url)
+    study_id = storage.get_study_id("legacy")
+    record = storage.get_study(study_id)
+    assert record.objectives == (Objective("loss", "minimize"), Objective("accuracy", "maximize"))
+    assert record.seed == 1234 and record.user_attrs == {"owner": "alice"}
+    assert record.searcher == {"name": "random", "options": {}}
+    assert record.next_trial_number == 4
+    assert record.created_at == datetime(2024, 6, 2, 10, 0, tzinfo=UTC)
+    trials = storage.get_trials(study_id)
+    assert [(t.number, t.state) for t in trials] == [
+        (0, TrialState.COMPLETE),
+        (1, TrialState.COMPLETE),
+        (2, TrialState.FAILED),
+        (3, TrialState.WAITING),
+    ]
+    assert trials[0].params == {"lr": 0.001, "layers": 2, "act": "relu", "bn": True}
+    assert trials[2].params["bn"] is None and trials[1].params["bn"] is False
+    assert trials[0].values == {"loss": 0.5, "accuracy": 0.8}
+    assert trials[1].budget == 3.0 and trials[3].budget == 9.0
+    assert trials[2].failure_reason == "Traceback: boom" and trials[2].values == {}
+    assert trials[0].datetime_complete == datetime(2024, 6, 2, 10, 0, 30, 500000, tzinfo=UTC)
+    assert trials[0].intermediate_values == {} and trials[0].user_attrs == {}
+
+    # The upgraded database is fully usable: new tables and numbering continue.
+    inserted, claimed = storage.add_trials(study_id, [Proposal({"lr": 0.2})], claim_worker="w")
+    assert [t.number for t in inserted] == [4]
+    assert claimed is not None
+    storage.report(claimed.trial_id, 1, {0: 0.3})
+    storage.set_trial_user_attr(claimed.trial_id, "new", True)
+    storage.add_artifact(study_id, "plot", "/p.html", "0" * 64, 1, trial_id=claimed.trial_id)
+    waiting = storage.claim_waiting_trial(study_id, "w")
+    assert waiting is not None and waiting.number == 3
+    storage.delete_study(study_id)  # cascades through old and new tables alike
+    assert storage.list_studies() == []
+    storage.dispose()
+
+
+def test_newer_revision_asks_to_upgrade_nas(sqlite_url: str) -> None:
+    RDBStorage(sqlite_url).dispose()
+    engine = sa.create_engine(sqlite_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("UPDATE alembic_version SET version_num = 'v9.9.9.z'")
+    engine.dispose()
+    with pytest.raises(SchemaVersionError, match="newer nas; upgrade nas"):
+        RDBStorage(sqlite_url)
+    with pytest.raises(SchemaVersionError, match=r"v9\.9\.9\.z"):
+        upgrade(sqlite_url)
+
+
+def test_foreign_tables_without_version_are_refused(sqlite_url: str) -> None:
+    engine = sa.create_engine(sqlite_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE studies (id INTEGER PRIMARY KEY)")
+    engine.dispose()
+    with pytest.raises(SchemaVersionError, match="no alembic_version"):
+        RDBStorage(sqlite_url)
+    with pytest.raises(SchemaVersionError, match="no alembic_version"):
+        upgrade(sqlite_url)
+    assert current_revision(sqlite_url) is None
+
+
+def test_empty_db_without_create_is_refused(sqlite_url: str) -> None:
+    with pytest.raises(SchemaVersionError, match="empty"):
+        RDBStorage(sqlite_url, create=False)
+    RDBStorage(sqlite_url).dispose()
+    RDBStorage(sqlite_url, create=False).dispose()  # exists now
+
+
+def test_unreachable_database_names_url_without_password() -> None:
+    url = "postgresql+psycopg://user:s3cret@127.0.0.1:1/nowhere"
+    with pytest.raises(StorageError, match="cannot connect") as info:
+        RDBStorage(url, engine_kwargs={"connect_args": {"connect_timeout": 2}})
+    assert "s3cret" not in str(info.value)
+    assert "user:***@127.0.0.1:1/nowhere" in str(info.value)
+
+
+def test_sqlite_in_missing_directory_is_a_storage_error(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="cannot connect"):
+        RDBStorage(f"sqlite:///{tmp_path}/no/such/dir/nas.db")
+
+
+def test_invalid_url_is_a_storage_error() -> None:
+    with pytest.raises(StorageError, match="invalid storage URL"):
+        RDBStorage("not a url")
+    with pytest.raises(StorageError):
+        RDBStorage("nosuchdialect://x")
