@@ -1,6 +1,6 @@
 # Two entry points, both self-contained on a fresh machine (see README "Quick start").
 #   make quickstart   set up .venv and run studies/quickstart.yaml on SQLite (nas.db)
-#   make test         set up .venv and run the test suite
+#   make test         set up .venv, then ruff, mypy and the test suite
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -22,9 +22,11 @@ quickstart: $(STAMP)
 	$(BIN)/nas run studies/quickstart.yaml
 
 test: $(STAMP)
-	$(BIN)/ruff check nas tests benchmarks
+	$(BIN)/ruff check nas tests benchmarks alembic
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check nas tests benchmarks
+	$(BIN)/ruff check nas tests benchmarks alembic
+	$(BIN)/ruff format --check nas tests alembic
 	$(BIN)/mypy

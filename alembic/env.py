@@ -4,8 +4,11 @@ Runs in two ways:
 
 * from :func:`nas.storage.upgrade` (``nas db upgrade``), which builds the config in code and
   passes an open connection, inside its own transaction, in ``config.attributes["connection"]``;
-* from the ``alembic`` command line of a developer (``alembic -x url=sqlite:///dev.db
-  revision --autogenerate -m ...``), which opens a connection with a ``NullPool`` engine.
+* from Alembic commands run by a developer, e.g.
+  ``command.revision(nas.storage._schema.alembic_config("sqlite:///dev.db"),
+  autogenerate=True, message=...)`` or the ``alembic`` CLI with an ini file whose
+  ``script_location`` is this directory (the URL may also come from ``-x url=...``); then a
+  connection is opened with a ``NullPool`` engine.
 
 Host logging is left alone (no ``fileConfig``): nas is a library and an application embedding it
 owns the logging configuration. ``render_as_batch=True`` makes autogenerate write batch
@@ -14,10 +17,10 @@ operations, which SQLite needs to alter tables.
 
 from __future__ import annotations
 
+from alembic import context
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
-from alembic import context
 from nas.storage._models import Base
 
 config = context.config

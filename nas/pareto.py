@@ -13,11 +13,14 @@ Conventions:
   ranking functions, :func:`crowding_distance` and :func:`default_reference_point` need finite
   values.
 
-Complexities: :func:`non_dominated_sort` is ``O(n log n)`` for two objectives and
-``O(n * f)`` vectorised passes for more (``f`` = size of the fronts); :func:`pareto_mask` is
-``O(n log n)`` for two objectives; :func:`hypervolume` is exact, ``O(n log n)`` for two objectives,
-``O(n^2)`` worst case for three, and for ``m > 3`` slices the last objective recursively
-(``O(n^(m-2)) * O(n^2)``, practical for a few hundred points in 4-5 objectives).
+Complexities (``n`` points): two objectives: :func:`non_dominated_sort` ``O(n log n)``,
+:func:`pareto_mask` ``O(n log n)`` fully vectorised; three objectives: sweeps with a 2-D
+staircase, ``O(n log n)`` for the mask and ``O(n log n log F)`` for the sort (``F`` fronts);
+four or more: a block filter of vectorised ``O(n * front)`` comparisons, the sort peeling one front
+at a time. :func:`hypervolume` is exact: ``O(n log n)`` for two objectives, ``O(n^2)`` worst case
+(``O(n log n)`` typical) for three, and for ``m > 3`` it slices the last objective recursively
+down to the 3-D sweep (``O(n^(m-2))`` 3-D sweeps: fine for a few hundred points in 4-5
+objectives, slow beyond).
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 from nas._types import FrozenTrial, TrialState
@@ -29,7 +30,7 @@ from nas.study import (
 try:  # typer >= 0.2x vendors click; its usage errors derive from TyperException
     from typer import TyperException as _UsageError
 except ImportError:  # pragma: no cover - older typer on top of click
-    from click import ClickException as _UsageError  # type: ignore[assignment]
+    from click import ClickException as _UsageError  # type: ignore[assignment,no-redef]
 
 __all__ = ["app", "main"]
 
@@ -228,10 +229,13 @@ def _emit(
         return
     table = Table(title=title)
     for c in columns:
-        table.add_column(c, overflow="fold")
+        # Table headers drop the csv prefix; cells never fold (a folded number misleads).
+        table.add_column(c.removeprefix("param:"), no_wrap=True)
     for r in flat:
         table.add_row(*(r[c] for c in columns))
-    out.print(table)
+    # Render at the table's natural width, wider than the terminal if needed (like psql).
+    needed = Measurement.get(out, out.options.update_width(10_000), table).maximum
+    Console(width=max(out.width, needed), soft_wrap=True).print(table)
 
 
 def _cell(v: Any) -> str:
@@ -423,9 +427,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         err.print("aborted", highlight=False)
         sys.exit(130)
     except _UsageError as e:
-        hint = (
-            f" (see `{e.ctx.command_path} --help`)" if getattr(e, "ctx", None) is not None else ""
-        )
+        ctx = getattr(e, "ctx", None)
+        hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
         sys.stderr.write(f"error: {_one_line(e.format_message())}{hint}\n")
         sys.exit(2)
     except NasError as e:

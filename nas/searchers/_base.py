@@ -78,7 +78,9 @@ class Searcher(ABC):
         return np.random.default_rng(np.random.SeedSequence([self.seed, len(trials), stream]))
 
 
-def finished(trials: Sequence[FrozenTrial], state: TrialState = TrialState.COMPLETE) -> list[FrozenTrial]:
+def finished(
+    trials: Sequence[FrozenTrial], state: TrialState = TrialState.COMPLETE
+) -> list[FrozenTrial]:
     """The trials of ``trials`` in ``state`` (COMPLETE by default), in the given order."""
     return [t for t in trials if t.state == state]
 

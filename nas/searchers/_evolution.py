@@ -165,7 +165,7 @@ class RegularizedEvolutionSearcher(Searcher):
 
 def _option_names(cls: type) -> frozenset[str]:
     """The keyword-only constructor options of a searcher class."""
-    sig = inspect.signature(cls.__init__)
+    sig = inspect.signature(cls)
     return frozenset(
         name for name, p in sig.parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY
     )

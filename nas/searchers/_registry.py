@@ -71,5 +71,5 @@ def create_searcher(
 
 def _load_builtins() -> None:
     # Importing the modules registers them; cheap after the first call.
-    import nas.searchers._evolution  # noqa: F401
+    import nas.searchers._evolution
     import nas.searchers._random  # noqa: F401

@@ -114,12 +114,14 @@ def mask_url(url: str | URL) -> str:
 
 
 def is_memory_sqlite(url: str | URL) -> bool:
-    """True for an in-memory SQLite database (``sqlite://`` or ``sqlite:///:memory:``)."""
+    """True for an in-memory SQLite database.
+
+    That is ``sqlite://``, ``sqlite:///:memory:`` or a URI database with ``mode=memory``.
+    """
     parsed = parse_url(url) if isinstance(url, str) else url
     if parsed.get_backend_name() != "sqlite":
         return False
-    database = parsed.database or ""
-    return database in ("", ":memory:") or "mode=memory" in str(parsed.query.get("mode", ""))
+    return parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory"
 
 
 def create_storage_engine(

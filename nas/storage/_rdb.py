@@ -16,13 +16,20 @@ import threading
 from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, delete, func, insert, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.exc import IntegrityError
 
-from nas._types import FrozenTrial, Objective, Proposal, TrialState, parse_objectives
+from nas._types import (
+    Direction,
+    FrozenTrial,
+    Objective,
+    Proposal,
+    TrialState,
+    parse_objectives,
+)
 from nas.exceptions import (
     DuplicatedStudyError,
     NasError,
@@ -176,6 +183,19 @@ def _dumps(value: Any, what: str) -> str:
         ) from e
 
 
+def _objective(name: str, direction: str) -> Objective:
+    """An Objective from a stored row (Objective itself validates the direction)."""
+    return Objective(name, cast(Direction, direction))
+
+
+def _inserted_id(result: CursorResult[Any], table: str) -> int:
+    """The primary key of the row a single-row INSERT created."""
+    key = result.inserted_primary_key
+    if key is None or key[0] is None:  # pragma: no cover - every supported dialect reports it
+        raise StorageError(f"the database did not report the id of the new row in {table}")
+    return int(key[0])
+
+
 def _check_id(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{what} must be an int, got {value!r}")
@@ -325,10 +345,15 @@ class RDBStorage:
         return TrialNotFoundError(f"no trial with id {trial_id} in {self._masked_url}")
 
     def _require_study(self, conn: Connection, study_id: int, *, lock: bool = False) -> int:
-        """Check the study exists; return its next_trial_number (row locked if ``lock``)."""
+        """Check the study exists; return its next_trial_number (row locked if ``lock``).
+
+        The lock is PostgreSQL's ``FOR NO KEY UPDATE``: it serializes writers of the study row
+        but not inserts of rows referencing it (foreign key checks take ``KEY SHARE``). SQLite
+        ignores it (the whole transaction already holds the write lock).
+        """
         query = select(Study.next_trial_number).where(Study.id == study_id)
         if lock:
-            query = query.with_for_update()
+            query = query.with_for_update(key_share=True)
         row = conn.execute(query).first()
         if row is None:
             raise self._study_missing(study_id)
@@ -338,7 +363,7 @@ class RDBStorage:
         """The row (study_id, state, worker_id) of a trial, locked if ``lock``."""
         query = select(Trial.study_id, Trial.state, Trial.worker_id).where(Trial.id == trial_id)
         if lock:
-            query = query.with_for_update()
+            query = query.with_for_update(key_share=True)
         row = conn.execute(query).first()
         if row is None:
             raise self._trial_missing(trial_id)
@@ -351,7 +376,7 @@ class RDBStorage:
             .where(StudyObjective.study_id == study_id)
             .order_by(StudyObjective.idx)
         ).all()
-        return tuple(Objective(name, direction) for name, direction in rows)
+        return tuple(_objective(name, direction) for name, direction in rows)
 
     def _load_trials(
         self, conn: Connection, study_id: int, *conditions: ColumnElement[bool]
@@ -523,7 +548,7 @@ class RDBStorage:
                 raise DuplicatedStudyError(
                     f"a study named {name!r} already exists in {self._masked_url}"
                 ) from e
-            study_id = int(result.inserted_primary_key[0])
+            study_id = _inserted_id(result, "studies")
             conn.execute(
                 insert(StudyObjective),
                 [
@@ -622,7 +647,7 @@ class RDBStorage:
             for study_id, name, created_at, obj_name, direction in rows:
                 entry = studies.setdefault(study_id, (name, created_at, []))
                 if obj_name is not None:
-                    entry[2].append(Objective(obj_name, direction))
+                    entry[2].append(_objective(obj_name, direction))
             summaries = []
             for study_id, (name, created_at, objectives) in studies.items():
                 state_counts = {s: counts.get(study_id, {}).get(s, 0) for s in TrialState}
@@ -1201,7 +1226,7 @@ class RDBStorage:
                     created_at=_utcnow(),
                 )
             )
-            return int(result.inserted_primary_key[0])
+            return _inserted_id(result, "artifacts")
 
         return self._write(f"add_artifact(study {study_id})", work)
 

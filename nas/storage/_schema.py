@@ -31,6 +31,7 @@ from nas.exceptions import SchemaVersionError, StorageError
 from nas.storage._engine import (
     check_connection,
     create_storage_engine,
+    is_memory_sqlite,
     mask_url,
     parse_url,
     readonly_engine,
@@ -229,16 +230,25 @@ def ensure_schema(engine: Engine, url: str, *, create: bool) -> None:
 
 
 def current_revision(url: str) -> str | None:
-    """The schema revision of the database at ``url``; ``None`` if it has no version table.
+    """The schema revision of the database at ``url``; ``None`` if it has none (or no file).
+
+    Read-only: a SQLite file that does not exist is not created.
 
     Raises:
         StorageError: the database cannot be reached.
     """
+    parsed = parse_url(url)
+    if (
+        parsed.get_backend_name() == "sqlite"
+        and not is_memory_sqlite(parsed)
+        and not Path(parsed.database or "").exists()
+    ):
+        return None
     engine = create_storage_engine(url, engine_kwargs={"poolclass": NullPool})
     try:
         check_connection(engine)
         try:
-            with engine.connect() as connection:
+            with readonly_engine(engine).connect() as connection:
                 return _read_revision(connection)[1]
         except SQLAlchemyError as e:
             raise translate_error(e, url, "reading the schema revision") from e
@@ -249,10 +259,10 @@ def current_revision(url: str) -> str | None:
 def upgrade(url: str, revision: str = "head") -> tuple[str | None, str]:
     """Upgrade the database at ``url`` to ``revision`` (default: the head) with Alembic.
 
-    An empty database gets the whole schema through every migration. An up-to-date database is
-    left untouched. The upgrade runs in one transaction (SQLite: ``BEGIN IMMEDIATE``, so
-    concurrent upgraders queue), with SQLite foreign keys off so that a migration recreating a
-    table cannot cascade deletes.
+    An empty database gets the whole schema through every migration. A database at or beyond
+    ``revision`` is left untouched (this never downgrades). The upgrade runs in one
+    transaction (SQLite: ``BEGIN IMMEDIATE``, so concurrent upgraders queue), with SQLite
+    foreign keys off so that a migration recreating a table cannot cascade deletes.
 
     Args:
         url: storage URL.
@@ -267,9 +277,8 @@ def upgrade(url: str, revision: str = "head") -> tuple[str | None, str]:
         StorageError: the database cannot be reached or a migration failed (nothing is
             changed then, except on dialects without transactional DDL).
     """
-    from alembic.util import CommandError
-
     from alembic import command
+    from alembic.util import CommandError
 
     revisions = known_revisions()
     target = HEAD_REVISION if revision == "head" else revision

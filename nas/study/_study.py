@@ -142,14 +142,17 @@ class Study:
         return [t for t, keep in zip(complete, mask, strict=True) if keep]
 
     def hypervolume(self, reference: Sequence[float] | None = None) -> float:
-        """Exact hypervolume of the Pareto front (2 or 3 objectives).
+        """Exact hypervolume dominated by the COMPLETE trials.
+
+        Fast for 2 and 3 objectives (sweeps); for more it slices recursively, which is exact but
+        practical only for fronts of a few hundred points.
 
         Args:
             reference: reference point in the objectives' own units and order; defaults to the
                 nadir of all COMPLETE trials plus 10% of their range.
 
         Raises:
-            ValueError: fewer than 2 or more than 3 objectives, or no COMPLETE trial.
+            ValueError: no COMPLETE trial yet.
         """
         from nas.pareto import default_reference_point, hypervolume
 
@@ -260,7 +263,9 @@ def _definition_diff(
         if changed:
             diffs.append(f"search space differs in params {changed}")
         else:
-            diffs.append(f"search space lists its params in another order ({list(a)} vs {list(b)})")
+            diffs.append(
+                f"search space lists its params in another order ({list(a)} vs {list(b)})"
+            )
     if tuple(stored.objectives) != tuple(objectives):
         old = {o.name: o.direction for o in stored.objectives}
         new = {o.name: o.direction for o in objectives}

@@ -258,6 +258,7 @@ def simulate(
     restart_at: Collection[int] | str = (),
     fail_every: int = 7,
     prune_every: int = 11,
+    check_unmodified: bool = False,
 ) -> tuple[list[Proposal], list[FrozenTrial]]:
     """Run a simulated study without a database.
 
@@ -278,14 +279,17 @@ def simulate(
         restart_at: history lengths at which to rebuild the searcher, or ``"all"``.
         fail_every: period of FAILED trials (``0``: none).
         prune_every: period of PRUNED trials (``0``: none).
+        check_unmodified: deep-copy the history before every call and assert that ``propose``
+            left it unchanged (slower).
 
     Returns:
         ``(proposals, history)``: every proposal in order (params normalized) and the final
         history.
 
     Raises:
-        AssertionError: a proposal breaks the contract, or the searcher returns nothing while no
-            trial is pending (the study would stall).
+        AssertionError: a proposal breaks the contract, the history was modified (with
+            ``check_unmodified``), or the searcher returns nothing while no trial is pending (the
+            study would stall).
     """
     history: list[FrozenTrial] = []
     proposals: list[Proposal] = []
@@ -314,7 +318,12 @@ def simulate(
         if restart_at == "all" or len(history) in restart_at:
             searcher = factory()
         snapshot = list(history)
+        before = copy.deepcopy(snapshot) if check_unmodified else None
         new = searcher.propose(snapshot, n_per_call)
+        if before is not None:
+            assert snapshot == before, (
+                f"propose modified the history it was given (history length {len(history)})"
+            )
         assert isinstance(new, list), f"propose must return a list, got {type(new).__name__}"
         if not new:
             assert pending, (
@@ -400,7 +409,10 @@ class SearcherConformance:
     import_modules: ClassVar[tuple[str, ...]] = ()
 
     def options_for(self, searcher_name: str) -> dict[str, Any]:
-        """Options passed to ``create_searcher`` for ``searcher_name`` (default: none)."""
+        """Options passed to ``create_searcher`` for ``searcher_name`` (default: none).
+
+        They must be JSON-serialisable: the cross-process test sends them to the child.
+        """
         return {}
 
     def _factory(
@@ -416,6 +428,19 @@ class SearcherConformance:
             return create_searcher(searcher_name, space, objectives, seed, options)
 
         return factory
+
+    def _run(
+        self,
+        searcher_name: str,
+        space: SearchSpace,
+        objectives: Sequence[Objective],
+        n_trials: int,
+        seed: int = 0,
+        **kwargs: Any,
+    ) -> list[Proposal]:
+        """The proposals of a :func:`simulate` run of ``searcher_name``."""
+        factory = self._factory(searcher_name, space, objectives, seed)
+        return simulate(factory, space, objectives, n_trials, **kwargs)[0]
 
     def _counts(self, searcher_name: str, space: SearchSpace) -> list[int]:
         counts = _accepted_counts(searcher_name, space, self.options_for(searcher_name))
@@ -458,9 +483,7 @@ class SearcherConformance:
         space = mixed_space()
         for m in self._counts(searcher_name, space):
             objectives = make_objectives(m)
-            proposals, _ = simulate(
-                self._factory(searcher_name, space, objectives), space, objectives, 40
-            )
+            proposals = self._run(searcher_name, space, objectives, 40)
             for p in space.params:
                 seen = {json.dumps(q.params[p.name]) for q in proposals}
                 if p.kind == "fixed" or p.cardinality == 1:
@@ -473,9 +496,7 @@ class SearcherConformance:
         space = conditional_space()
         for m in self._counts(searcher_name, space):
             objectives = make_objectives(m)
-            proposals, _ = simulate(
-                self._factory(searcher_name, space, objectives), space, objectives, 60
-            )
+            proposals = self._run(searcher_name, space, objectives, 60)
             models = {p.params["model"] for p in proposals}
             assert models == {"mlp", "cnn"}, f"branches explored: {models} ({m} objectives)"
             for p in proposals:
@@ -491,9 +512,7 @@ class SearcherConformance:
         space = fixed_space()
         for m in self._counts(searcher_name, space):
             objectives = make_objectives(m)
-            proposals, _ = simulate(
-                self._factory(searcher_name, space, objectives), space, objectives, 12
-            )
+            proposals = self._run(searcher_name, space, objectives, 12)
             assert all(p.params == {"depth": 4, "name": "resnet"} for p in proposals)
 
     def test_batch(self, searcher_name: str) -> None:
@@ -551,10 +570,7 @@ class SearcherConformance:
         for m in self._counts(searcher_name, space):
             objectives = make_objectives(m)
             factory = self._factory(searcher_name, space, objectives)
-            _, history = simulate(factory, space, objectives, 35)
-            before = copy.deepcopy(history)
-            factory().propose(history, 3)
-            assert history == before
+            simulate(factory, space, objectives, 30, n_per_call=2, check_unmodified=True)
 
     # ---- determinism -----------------------------------------------------------------------
 
@@ -563,14 +579,7 @@ class SearcherConformance:
         space = mixed_space()
         for m in self._counts(searcher_name, space):
             objectives = make_objectives(m)
-            runs = [
-                record(
-                    simulate(
-                        self._factory(searcher_name, space, objectives, 7), space, objectives, 35
-                    )[0]
-                )
-                for _ in range(2)
-            ]
+            runs = [record(self._run(searcher_name, space, objectives, 35, 7)) for _ in range(2)]
             assert runs[0] == runs[1]
 
     def test_different_seeds_differ(self, searcher_name: str) -> None:
@@ -578,14 +587,7 @@ class SearcherConformance:
         space = mixed_space()
         for m in self._counts(searcher_name, space):
             objectives = make_objectives(m)
-            runs = {
-                record(
-                    simulate(
-                        self._factory(searcher_name, space, objectives, s), space, objectives, 20
-                    )[0]
-                )
-                for s in (0, 1, 2)
-            }
+            runs = {record(self._run(searcher_name, space, objectives, 20, s)) for s in (0, 1, 2)}
             assert len(runs) == 3, f"seeds 0, 1, 2 gave only {len(runs)} distinct runs"
 
     def test_resume_equivalence(self, searcher_name: str) -> None:

@@ -11,14 +11,15 @@ The test methods take a ``storage_url`` fixture: the URL of a new, empty databas
 supplies a ``storage`` fixture opened on it (and disposed afterwards). ``tests/conftest.py``
 parametrizes ``storage_url`` over SQLite and PostgreSQL, so every check runs on both.
 
-Also here: the worker functions of the multi-process tests (:func:`claim_worker_loop`,
-:func:`endless_writer`). They must live in an importable module because ``spawn`` children
-import their target by name.
+Also here: the bodies of the multi-process tests (:func:`claim_worker_loop`,
+:func:`endless_writer`, :func:`open_and_create_study`). They must live in an importable module
+because ``spawn`` children import their target by name.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -599,12 +600,21 @@ def _row_counts(url: str) -> dict[str, int]:
 
 
 def claim_worker_loop(
-    url: str, study_id: int, worker_id: str, max_trials: int, batch: int, start: Any, results: Any
+    url: str,
+    study_id: int,
+    worker_id: str,
+    max_trials: int,
+    batch: int,
+    work_seconds: float,
+    start: Any,
+    results: Any,
 ) -> None:
     """Body of one process of the concurrency test: claim or add, then finish, until full.
 
     Loops: claim a WAITING trial; if none, ``add_trials(batch proposals, max_trials,
-    claim_worker)``; finish the trial obtained as COMPLETE. Stops when neither yields a trial.
+    claim_worker)``; "evaluate" it (sleep ``work_seconds``, which lets the other processes
+    take the SQLite lock: a busy-waiting writer otherwise sleeps while the holder re-acquires
+    the lock); finish it as COMPLETE. Stops when neither call yields a trial.
     Puts ``(worker_id, [claimed trial ids])`` on ``results`` (or ``(worker_id, "error")``).
 
     Args:
@@ -613,7 +623,9 @@ def claim_worker_loop(
         worker_id: this worker's id.
         max_trials: the study's cap.
         batch: proposals per ``add_trials`` call (the extras stay WAITING for others).
-        start: a ``multiprocessing.Event`` all workers wait on, to start together.
+        work_seconds: simulated evaluation time per trial.
+        start: a ``multiprocessing.Barrier`` (or Event) all workers wait on, to start
+            together once the storage is open.
         results: a ``multiprocessing.Queue``.
     """
     storage = RDBStorage(url)
@@ -631,6 +643,7 @@ def claim_worker_loop(
                 )
                 if trial is None:
                     break
+            time.sleep(work_seconds)
             storage.finish_trial(
                 trial.trial_id,
                 TrialState.COMPLETE,
@@ -668,7 +681,8 @@ def endless_writer(url: str, study_id: int, committed: Any) -> None:
 def open_and_create_study(url: str, name: str, start: Any, results: Any) -> None:
     """Open a storage on ``url`` (possibly creating the schema) and create study ``name``.
 
-    Used by the test in which several processes open the same new database at once. Puts
+    Used by the test in which several processes open the same new database at once (they
+    meet at ``start``, a ``multiprocessing.Barrier`` or Event, first). Puts
     ``(name, study_id)`` or ``(name, "error: ...")`` on ``results``.
     """
     try:

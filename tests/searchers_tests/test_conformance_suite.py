@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
@@ -171,8 +172,7 @@ def test_cross_process_check_catches_hash_dependence(
         )
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    sep = ":" if sys.platform != "win32" else ";"
-    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}{sep}{__import__('os').environ.get('PYTHONPATH', '')}")
+    monkeypatch.setenv("PYTHONPATH", f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
 
     class Suite(SearcherConformance):
         import_modules = (module,)

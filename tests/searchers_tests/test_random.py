@@ -27,8 +27,8 @@ def test_registered_and_any_objective_count() -> None:
 
 def test_draws_follow_the_prior() -> None:
     space = SearchSpace([CategoricalParam("c", ["a", "b", "c", "d"]), IntParam("n", 0, 9)])
-    searcher = RandomSearcher(space, OBJ, seed=0)
-    props = searcher.propose([], 4000)  # one call: no repeats among 40 combos is impossible
+    searcher = RandomSearcher(space, OBJ, seed=0, max_retries=0)  # no dedupe: the raw prior
+    props = searcher.propose([], 4000)
     cs = [p.params["c"] for p in props]
     assert all(900 < cs.count(c) < 1100 for c in "abcd")
     ns = np.array([p.params["n"] for p in props])

@@ -138,6 +138,7 @@ def test_mask_url_and_memory_detection() -> None:
     )
     assert mask_url("sqlite:///nas.db") == "sqlite:///nas.db"
     assert is_memory_sqlite("sqlite://") and is_memory_sqlite("sqlite:///:memory:")
+    assert is_memory_sqlite("sqlite:///file:mem?mode=memory&cache=shared&uri=true")
     assert not is_memory_sqlite("sqlite:///nas.db")
     assert not is_memory_sqlite("postgresql+psycopg://h/db")
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from alembic import command
 from nas._types import Objective, Proposal, TrialState
 from nas.exceptions import SchemaVersionError, StorageError
 from nas.storage import HEAD_REVISION, RDBStorage, current_revision, upgrade
@@ -77,6 +77,7 @@ def test_alembic_upgrade_of_empty_db_equals_create_all(storage_url: str) -> None
             assert compare_metadata(context, Base.metadata) == []
     finally:
         engine.dispose()
+    command.check(alembic_config(storage_url))  # autogenerate via env.py: nothing to add
     # Same reflected schema as create_all: migrate down to nothing, let RDBStorage create it.
     migrated = _reflect(storage_url)
     command.downgrade(alembic_config(storage_url), "base")
@@ -176,6 +177,8 @@ def test_foreign_tables_without_version_are_refused(sqlite_url: str) -> None:
 
 
 def test_empty_db_without_create_is_refused(sqlite_url: str) -> None:
+    assert current_revision(sqlite_url) is None
+    assert not Path(sqlite_url.removeprefix("sqlite:///")).exists()  # reading created nothing
     with pytest.raises(SchemaVersionError, match="empty"):
         RDBStorage(sqlite_url, create=False)
     RDBStorage(sqlite_url).dispose()
@@ -200,3 +203,15 @@ def test_invalid_url_is_a_storage_error() -> None:
         RDBStorage("not a url")
     with pytest.raises(StorageError):
         RDBStorage("nosuchdialect://x")
+
+
+def test_script_location_prefers_the_wheel_copy(tmp_path: Path, monkeypatch) -> None:
+    import nas
+
+    package = tmp_path / "site-packages" / "nas"
+    (package / "_alembic").mkdir(parents=True)
+    monkeypatch.setattr(nas, "__file__", str(package / "__init__.py"))
+    with pytest.raises(StorageError, match="cannot find the nas database migrations"):
+        script_location()
+    (package / "_alembic" / "env.py").write_text("")
+    assert script_location() == package / "_alembic"
