@@ -20,6 +20,7 @@ import numpy as np
 
 from nas._types import FrozenTrial, Objective, TrialState
 from nas.exceptions import SearcherConfigError
+from nas.space import value_key
 
 if TYPE_CHECKING:
     from nas.space import Param, SearchSpace
@@ -116,17 +117,8 @@ def check_sigma_option(owner: str, name: str, value: object) -> float:
 
 def _value_identity(value: Any) -> tuple[str, Any]:
     """Type-aware identity of one value: ``1 == 1.0`` but ``True != 1``."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None:
-        return ("none", None)
-    if isinstance(value, bool):
-        return ("bool", value)
-    if isinstance(value, str):
-        return ("str", value)
-    if isinstance(value, int | float):
-        return ("num", float(value))
-    return ("json", json.dumps(value, sort_keys=True, default=repr))
+    key = value_key(value)
+    return key if key is not None else ("json", json.dumps(value, sort_keys=True, default=repr))
 
 
 def params_key(params: Mapping[str, Any]) -> ParamsKey:

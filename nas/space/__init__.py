@@ -21,6 +21,7 @@ from nas.space._params import (
     Param,
     ParamKind,
     Scalar,
+    value_key,
 )
 from nas.space._space import SearchSpace
 
@@ -34,4 +35,5 @@ __all__ = [
     "ParamKind",
     "Scalar",
     "SearchSpace",
+    "value_key",
 ]

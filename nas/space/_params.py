@@ -51,6 +51,7 @@ __all__ = [
     "Param",
     "ParamKind",
     "Scalar",
+    "value_key",
     "param_from_dict",
 ]
 
@@ -84,7 +85,7 @@ def _is_scalar(value: object) -> bool:
     return value is None or isinstance(value, str | bool | int | float)
 
 
-def _value_key(value: object) -> tuple[str, object] | None:
+def value_key(value: object) -> tuple[str, object] | None:
     """Type-aware identity of a scalar value, for comparing categorical values.
 
     Args:
@@ -101,7 +102,7 @@ def _value_key(value: object) -> tuple[str, object] | None:
 
 
 def _scalar_key(value: Scalar) -> tuple[str, object]:
-    """:func:`_value_key` of a value already known to be a Python scalar."""
+    """:func:`value_key` of a value already known to be a Python scalar."""
     if value is None:
         return ("none", None)
     if isinstance(value, bool):
@@ -244,7 +245,7 @@ class Condition:
         if not values:
             raise SpaceError("condition.in: must list at least one value (got [])")
         checked = tuple(_check_scalar("condition.in", v) for v in values)
-        keys = [_value_key(v) for v in checked]
+        keys = [value_key(v) for v in checked]
         for i, key in enumerate(keys):
             if key in keys[:i]:
                 raise SpaceError(
@@ -257,7 +258,7 @@ class Condition:
 
     def satisfied_by(self, parent_value: object) -> bool:
         """True iff ``parent_value`` is one of :attr:`values` (type-aware, see module doc)."""
-        key = _value_key(parent_value)
+        key = value_key(parent_value)
         return key is not None and key in self._keys  # type: ignore[attr-defined]
 
     def to_dict(self) -> dict[str, Any]:
@@ -267,12 +268,12 @@ class Condition:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Condition):
             return NotImplemented
-        return self.parent == other.parent and [_value_key(v) for v in self.values] == [
-            _value_key(v) for v in other.values
+        return self.parent == other.parent and [value_key(v) for v in self.values] == [
+            value_key(v) for v in other.values
         ]
 
     def __hash__(self) -> int:
-        return hash((self.parent, tuple(_value_key(v) for v in self.values)))
+        return hash((self.parent, tuple(value_key(v) for v in self.values)))
 
     @classmethod
     def from_dict(cls, spec: object) -> Condition:
@@ -682,11 +683,11 @@ class CategoricalParam(Param):
         return (
             self.name == other.name
             and self.condition == other.condition
-            and [_value_key(c) for c in self.choices] == [_value_key(c) for c in other.choices]
+            and [value_key(c) for c in self.choices] == [value_key(c) for c in other.choices]
         )
 
     def __hash__(self) -> int:
-        return hash((self.name, self.condition, tuple(_value_key(c) for c in self.choices)))
+        return hash((self.name, self.condition, tuple(value_key(c) for c in self.choices)))
 
     @property
     def cardinality(self) -> int:
@@ -703,7 +704,7 @@ class CategoricalParam(Param):
         Raises:
             SpaceError: ``value`` is not one of the choices (type-aware comparison).
         """
-        key = _value_key(value)
+        key = value_key(value)
         i = self._index.get(key) if key is not None else None  # type: ignore[attr-defined]
         if i is None:
             raise self._out_of_domain(_py(value))
@@ -757,11 +758,11 @@ class FixedParam(Param):
         return (
             self.name == other.name
             and self.condition == other.condition
-            and _value_key(self.value) == _value_key(other.value)
+            and value_key(self.value) == value_key(other.value)
         )
 
     def __hash__(self) -> int:
-        return hash((self.name, self.condition, _value_key(self.value)))
+        return hash((self.name, self.condition, value_key(self.value)))
 
     @property
     def cardinality(self) -> int:
@@ -774,8 +775,8 @@ class FixedParam(Param):
 
     def validate_value(self, value: object) -> Scalar:
         """See :meth:`Param.validate_value`; accepts only the fixed value (type-aware)."""
-        key = _value_key(value)
-        if key is None or key != _value_key(self.value):
+        key = value_key(value)
+        if key is None or key != value_key(self.value):
             raise self._out_of_domain(_py(value))
         return self.value
 
