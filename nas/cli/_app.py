@@ -46,7 +46,7 @@ db_app = typer.Typer(help="Database schema: show or upgrade the revision.", no_a
 app.add_typer(db_app, name="db")
 
 out = Console(soft_wrap=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 class Format(StrEnum):

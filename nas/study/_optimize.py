@@ -18,11 +18,13 @@ so a study killed at any moment and resumed proposes exactly what an uninterrupt
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
 import traceback
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nas._types import FrozenTrial, TrialState
 from nas.exceptions import TrialNotRunningError, TrialPruned
@@ -57,6 +59,41 @@ def requeue_dead_trials(study: Study, grace: float = HEARTBEAT_GRACE) -> list[in
         ) and study.storage.requeue_trial(trial_id, worker_id):
             requeued.append(trial_id)
     return requeued
+
+
+class InterruptWatch:
+    """Notices SIGINT during a trial even when the objective swallows ``KeyboardInterrupt``.
+
+    Some libraries catch ``KeyboardInterrupt`` and carry on (scikit-learn's MLP stops training
+    early and returns a half-trained model). Such a trial's result is not a real result: the
+    runner discards it, re-queues the trial and stops. Installed only in the main thread (where
+    Python delivers signals); elsewhere :attr:`interrupted` stays False.
+    """
+
+    def __init__(self) -> None:
+        self.interrupted = False
+        self._previous: Any = None
+        self._installed = False
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        self.interrupted = True
+        previous = self._previous
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            raise KeyboardInterrupt
+
+    def __enter__(self) -> InterruptWatch:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.getsignal(signal.SIGINT)
+            if self._previous is not signal.SIG_IGN:
+                signal.signal(signal.SIGINT, self._handler)
+                self._installed = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
 
 
 class _Idle:
@@ -113,11 +150,20 @@ def next_trial(
 
 
 def _evaluate(
-    study: Study, objective: ObjectiveFunc, frozen: FrozenTrial, worker_id: str, interval: float
+    study: Study,
+    objective: ObjectiveFunc,
+    frozen: FrozenTrial,
+    worker_id: str,
+    interval: float,
+    watch: InterruptWatch,
 ) -> FrozenTrial | None:
     """Run the objective on a claimed trial and store the outcome.
 
     Returns the finished trial, or ``None`` when the trial was taken from us meanwhile.
+
+    Raises:
+        KeyboardInterrupt: on Ctrl-C during the trial, swallowed by the objective or not; the
+            trial is back to WAITING first.
     """
     trial = Trial(study, frozen, worker_id)
     state, values, reason = TrialState.FAILED, None, None
@@ -136,6 +182,9 @@ def _evaluate(
     else:
         values, reason = normalize_values(result, [o.name for o in study.objectives])
         state = TrialState.COMPLETE if values is not None else TrialState.FAILED
+    if watch.interrupted:  # the objective swallowed Ctrl-C: its outcome is not trustworthy
+        study.storage.requeue_trial(frozen.trial_id, worker_id)
+        raise KeyboardInterrupt
     index = {o.name: i for i, o in enumerate(study.objectives)}
     try:
         return study.storage.finish_trial(
@@ -170,17 +219,18 @@ def run_worker(
     grace = HEARTBEAT_GRACE if heartbeat_grace is None else heartbeat_grace
     deadline = math.inf if timeout is None else time.monotonic() + timeout
     done = 0
-    while time.monotonic() < deadline:
-        claimed = next_trial(study, worker_id, n_trials, grace)
-        if claimed is None:
-            break
-        if isinstance(claimed, _Idle):
-            time.sleep(min(IDLE_POLL, max(0.0, deadline - time.monotonic())))
-            continue
-        finished = _evaluate(study, objective, claimed, worker_id, interval)
-        if finished is None:
-            continue
-        done += 1
-        for cb in callbacks:
-            cb(study, finished)
+    with InterruptWatch() as watch:
+        while time.monotonic() < deadline:
+            claimed = next_trial(study, worker_id, n_trials, grace)
+            if claimed is None:
+                break
+            if isinstance(claimed, _Idle):
+                time.sleep(min(IDLE_POLL, max(0.0, deadline - time.monotonic())))
+                continue
+            finished = _evaluate(study, objective, claimed, worker_id, interval, watch)
+            if finished is None:
+                continue
+            done += 1
+            for cb in callbacks:
+                cb(study, finished)
     return done

@@ -6,7 +6,9 @@ import hashlib
 import math
 import multiprocessing
 import os
+import signal
 import socket
+import time
 
 import pytest
 
@@ -281,6 +283,28 @@ def test_keyboard_interrupt_requeues_the_trial(sqlite_url):
     study.optimize(lambda t: rerun.append(t.params) or 0.0, n_trials=5)
     assert rerun[0] == seen[2]  # same params, re-run first
     assert [t.state for t in study.trials] == ["COMPLETE"] * 5
+
+
+def test_interrupt_swallowed_by_the_objective_still_stops_and_requeues(sqlite_url):
+    # scikit-learn's MLP catches KeyboardInterrupt and returns a half-trained model: that
+    # result must not be stored as COMPLETE, and the study must stop.
+    study = nas.create_study("swallow", SPACE, {"loss": "minimize"}, storage=sqlite_url)
+
+    def objective(trial):
+        if trial.number == 2:
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(1.0)
+            except KeyboardInterrupt:
+                return 123.0  # the library carries on with a bogus result
+        return 0.0
+
+    with pytest.raises(KeyboardInterrupt):
+        study.optimize(objective, n_trials=5)
+    assert [t.state for t in study.trials] == ["COMPLETE", "COMPLETE", "WAITING"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    study.optimize(lambda t: 0.0, n_trials=5)
+    assert all(t.values == {"loss": 0.0} for t in study.trials)
 
 
 def _exit_immediately():
