@@ -55,8 +55,8 @@ same process run, on the same machine, one after the other (order alternated bet
 to spread cache and thermal effects evenly). Each section states the exact command, the date and
 the machine it was measured on; re-running a script rewrites only its own section.
 
-Numbers are wall-clock on a small shared VM and move by 10-20% between runs; read ratios, not
-the third digit.
+Numbers are wall-clock on a small shared VM and single runs can move by tens of percent; read
+the medians and the ratios, not the third digit.
 """
 
 
@@ -168,12 +168,12 @@ def _locked(path: Path) -> Iterator[None]:
         lock_path.unlink()
 
 
-def update_section(name: str, body: str, path: Path = DOCS_PATH) -> None:
+def update_section(name: str, title: str, body: str, path: Path = DOCS_PATH) -> None:
     """Replace the text between ``<!-- BEGIN name -->`` and ``<!-- END name -->`` in ``path``.
 
     The file is created with a short introduction when absent; a missing section is appended;
-    every other section is kept byte for byte. ``body`` gets a header with the date, the
-    command and the machine facts.
+    every other section is kept byte for byte. The section is ``## title``, then the date, the
+    command and the machine facts, then ``body`` (markdown).
 
     Raises:
         ValueError: the markers of ``name`` are present but malformed (one without the other,
@@ -183,6 +183,8 @@ def update_section(name: str, body: str, path: Path = DOCS_PATH) -> None:
     facts = machine_facts()
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     header = [
+        f"## {title}",
+        "",
         f"Measured {stamp} with:",
         "",
         "```",
@@ -190,9 +192,8 @@ def update_section(name: str, body: str, path: Path = DOCS_PATH) -> None:
         "```",
         "",
         "Machine: " + "; ".join(f"{k} {v}" for k, v in facts.items()) + ".",
-        "",
     ]
-    block = f"{begin}\n" + "\n".join(header) + body.strip("\n") + f"\n{end}"
+    block = f"{begin}\n" + "\n".join(header) + "\n\n" + body.strip("\n") + f"\n{end}"
     path.parent.mkdir(parents=True, exist_ok=True)
     with _locked(path):
         text = path.read_text(encoding="utf-8") if path.exists() else _INTRO

@@ -124,6 +124,12 @@ def run_nas(
     db: Path,
     label: str,
 ) -> RunResult:
+    """Run ``n`` trials of ``problem`` with a nas searcher on the SQLite file ``db``.
+
+    Raises:
+        RuntimeError: the study does not end with ``n`` COMPLETE trials, or the searcher was
+            not built with the requested ``population_size``.
+    """
     import nas
 
     study = nas.create_study(
@@ -138,6 +144,9 @@ def run_nas(
     acc = [0.0]
     impl = study.searcher  # built once and cached by the study; shadow its propose to time it
     impl.propose = _timed(impl.propose, acc)  # type: ignore[method-assign]
+    built = getattr(getattr(impl, "algorithm", impl), "population_size", None)
+    if "population_size" in options and built != options["population_size"]:
+        raise RuntimeError(f"{label}: searcher built with population_size={built}, not {options}")
     finished, searcher_cum = np.zeros(n), np.zeros(n)
     count = [0]
 
@@ -180,6 +189,11 @@ _SAMPLER_HOOKS = (
 def run_optuna(
     problem: Problem, sampler: Any, n: int, storage: str | None, label: str
 ) -> RunResult:
+    """Run ``n`` trials of ``problem`` with an Optuna ``sampler``; ``storage=None`` is in-memory.
+
+    Raises:
+        RuntimeError: the study does not end with ``n`` COMPLETE trials.
+    """
     import optuna
 
     acc = [0.0]
@@ -225,6 +239,8 @@ def run_optuna(
 # ---------------------------------------------------------------------------- driver
 @dataclass
 class Variant:
+    """One line of the table and the results of its runs (one per seed)."""
+
     pair: str
     library: str
     storage: str
@@ -233,6 +249,7 @@ class Variant:
 
 
 def make_variants(n: int) -> list[Variant]:
+    """The six lines of the table: per pair, nas on SQLite, Optuna on SQLite, Optuna in memory."""
     import optuna
 
     probs = _problems()
@@ -293,6 +310,7 @@ def run_all(variants: list[Variant], seeds: list[int], workdir: Path) -> None:
 
 
 def results_table(variants: list[Variant], n: int) -> str:
+    """Markdown table of the medians over seeds (every variant must have run at least once)."""
     tail = min(100, n)
     rows = []
     for v in variants:
@@ -395,8 +413,6 @@ def main(argv: list[str] | None = None) -> int:
     table = results_table(variants, args.trials)
     print("\n" + table + "\n", flush=True)
     body = f"""
-## Searchers: overhead per trial and quality
-
 {args.trials} trials per run, seeds {", ".join(map(str, range(args.seeds)))}; every number is the
 median over the seeds (quality per seed listed). Total run time {total:.0f} s.
 
@@ -419,7 +435,7 @@ median over the seeds (quality per seed listed). Total run time {total:.0f} s.
 {table}
 """
     if args.docs:
-        update_section(SECTION, body)
+        update_section(SECTION, "Searchers: overhead per trial and quality", body)
         console.log("rewrote section 'searchers' of docs/benchmarks.md")
     return 0
 

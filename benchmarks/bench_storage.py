@@ -613,8 +613,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(summary)
     body = f"""
-## Storage: write throughput, cold load, crash safety
-
 Sizes: {args.trials} trials per throughput run x {args.repeats} runs per variant (order rotated),
 {args.load_trials}-trial cold-load study x {args.load_repeats} cold loads per library (order
 alternated), {args.crash_repeats} kills. Total run time {total:.0f} s.
@@ -658,7 +656,7 @@ COMPLETE and numbers gap-free.
 {table_c}
 """
     if args.docs:
-        update_section(SECTION, body)
+        update_section(SECTION, "Storage: write throughput, cold load, crash safety", body)
         console.log("rewrote section 'storage' of docs/benchmarks.md")
     return 1 if lost else 0
 
