@@ -49,15 +49,23 @@ MAX_STALE_RETRIES = 5
 IDLE_POLL = 0.5
 
 
-def requeue_dead_trials(study: Study, grace: float = HEARTBEAT_GRACE) -> list[int]:
-    """Put RUNNING trials of dead workers back to WAITING; returns their trial ids."""
+def requeue_dead_trials(
+    study: Study, history: Sequence[FrozenTrial], worker_id: str, grace: float = HEARTBEAT_GRACE
+) -> list[int]:
+    """Put RUNNING trials of dead workers back to WAITING; returns their trial ids.
+
+    ``history`` must be fresh (unfinished trials are re-read on every refresh, so their owner
+    and heartbeat are current); the re-queue itself is a compare-and-swap on the owner.
+    """
     now = datetime.now(UTC)
     requeued = []
-    for trial_id, worker_id, last_seen in study.storage.running_trials(study.study_id):
-        if is_worker_dead(
-            worker_id, last_seen, now=now, grace=grace
-        ) and study.storage.requeue_trial(trial_id, worker_id):
-            requeued.append(trial_id)
+    for t in history:
+        if t.state != TrialState.RUNNING or t.worker_id == worker_id:
+            continue
+        last_seen = t.heartbeat or t.datetime_start
+        dead = is_worker_dead(t.worker_id, last_seen, now=now, grace=grace)
+        if dead and study.storage.requeue_trial(t.trial_id, t.worker_id):
+            requeued.append(t.trial_id)
     return requeued
 
 
@@ -114,12 +122,15 @@ def next_trial(
         is exhausted with nothing pending).
     """
     storage = study.storage
-    requeue_dead_trials(study, grace)
-    claimed = storage.claim_waiting_trial(study.study_id, worker_id)
-    if claimed is not None:
-        return claimed
     for attempt in range(MAX_STALE_RETRIES + 1):
         history = study.trials
+        unfinished = history[study._watermark :]  # everything before it is finished
+        requeued = requeue_dead_trials(study, unfinished, worker_id, grace)
+        if requeued or any(t.state == TrialState.WAITING for t in unfinished):
+            claimed = storage.claim_waiting_trial(study.study_id, worker_id)
+            if claimed is not None:
+                return claimed
+            history = study.trials  # another worker took them meanwhile
         if n_trials is not None and len(history) >= n_trials:
             return None
         proposals = study.searcher.propose(history, 1)
@@ -187,7 +198,7 @@ def _evaluate(
         raise KeyboardInterrupt
     index = {o.name: i for i, o in enumerate(study.objectives)}
     try:
-        return study.storage.finish_trial(
+        finished = study.storage.finish_trial(
             frozen.trial_id,
             state,
             values=None if values is None else {index[k]: v for k, v in values.items()},
@@ -196,6 +207,8 @@ def _evaluate(
         )
     except TrialNotRunningError:
         return None  # presumed dead and re-queued by another worker; its re-run wins
+    study._remember(finished)
+    return finished
 
 
 def run_worker(

@@ -45,7 +45,10 @@ class Study:
         self.searcher_name: str = record.searcher["name"]
         self.searcher_options: dict[str, Any] = dict(record.searcher.get("options") or {})
         self.seed: int = record.seed
-        self._cache: dict[int, FrozenTrial] = {}
+        # Trials by number (numbers are contiguous from 0). Everything below ``_watermark`` is
+        # finished, and finished trials never change, so only ``_watermark`` onwards is re-read.
+        self._cache: list[FrozenTrial] = []
+        self._watermark = 0
         self._searcher: Searcher | None = None
 
     def __repr__(self) -> str:
@@ -87,14 +90,22 @@ class Study:
         Finished trials never change, so only trials from the lowest unfinished number on are
         read again.
         """
-        watermark = len(self._cache)
-        for number in range(len(self._cache)):
-            if not self._cache[number].state.is_finished:
-                watermark = number
-                break
-        for t in self._storage.get_trials(self.study_id, min_number=watermark):
-            self._cache[t.number] = t
-        return [self._cache[i] for i in range(len(self._cache))]
+        fresh = self._storage.get_trials(self.study_id, min_number=self._watermark)
+        self._cache[self._watermark :] = fresh
+        self._advance_watermark()
+        return list(self._cache)
+
+    def _advance_watermark(self) -> None:
+        cache, w = self._cache, self._watermark
+        while w < len(cache) and cache[w].state.is_finished:
+            w += 1
+        self._watermark = w
+
+    def _remember(self, trial: FrozenTrial) -> None:
+        """Record a snapshot this process just wrote (e.g. a finished trial) in the cache."""
+        if trial.number < len(self._cache):
+            self._cache[trial.number] = trial
+            self._advance_watermark()
 
     @property
     def trials(self) -> list[FrozenTrial]:
