@@ -4,6 +4,11 @@ A searcher is a pure function of ``(space, objectives, seed, options, history)``
 touches no database and keeps no state that cannot be rebuilt from the history and the seed: the
 study runner may build a fresh searcher for every call (after a crash, in another process, on
 another machine) and must get the same proposals. This is what makes exact resume possible.
+
+An instance may memoise what it derives from the history (see :mod:`nas.searchers._memo`) to keep
+the cost of a call flat in the history length, provided the memo is validated against every
+history it is given and so can never change a proposal: a fresh instance and a long-lived one
+must propose exactly the same.
 """
 
 from __future__ import annotations

@@ -17,14 +17,15 @@ import numpy as np
 from nas._types import FrozenTrial, Objective, Proposal
 from nas.exceptions import SearcherConfigError
 from nas.searchers._base import Searcher
+from nas.searchers._memo import HistoryMemo, SeenKeys
 from nas.searchers._nsga2 import NSGA2Searcher
 from nas.searchers._operators import (
     check_int_option,
     check_sigma_option,
-    complete_with_values,
     is_mutable,
     mutate_one,
     params_key,
+    rank_vector,
     sample_unique,
 )
 from nas.searchers._registry import register_searcher
@@ -109,34 +110,58 @@ class RegularizedEvolutionSearcher(Searcher):
         self.mutation_sigma = check_sigma_option(owner, "mutation_sigma", mutation_sigma)
         self.max_retries = check_int_option(owner, "max_retries", max_retries, 0)
         self._can_mutate = any(is_mutable(p) for p in space.params)
+        self._memo = HistoryMemo(self.objectives)
 
     def population(self, trials: Sequence[FrozenTrial]) -> tuple[list[FrozenTrial], np.ndarray]:
         """The current population and its minimization scores.
+
+        The history is scanned backwards and the scan stops once the population is full, so
+        the cost does not grow with the history length (only with the trials newer than the
+        oldest member).
 
         Returns:
             ``(members, scores)``: the last ``population_size`` COMPLETE trials with a finite
             value, oldest first, and ``sign * value`` of each as a ``(len(members),)`` array.
         """
-        complete, values = complete_with_values(trials, self.objectives)
-        members = complete[-self.population_size :]
-        return members, values[len(complete) - len(members) :, 0]
+        members: list[FrozenTrial] = []
+        scores: list[float] = []
+        for t in reversed(trials):
+            if len(members) == self.population_size:
+                break
+            row = rank_vector(t, self.objectives)
+            if row is not None:
+                members.append(t)
+                scores.append(row[0])
+        members.reverse()
+        scores.reverse()
+        return members, np.array(scores, dtype=float)
 
     def propose(self, trials: Sequence[FrozenTrial], n: int = 1) -> list[Proposal]:
-        """``max(n, 0)`` proposals; see the class docstring and :class:`Searcher`."""
+        """``max(n, 0)`` proposals; see the class docstring and :class:`Searcher`.
+
+        The history's params keys come from an exact incremental memo
+        (:class:`~nas.searchers._memo.HistoryMemo`), so the cost of a call does not grow with
+        the history length beyond ``O(n)`` identity checks.
+        """
+        count = max(int(n), 0)
+        if count == 0:
+            return []
         rng = self.rng(trials, 0)
-        seen = {params_key(t.params) for t in trials}
         members, scores = self.population(trials)
         out: list[Proposal] = []
-        for i in range(max(int(n), 0)):
-            warm_up = len(trials) + i < self.population_size
-            if warm_up or not members or not self._can_mutate:
-                params = sample_unique(self.space, rng, seen, self.max_retries)
-                info: dict[str, Any] = {"origin": "random"}
-            else:
-                params, info = self._child(members, scores, rng, seen)
-            params = self.space.validate(params)
-            seen.add(params_key(params))
-            out.append(Proposal(params=params, info=info))
+        with self._memo.lock:
+            self._memo.sync(trials)
+            seen = SeenKeys(self._memo.key_counts)
+            for i in range(count):
+                warm_up = len(trials) + i < self.population_size
+                if warm_up or not members or not self._can_mutate:
+                    params = sample_unique(self.space, rng, seen, self.max_retries)
+                    info: dict[str, Any] = {"origin": "random"}
+                else:
+                    params, info = self._child(members, scores, rng, seen)
+                params = self.space.validate(params)
+                seen.add(params_key(params))
+                out.append(Proposal(params=params, info=info))
         return out
 
     def _tournament(
@@ -152,7 +177,7 @@ class RegularizedEvolutionSearcher(Searcher):
         members: list[FrozenTrial],
         scores: np.ndarray,
         rng: np.random.Generator,
-        seen: set[Any],
+        seen: SeenKeys,
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         for _ in range(self.max_retries + 1):
             parent = self._tournament(members, scores, rng)

@@ -1,13 +1,18 @@
 """NSGA-II (Deb et al. 2002) as a stateless searcher for two or more objectives.
 
 Generations are bookkeeping in the history, not state: every proposal carries
-``info["generation"]``, and the parent population of each generation is rebuilt from the
-COMPLETE trials of the earlier ones on every call.
+``info["generation"]``, and the parent population of each generation is a function of the
+COMPLETE trials of the earlier ones. A searcher instance memoises the generations and parent
+populations (:class:`_GenerationIndex` over a :class:`~nas.searchers._memo.HistoryMemo`) and
+recomputes only what the trials changed since its previous call invalidate, so a call costs the
+same at any history length; the memo is checked against every history it is given and never
+changes a result (a fresh instance proposes exactly the same).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from bisect import bisect_left
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +22,7 @@ from nas._types import FrozenTrial, Objective, Proposal
 from nas.exceptions import SearcherConfigError
 from nas.pareto import crowding_distance, non_dominated_sort
 from nas.searchers._base import Searcher
+from nas.searchers._memo import HistoryMemo, SeenKeys, TrialDigest, generation_tag
 from nas.searchers._operators import (
     BinaryTournament,
     Crossover,
@@ -90,16 +96,32 @@ def select_survivors(
     if len(members) == 0:
         empty = np.empty((0, values.shape[1] if values.ndim == 2 else 0))
         return RankedPopulation([], empty, np.empty(0, np.int64), np.empty(0))
-    ranks, crowd = _rank_and_crowd(values)
     numbers = np.array([t.number for t in members])
+    order, ranks, crowd = _survivors(numbers, values, size)
+    return RankedPopulation([members[int(i)] for i in order], values[order], ranks, crowd)
+
+
+def _survivors(
+    numbers: np.ndarray, values: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The computation of :func:`select_survivors` on ``n >= 1`` candidates.
+
+    Args:
+        numbers: ``(n,)`` trial numbers (the last tie-break).
+        values: ``(n, m)`` minimization values.
+        size: population size, ``>= 1``.
+
+    Returns:
+        ``(order, ranks, crowding)``: indices of the survivors into the candidates, best first,
+        and the survivors' ranks and crowding distances.
+    """
+    ranks, crowd = _rank_and_crowd(values)
     # lexsort: last key is primary -> rank asc, crowding desc, number asc.
     order = np.lexsort((numbers, -crowd, ranks))[:size]
-    kept = [members[int(i)] for i in order]
-    kept_values = values[order]
-    if len(order) == len(members):  # nothing cut: the ranking is unchanged
-        return RankedPopulation(kept, kept_values, ranks[order], crowd[order])
-    kept_ranks, kept_crowd = _rank_and_crowd(kept_values)
-    return RankedPopulation(kept, kept_values, kept_ranks, kept_crowd)
+    if len(order) == len(numbers):  # nothing cut: the ranking is unchanged
+        return order, ranks[order], crowd[order]
+    kept_ranks, kept_crowd = _rank_and_crowd(values[order])
+    return order, kept_ranks, kept_crowd
 
 
 def assign_generations(trials: Sequence[FrozenTrial]) -> list[int]:
@@ -112,11 +134,132 @@ def assign_generations(trials: Sequence[FrozenTrial]) -> list[int]:
     out: list[int] = []
     current = 0
     for t in trials:
-        g = t.system_attrs.get("generation")
-        if isinstance(g, int) and not isinstance(g, bool) and g >= 0:
+        g = generation_tag(t)
+        if g is not None:
             current = g
         out.append(current)
     return out
+
+
+@dataclass(frozen=True)
+class _MemoPopulation:
+    """A memoised parent population: history positions instead of trial objects.
+
+    Attributes:
+        positions: history positions of the members, in selection order.
+        values, ranks, crowding: as in :class:`RankedPopulation` (read-only arrays).
+    """
+
+    positions: list[int]
+    values: np.ndarray
+    ranks: np.ndarray
+    crowding: np.ndarray
+
+
+def _read_only(*arrays: np.ndarray) -> None:
+    for a in arrays:
+        a.flags.writeable = False
+
+
+class _GenerationIndex:
+    """Generations and parent populations of a history, maintained incrementally.
+
+    A pure memo over the digests of a :class:`~nas.searchers._memo.HistoryMemo`:
+    :meth:`update` is told the first history position whose digest changed and discards
+    everything that depends on it, i.e. the generation of every later position and every
+    ``P_k`` with ``k`` >= the smallest generation among the old and new generations of those
+    positions (``P_k`` depends only on the trials of generations ``<= k``). Populations are
+    then rebuilt lazily by :meth:`populations`, starting from the newest one still valid.
+    Positions are meaningful because the digests pin the content of every position.
+
+    Args:
+        n_objectives: number of objectives ``m``.
+        population_size: NSGA-II population size.
+    """
+
+    def __init__(self, n_objectives: int, population_size: int) -> None:
+        self.m = n_objectives
+        self.population_size = population_size
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget everything (the next :meth:`update` must start at position 0)."""
+        self.gens: list[int] = []
+        self.sizes: dict[int, int] = {}  # generation -> number of trials (only counts > 0)
+        self.positions: dict[int, list[int]] = {}  # generation -> its positions, ascending
+        self.pops: list[_MemoPopulation] = []  # P_0 .. P_j, all valid
+
+    def update(self, digests: Sequence[TrialDigest], start: int) -> None:
+        """Account for ``digests`` (the whole history) that changed from position ``start`` on.
+
+        Raises:
+            ValueError: ``start`` is beyond the positions this index covers.
+        """
+        if start > len(self.gens):
+            raise ValueError(
+                f"generation index covers {len(self.gens)} positions, cannot update from {start}"
+            )
+        affected: set[int] = set()
+        for g in self.gens[start:]:
+            affected.add(g)
+            left = self.sizes[g] - 1
+            if left:
+                self.sizes[g] = left
+            else:
+                del self.sizes[g]
+        for g in affected:
+            at = self.positions[g]
+            del at[bisect_left(at, start) :]
+            if not at:
+                del self.positions[g]
+        del self.gens[start:]
+        current = self.gens[-1] if self.gens else 0
+        for pos in range(start, len(digests)):
+            tag = digests[pos].generation
+            if tag is not None:
+                current = tag
+            self.gens.append(current)
+            self.sizes[current] = self.sizes.get(current, 0) + 1
+            self.positions.setdefault(current, []).append(pos)
+            affected.add(current)
+        if affected:
+            del self.pops[min(affected) :]
+
+    def next_generations(self, n: int) -> list[int]:
+        """See :meth:`NSGA2Searcher.next_generations`."""
+        g = max(self.sizes, default=0)
+        count = self.sizes.get(g, 0)
+        out: list[int] = []
+        for _ in range(n):
+            if count >= self.population_size:
+                g, count = g + 1, 0
+            out.append(g)
+            count += 1
+        return out
+
+    def populations(self, digests: Sequence[TrialDigest], upto: int) -> list[_MemoPopulation]:
+        """``[P_0, ..., P_upto]`` (``upto >= -1``), computing only those not memoised."""
+        while len(self.pops) <= upto:
+            k = len(self.pops)
+            if self.pops:
+                prev_positions, prev_values = self.pops[-1].positions, self.pops[-1].values
+            else:
+                prev_positions, prev_values = [], np.empty((0, self.m))
+            new = [p for p in self.positions.get(k, ()) if digests[p].values is not None]
+            rows = np.array([digests[p].values for p in new], dtype=float)
+            candidates = prev_positions + new
+            values = np.vstack((prev_values, rows.reshape(len(new), self.m)))
+            if candidates:
+                numbers = np.array([digests[p].number for p in candidates])
+                order, ranks, crowd = _survivors(numbers, values, self.population_size)
+                pop = _MemoPopulation(
+                    [candidates[int(i)] for i in order], values[order], ranks, crowd
+                )
+            else:
+                pop = _MemoPopulation([], values, np.empty(0, np.int64), np.empty(0))
+            _read_only(pop.values, pop.ranks, pop.crowding)
+            self.pops.append(pop)
+        return self.pops[: upto + 1]
 
 
 @register_searcher("nsga2")
@@ -225,12 +368,67 @@ class NSGA2Searcher(Searcher):
             _check_strategy("selection", selection)
             self.selection = selection
 
+        self._memo = HistoryMemo(self.objectives)
+        self._index = _GenerationIndex(len(self.objectives), self.population_size)
+
     # ---- bookkeeping -----------------------------------------------------------------------
+    #
+    # Everything below is a function of the history only. It is computed through an exact
+    # incremental memo (self._memo: per-position digests; self._index: generations and parent
+    # populations), so a call does work proportional to what changed since the previous call,
+    # plus O(len(trials)) identity checks. The memo is validated against every history it is
+    # given and can never change a result; _parent_populations_from_scratch is the reference
+    # computation, used when trial numbers are not unique (the memo is keyed by position).
+
+    def _sync(self, trials: Sequence[FrozenTrial]) -> None:
+        """Bring the memo up to ``trials``; call with ``self._memo.lock`` held."""
+        try:
+            start = self._memo.sync(trials)
+            self._index.update(self._memo.digests, start)
+        except BaseException:
+            self._memo.clear()
+            self._index.clear()
+            raise
+
+    def _ranked(self, trials: Sequence[FrozenTrial], pop: _MemoPopulation) -> RankedPopulation:
+        """A memoised population with the current trial objects (arrays copied)."""
+        return RankedPopulation(
+            [trials[p] for p in pop.positions],
+            pop.values.copy(),
+            pop.ranks.copy(),
+            pop.crowding.copy(),
+        )
+
+    def _parent_map(
+        self, trials: Sequence[FrozenTrial], ks: Collection[int]
+    ) -> dict[int, RankedPopulation]:
+        """``{k: P_k}`` for every ``k >= 0`` in ``ks``; call with the memo synced to ``trials``."""
+        if not ks:
+            return {}
+        upto = max(ks)
+        if not self._memo.numbers_unique:  # positions cannot stand for trials: no memo
+            pops = self._parent_populations_from_scratch(trials, upto)
+            return {k: pops[k] for k in ks}
+        memo = self._index.populations(self._memo.digests, upto)
+        return {k: self._ranked(trials, memo[k]) for k in ks}
 
     def parent_populations(
         self, trials: Sequence[FrozenTrial], upto: int
     ) -> list[RankedPopulation]:
-        """``[P_0, ..., P_upto]`` rebuilt from the history (see the class docstring)."""
+        """``[P_0, ..., P_upto]`` of the history (see the class docstring); ``[]`` if
+        ``upto < 0``.
+
+        Members are the trial objects of ``trials``; the arrays are the caller's to keep.
+        """
+        with self._memo.lock:
+            self._sync(trials)
+            pops = self._parent_map(trials, range(upto + 1))
+        return [pops[k] for k in range(upto + 1)]
+
+    def _parent_populations_from_scratch(
+        self, trials: Sequence[FrozenTrial], upto: int
+    ) -> list[RankedPopulation]:
+        """``[P_0, ..., P_upto]`` computed from the history alone, without the memo."""
         gens = assign_generations(trials)
         complete, values = complete_with_values(trials, self.objectives)
         gen_of = {t.number: g for t, g in zip(trials, gens, strict=True)}
@@ -248,17 +446,11 @@ class NSGA2Searcher(Searcher):
         return pops
 
     def next_generations(self, trials: Sequence[FrozenTrial], n: int) -> list[int]:
-        """Generation numbers of the next ``n`` proposals given the history."""
-        gens = assign_generations(trials)
-        g = max(gens, default=0)
-        count = sum(1 for x in gens if x == g)
-        out: list[int] = []
-        for _ in range(n):
-            if count >= self.population_size:
-                g, count = g + 1, 0
-            out.append(g)
-            count += 1
-        return out
+        """Generation numbers of the next ``n`` proposals given the history (``[]`` if
+        ``n <= 0``)."""
+        with self._memo.lock:
+            self._sync(trials)
+            return self._index.next_generations(n)
 
     # ---- proposing -------------------------------------------------------------------------
 
@@ -268,25 +460,27 @@ class NSGA2Searcher(Searcher):
         if n == 0:
             return []
         rng = self.rng(trials, 0)
-        seen = {params_key(t.params) for t in trials}
-        generations = self.next_generations(trials, n)
-        pops = self.parent_populations(trials, max(max(generations) - 1, 0))
         out: list[Proposal] = []
-        for h in generations:
-            parents = pops[h - 1] if h >= 1 else None
-            if parents is None or not parents.members:
-                params = sample_unique(self.space, rng, seen, self.max_retries)
-                info: dict[str, Any] = {"generation": h, "origin": "random"}
-            else:
-                params, info = self._offspring(parents, rng, seen)
-                info = {"generation": h, **info}
-            params = self.space.validate(params)
-            seen.add(params_key(params))
-            out.append(Proposal(params=params, info=info))
+        with self._memo.lock:
+            self._sync(trials)
+            seen = SeenKeys(self._memo.key_counts)
+            generations = self._index.next_generations(n)
+            pops = self._parent_map(trials, {h - 1 for h in generations if h >= 1})
+            for h in generations:
+                parents = pops.get(h - 1)
+                if parents is None or not parents.members:
+                    params = sample_unique(self.space, rng, seen, self.max_retries)
+                    info: dict[str, Any] = {"generation": h, "origin": "random"}
+                else:
+                    params, info = self._offspring(parents, rng, seen)
+                    info = {"generation": h, **info}
+                params = self.space.validate(params)
+                seen.add(params_key(params))
+                out.append(Proposal(params=params, info=info))
         return out
 
     def _offspring(
-        self, parents: RankedPopulation, rng: np.random.Generator, seen: set[Any]
+        self, parents: RankedPopulation, rng: np.random.Generator, seen: SeenKeys
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         for _ in range(self.max_retries + 1):
             a = parents.members[self.selection(parents.ranks, parents.crowding, rng)]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -42,6 +42,7 @@ __all__ = [
     "mutate_one",
     "mutate_value",
     "params_key",
+    "rank_vector",
     "reflect_unit",
     "sample_unique",
 ]
@@ -143,21 +144,35 @@ def complete_with_values(
     kept: list[FrozenTrial] = []
     rows: list[list[float]] = []
     for t in trials:
-        if t.state != TrialState.COMPLETE:
-            continue
-        try:
-            row = t.value_vector(objectives)
-        except (ValueError, TypeError):
-            continue
-        if all(isinstance(v, float | int) and math.isfinite(v) for v in row):
+        row = rank_vector(t, objectives)
+        if row is not None:
             kept.append(t)
-            rows.append([float(v) for v in row])
+            rows.append(row)
     values = np.array(rows, dtype=float).reshape(len(rows), len(objectives))
     return kept, values
 
 
+def rank_vector(trial: FrozenTrial, objectives: Sequence[Objective]) -> list[float] | None:
+    """The trial's minimization values (``sign * value`` per objective) if it can be ranked.
+
+    Returns:
+        ``len(objectives)`` floats when the trial is COMPLETE with a finite number for every
+        objective; ``None`` otherwise (another state, a missing, non-numeric or non-finite
+        value).
+    """
+    if trial.state != TrialState.COMPLETE:
+        return None
+    try:
+        row = trial.value_vector(objectives)
+    except (ValueError, TypeError):
+        return None
+    if all(isinstance(v, float | int) and math.isfinite(v) for v in row):
+        return [float(v) for v in row]
+    return None
+
+
 def sample_unique(
-    space: SearchSpace, rng: np.random.Generator, seen: set[ParamsKey], max_tries: int
+    space: SearchSpace, rng: np.random.Generator, seen: Container[ParamsKey], max_tries: int
 ) -> dict[str, Any]:
     """A random assignment whose key is not in ``seen``, trying at most ``1 + max_tries`` draws.
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from nas._types import FrozenTrial, Objective, Proposal
 from nas.searchers._base import Searcher
+from nas.searchers._memo import HistoryMemo, SeenKeys
 from nas.searchers._operators import check_int_option, params_key, sample_unique
 from nas.searchers._registry import register_searcher
 
@@ -45,14 +46,26 @@ class RandomSearcher(Searcher):
     ) -> None:
         super().__init__(space, objectives, seed)
         self.max_retries = check_int_option("random", "max_retries", max_retries, 0)
+        self._memo = HistoryMemo(self.objectives)
 
     def propose(self, trials: Sequence[FrozenTrial], n: int = 1) -> list[Proposal]:
-        """``max(n, 0)`` random proposals (``info`` is empty); see :class:`Searcher`."""
+        """``max(n, 0)`` random proposals (``info`` is empty); see :class:`Searcher`.
+
+        The history's params keys come from an exact incremental memo
+        (:class:`~nas.searchers._memo.HistoryMemo`), so a call costs ``O(n)`` identity checks
+        plus the work on the trials that changed since the previous call.
+        """
+        count = max(int(n), 0)
+        if count == 0:
+            return []
         rng = self.rng(trials, 0)
-        seen = {params_key(t.params) for t in trials}
         out: list[Proposal] = []
-        for _ in range(max(int(n), 0)):
-            params = self.space.validate(sample_unique(self.space, rng, seen, self.max_retries))
-            seen.add(params_key(params))
-            out.append(Proposal(params=params))
+        with self._memo.lock:
+            self._memo.sync(trials)
+            seen = SeenKeys(self._memo.key_counts)
+            for _ in range(count):
+                params = sample_unique(self.space, rng, seen, self.max_retries)
+                params = self.space.validate(params)
+                seen.add(params_key(params))
+                out.append(Proposal(params=params))
         return out
