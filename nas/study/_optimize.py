@@ -141,7 +141,7 @@ def next_trial(
             study.space.validate(p.params)
         expected = len(history) if attempt < MAX_STALE_RETRIES else None
         try:
-            _, claimed = storage.add_trials(
+            inserted, claimed = storage.add_trials(
                 study.study_id,
                 proposals,
                 expected_next_number=expected,
@@ -154,7 +154,10 @@ def next_trial(
             if claimed is not None:
                 return claimed
             continue
+        for t in inserted:
+            study._remember(t)
         if claimed is not None:
+            study._remember(claimed)
             return claimed
         return None  # truncated to nothing: the study is full
     return None

@@ -102,10 +102,18 @@ class Study:
         self._watermark = w
 
     def _remember(self, trial: FrozenTrial) -> None:
-        """Record a snapshot this process just wrote (e.g. a finished trial) in the cache."""
+        """Record a snapshot this process just wrote (a new or finished trial) in the cache.
+
+        Only a trial that extends the cache contiguously or replaces a cached one is kept;
+        anything else is left for the next refresh to read.
+        """
         if trial.number < len(self._cache):
             self._cache[trial.number] = trial
-            self._advance_watermark()
+        elif trial.number == len(self._cache):
+            self._cache.append(trial)
+        else:
+            return
+        self._advance_watermark()
 
     @property
     def trials(self) -> list[FrozenTrial]:

@@ -499,6 +499,109 @@ class StorageConformance:
         assert storage.get_trials(study_id)[0].params["x"] == 0.0
         assert storage.get_study(study_id).user_attrs == {}
 
+    def test_written_trials_equal_a_fresh_read(self, storage: RDBStorage) -> None:
+        """What add_trials, claim_waiting_trial and finish_trial return is what a read returns.
+
+        (They may build the snapshot from what they wrote instead of reading it back.)
+        """
+        study_id = make_study(storage)
+        params: dict[str, Any] = {"int": 2**62 + 3, "float": 0.1, "str": "ü", "no": False}
+        params |= {"none": None, "tuple": (1, "a")}
+        info = {"rung": 2, "parents": [3, 4], "nested": {"k": (1.5,)}}
+        proposals = [
+            Proposal(params, budget=3, info=info),
+            Proposal({"x": -0.0}, budget=math.inf),
+            Proposal({"x": 1e-300}),
+        ]
+        inserted, claimed = storage.add_trials(study_id, proposals, claim_worker="w")
+        assert claimed == inserted[0]
+        for trial in inserted:
+            fresh = storage.get_trial(trial.trial_id)
+            assert trial == fresh
+            assert list(trial.params) == list(fresh.params)  # same key order
+        assert inserted[0].params["tuple"] == [1, "a"]  # as stored: JSON has no tuples
+        assert inserted[0].system_attrs == {"rung": 2, "parents": [3, 4], "nested": {"k": [1.5]}}
+        inserted[0].system_attrs["parents"].append(5)  # snapshots share nothing with the input
+        assert info["parents"] == [3, 4]
+        (single,), none = storage.add_trials(study_id, [Proposal({"x": 0.5})])
+        assert none is None and single == storage.get_trial(single.trial_id)
+
+        second = storage.claim_waiting_trial(study_id, "w2")
+        assert second is not None and second.number == 1
+        assert second == storage.get_trial(second.trial_id)
+
+        assert claimed is not None
+        storage.report(claimed.trial_id, 0, {0: 0.9, 1: 0.1})
+        storage.report(claimed.trial_id, 3, {0: 0.5})
+        storage.set_trial_user_attr(claimed.trial_id, "note", {"a": [1]})
+        done = storage.finish_trial(
+            claimed.trial_id, TrialState.COMPLETE, values={1: 0.75, 0: 0.25}, worker_id="w"
+        )
+        assert done == storage.get_trial(claimed.trial_id)
+        assert list(done.values) == ["loss", "accuracy"]  # objective order, as a read gives
+        assert done.intermediate_values == {"loss": {0: 0.9, 3: 0.5}, "accuracy": {0: 0.1}}
+        assert done.user_attrs == {"note": {"a": [1]}}
+        assert done.system_attrs == {"rung": 2, "parents": [3, 4], "nested": {"k": [1.5]}}
+        failed = storage.finish_trial(second.trial_id, TrialState.FAILED, failure_reason="boom")
+        assert failed == storage.get_trial(second.trial_id)
+        assert failed.values == {} and failed.datetime_complete is not None
+
+    def test_get_trials_of_many_or_few_trials_equals_loading_each(
+        self, storage: RDBStorage
+    ) -> None:
+        """get_trials loads few trials and many trials differently; both must be exact."""
+        study_id = make_study(storage)
+        other = make_study(storage, "other")  # its trials must never leak in
+        storage.add_trials(other, [Proposal({"x": 9}, info={"o": 1})] * 3, claim_worker="w")
+        n = 20
+        inserted, _ = storage.add_trials(
+            study_id,
+            [
+                Proposal(  # keys out of alphabetical order: insertion order must be kept
+                    {"x": i / 10, "i": i},
+                    budget=float(i % 3) or None,
+                    info={"z": i, "a": -i} if i % 2 else {},
+                )
+                for i in range(n)
+            ],
+        )
+        for i in range(14):  # 0-9 finished (COMPLETE or PRUNED), 10-13 RUNNING, 14-19 WAITING
+            trial = storage.claim_waiting_trial(study_id, f"w{i % 3}")
+            assert trial is not None and trial.number == i
+            storage.report(trial.trial_id, i, {0: i / 2})
+            storage.report(trial.trial_id, i + 1, {1: -i})
+            if i % 4 == 0:
+                storage.set_trial_user_attr(trial.trial_id, "u", [i])
+                storage.set_trial_user_attr(trial.trial_id, "b", i)
+            if i < 10:
+                final = TrialState.PRUNED if i % 5 == 0 else TrialState.COMPLETE
+                storage.finish_trial(trial.trial_id, final, values={0: float(i), 1: 1.0})
+        single = {t.number: storage.get_trial(t.trial_id) for t in inserted}
+        states_options: list[set[TrialState] | None] = [
+            None,
+            {TrialState.RUNNING},
+            {TrialState.COMPLETE, TrialState.PRUNED},
+            {TrialState.WAITING, TrialState.RUNNING},
+            set(),
+        ]
+        sizes = set()
+        for min_number in (0, 3, 11, 12, 13, 19, 20, 25):
+            for states in states_options:
+                got = storage.get_trials(study_id, min_number=min_number, states=states)
+                expected = [
+                    t
+                    for number, t in sorted(single.items())
+                    if number >= min_number and (states is None or t.state in states)
+                ]
+                assert got == expected, (min_number, states)
+                for g, e in zip(got, expected, strict=True):
+                    assert list(g.params) == list(e.params) == ["x", "i"]
+                    assert list(g.system_attrs) == list(e.system_attrs)
+                    assert list(g.user_attrs) == list(e.user_attrs)
+                    assert list(g.intermediate_values) == list(e.intermediate_values)
+                sizes.add(len(got))
+        assert {0, 1, 8, 9, 20} <= sizes  # both sides of any small-batch threshold
+
     def test_reopening_sees_committed_data(self, storage: RDBStorage, storage_url: str) -> None:
         study_id = make_study(storage)
         storage.add_trials(study_id, _proposals(2), claim_worker="w")
