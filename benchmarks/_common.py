@@ -8,6 +8,7 @@ still measures those imports cold.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import fcntl
 import os
@@ -90,6 +91,23 @@ def machine_facts() -> dict[str, str]:
         "sqlalchemy": _version("sqlalchemy"),
         "numpy": _version("numpy"),
     }
+
+
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every benchmark script takes: --quick, --docs/--no-docs, --workdir, --keep."""
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes for a smoke test (< 1 min)"
+    )
+    parser.add_argument(
+        "--docs",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="rewrite the section of docs/benchmarks.md (default: yes, except with --quick)",
+    )
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="where the DB files go (default: a temp dir)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the DB files")
 
 
 def command_line() -> str:

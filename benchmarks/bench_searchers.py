@@ -38,7 +38,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import console, markdown_table, median, progress_bar, update_section
+from _common import (
+    add_common_arguments,
+    console,
+    markdown_table,
+    median,
+    progress_bar,
+    update_section,
+)
 
 SECTION = "searchers"
 POPULATION = 50
@@ -367,19 +374,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=1000, help="trials per run")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 0 .. N-1 per variant")
-    parser.add_argument(
-        "--quick", action="store_true", help="small sizes for a smoke test (< 1 min)"
-    )
-    parser.add_argument(
-        "--docs",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="rewrite the section of docs/benchmarks.md (default: yes, except with --quick)",
-    )
-    parser.add_argument(
-        "--workdir", type=Path, default=None, help="where the DB files go (default: a temp dir)"
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the DB files")
+    add_common_arguments(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.trials, args.seeds = 120, 1

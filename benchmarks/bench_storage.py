@@ -44,7 +44,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import console, markdown_table, median, progress_bar, update_section
+from _common import (
+    add_common_arguments,
+    console,
+    markdown_table,
+    median,
+    progress_bar,
+    update_section,
+)
 
 SECTION = "storage"
 
@@ -542,19 +549,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--resume-trials", type=int, default=20, help="trials run after each kill (c)"
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--quick", action="store_true", help="small sizes for a smoke test (< 1 min)"
-    )
-    parser.add_argument(
-        "--docs",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="rewrite the section of docs/benchmarks.md (default: yes, except with --quick)",
-    )
-    parser.add_argument(
-        "--workdir", type=Path, default=None, help="where the DB files go (default: a temp dir)"
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the DB files")
+    add_common_arguments(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.trials, args.load_trials, args.repeats = 150, 1000, 1
