@@ -10,14 +10,13 @@ The schema is versioned with Alembic (:data:`HEAD_REVISION`, :func:`upgrade`,
 from __future__ import annotations
 
 from nas.storage._engine import DEFAULT_URL, mask_url
-from nas.storage._rdb import (
+from nas.storage._rdb import RDBStorage, get_storage
+from nas.storage._records import (
     ArtifactRecord,
-    RDBStorage,
     StaleHistoryError,
     StudyRecord,
     StudySummary,
     TrialNotFoundError,
-    get_storage,
 )
 from nas.storage._schema import HEAD_REVISION, current_revision, upgrade
 

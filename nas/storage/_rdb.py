@@ -19,26 +19,12 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
-    CompoundSelect,
-    Float,
-    Integer,
-    Select,
-    Table,
-    Text,
-    Update,
-    bindparam,
     delete,
     func,
     insert,
-    literal_column,
-    null,
     select,
-    union_all,
     update,
 )
-from sqlalchemy import cast as sql_cast
 from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.exc import IntegrityError
 
@@ -52,7 +38,6 @@ from nas._types import (
 )
 from nas.exceptions import (
     DuplicatedStudyError,
-    NasError,
     StorageError,
     StudyNotFoundError,
     TrialNotRunningError,
@@ -67,28 +52,64 @@ from nas.storage._engine import (
 )
 from nas.storage._models import (
     Artifact,
-    Base,
     Study,
     StudyObjective,
     StudyUserAttr,
     Trial,
-    TrialIntermediateValue,
-    TrialParam,
-    TrialSystemAttr,
-    TrialUserAttr,
-    TrialValue,
+)
+from nas.storage._queries import (
+    ADVANCE_STUDY_COUNTER,
+    ALL_TRIALS,
+    CLAIM_BATCH,
+    CLAIM_TRIAL,
+    DELETE_INTERMEDIATE,
+    DELETE_INTERMEDIATE_AT_STEP,
+    DELETE_USER_ATTR,
+    DELETE_VALUES,
+    FINISH_TRIAL,
+    HEARTBEAT,
+    INSERT_INTERMEDIATE,
+    INSERT_PARAMS,
+    INSERT_SYSTEM_ATTRS,
+    INSERT_TRIAL,
+    INSERT_USER_ATTR,
+    INSERT_VALUES,
+    LOCK_STUDY_COUNTER,
+    LOCK_TRIAL,
+    LOCK_TRIAL_FOR_REPORT,
+    LOCK_TRIAL_OWNER,
+    MAX_TRIALS_LOADED_ONE_BY_ONE,
+    REQUEUE_OWNED,
+    REQUEUE_UNOWNED,
+    SELECT_CHILDREN_OF_TRIAL,
+    SELECT_CLAIM_CANDIDATES,
+    SELECT_OBJECTIVES,
+    SELECT_RUNNING,
+    SELECT_STUDY_COUNTER,
+    SELECT_TRIAL,
+    SELECT_TRIAL_IDS,
+    SELECT_TRIAL_OWNER,
+    STATE_RUNNING,
+    STATE_WAITING,
+    STATES_BY_NAME,
+    TRIALS_IN_SCOPE,
+    StudyQueries,
+    TrialChildren,
+    decode_json_into,
+    frozen_trial,
+    read_children,
+    state_slots,
+)
+from nas.storage._records import (
+    ArtifactRecord,
+    StaleHistoryError,
+    StudyRecord,
+    StudySummary,
+    TrialNotFoundError,
 )
 from nas.storage._schema import ensure_schema
 
-__all__ = [
-    "ArtifactRecord",
-    "RDBStorage",
-    "StaleHistoryError",
-    "StudyRecord",
-    "StudySummary",
-    "TrialNotFoundError",
-    "get_storage",
-]
+__all__ = ["RDBStorage", "get_storage"]
 
 T = TypeVar("T")
 
@@ -98,95 +119,7 @@ _MAX_KIND_LENGTH = 64
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 # claim_waiting_trial: candidates fetched per round, and rounds, before giving up on a race.
-_CLAIM_BATCH = 8
 _CLAIM_ROUNDS = 32
-_STATES_BY_NAME: dict[str, TrialState] = {s.value: s for s in TrialState}
-_WAITING = TrialState.WAITING.value
-_RUNNING = TrialState.RUNNING.value
-
-
-class StaleHistoryError(StorageError):
-    """``add_trials(expected_next_number=...)`` found that other trials were added meanwhile.
-
-    The proposals were computed from a history that is no longer the study's; reload the
-    trials, propose again and retry.
-    """
-
-
-class TrialNotFoundError(NasError, KeyError):
-    """No trial with the given id exists in the storage."""
-
-    def __str__(self) -> str:  # KeyError quotes its argument; keep the message readable.
-        return str(self.args[0]) if self.args else "trial not found"
-
-
-@dataclass(frozen=True, slots=True)
-class StudyRecord:
-    """A snapshot of one study's definition.
-
-    Attributes:
-        study_id: primary key.
-        name: unique name.
-        objectives: in definition order (index ``i`` is objective index ``i`` everywhere).
-        space: the space definition, as given to :meth:`RDBStorage.create_study`.
-        searcher: ``{"name": ..., "options": {...}}`` as given.
-        seed: the study seed.
-        user_attrs: key -> JSON value.
-        created_at: aware UTC datetime.
-        next_trial_number: the number the next added trial gets (= number of trials ever
-            added).
-    """
-
-    study_id: int
-    name: str
-    objectives: tuple[Objective, ...]
-    space: dict[str, Any]
-    searcher: dict[str, Any]
-    seed: int
-    user_attrs: dict[str, Any]
-    created_at: datetime
-    next_trial_number: int
-
-
-@dataclass(frozen=True, slots=True)
-class StudySummary:
-    """One line of :meth:`RDBStorage.list_studies`.
-
-    Attributes:
-        state_counts: number of trials per state; every :class:`TrialState` is a key.
-        n_trials: total number of trials.
-    """
-
-    study_id: int
-    name: str
-    objectives: tuple[Objective, ...]
-    created_at: datetime
-    state_counts: dict[TrialState, int]
-    n_trials: int
-
-
-@dataclass(frozen=True, slots=True)
-class ArtifactRecord:
-    """A file recorded for a study or one of its trials.
-
-    Attributes:
-        artifact_id: primary key.
-        trial_id: ``None`` for a study-level artifact.
-        kind: free-form category, e.g. ``"checkpoint"`` or ``"plot"``.
-        path: where the file is (the storage does not read it).
-        sha256: lowercase hex SHA-256 of the file content (64 characters).
-        size: size in bytes.
-        created_at: aware UTC datetime.
-    """
-
-    artifact_id: int
-    study_id: int
-    trial_id: int | None
-    kind: str
-    path: str
-    sha256: str
-    size: int
-    created_at: datetime
 
 
 def _utcnow() -> datetime:
@@ -279,388 +212,6 @@ def _prepare(proposal: Proposal, position: int) -> _PreparedProposal:
         params=_attr_rows(proposal.params, f"{what}.params"),
         budget=budget,
         info=_attr_rows(proposal.info, f"{what}.info"),
-    )
-
-
-# ------------------------------------------------------------------- pre-built statements
-#
-# The hot-path statements are built once, here, with a ``bindparam`` for every per-call value.
-# Executing the same statement object lets SQLAlchemy reuse its memoized cache key and the
-# compiled SQL of each dialect, so a call costs only parameter binding and the round trip.
-# Bind parameter names never equal a column name of the table an UPDATE or INSERT writes
-# (SQLAlchemy would read such a key as a SET value).
-
-
-def _table(model: type[Base]) -> Table:
-    return cast(Table, model.__table__)
-
-
-_STUDIES = _table(Study)
-_OBJECTIVES = _table(StudyObjective)
-_TRIALS = _table(Trial)
-_PARAMS = _table(TrialParam)
-_VALUES = _table(TrialValue)
-_INTERMEDIATE = _table(TrialIntermediateValue)
-_USER_ATTRS = _table(TrialUserAttr)
-_SYSTEM_ATTRS = _table(TrialSystemAttr)
-
-#: The columns a FrozenTrial is built from, in the order :func:`_frozen_trial` unpacks them.
-_TRIAL_COLUMNS = (
-    _TRIALS.c.id,
-    _TRIALS.c.number,
-    _TRIALS.c.state,
-    _TRIALS.c.budget,
-    _TRIALS.c.created_at,
-    _TRIALS.c.started_at,
-    _TRIALS.c.finished_at,
-    _TRIALS.c.heartbeat_at,
-    _TRIALS.c.worker_id,
-    _TRIALS.c.failure_reason,
-    _TRIALS.c.restarts,
-)
-_N_TRIAL_COLUMNS = len(_TRIAL_COLUMNS)
-
-# Studies. ``FOR NO KEY UPDATE`` (PostgreSQL; SQLite ignores it, its write transaction holds
-# the database lock) serializes writers of the row but not inserts of rows referencing it
-# (foreign key checks take ``KEY SHARE``).
-_SELECT_STUDY_COUNTER = select(_STUDIES.c.next_trial_number).where(
-    _STUDIES.c.id == bindparam("sid")
-)
-_LOCK_STUDY_COUNTER = _SELECT_STUDY_COUNTER.with_for_update(key_share=True)
-_ADVANCE_STUDY_COUNTER = (
-    update(_STUDIES)
-    .where(_STUDIES.c.id == bindparam("sid"))
-    .values(next_trial_number=bindparam("p_next"), updated_at=bindparam("p_now"))
-)
-_SELECT_OBJECTIVES = (
-    select(_OBJECTIVES.c.name, _OBJECTIVES.c.direction)
-    .where(_OBJECTIVES.c.study_id == bindparam("sid"))
-    .order_by(_OBJECTIVES.c.idx)
-)
-
-# Trials: reads.
-_SELECT_TRIAL = select(*_TRIAL_COLUMNS, _TRIALS.c.study_id).where(_TRIALS.c.id == bindparam("tid"))
-_LOCK_TRIAL = _SELECT_TRIAL.with_for_update(key_share=True)
-_SELECT_TRIAL_OWNER = select(_TRIALS.c.study_id, _TRIALS.c.state, _TRIALS.c.worker_id).where(
-    _TRIALS.c.id == bindparam("tid")
-)
-_LOCK_TRIAL_OWNER = _SELECT_TRIAL_OWNER.with_for_update(key_share=True)
-#: The trial's owner row plus its study's number of objectives (what ``report`` validates).
-_LOCK_TRIAL_FOR_REPORT = (
-    select(
-        _TRIALS.c.study_id,
-        _TRIALS.c.state,
-        _TRIALS.c.worker_id,
-        select(func.count())
-        .where(_OBJECTIVES.c.study_id == _TRIALS.c.study_id)
-        .scalar_subquery()
-        .label("n_objectives"),
-    )
-    .where(_TRIALS.c.id == bindparam("tid"))
-    .with_for_update(key_share=True, of=_TRIALS)
-)
-#: ``state IN (:state_0, ..., :state_4)``, one slot per TrialState, instead of an expanding
-#: IN list: the SQL text stays the same (SQLAlchemy re-renders an expanding list at every
-#: execution, and drivers cache prepared statements by text). See :func:`_state_slots`.
-_STATE_SLOTS = tuple(f"state_{i}" for i in range(len(TrialState)))
-_SELECT_RUNNING = (
-    select(_TRIALS.c.id, _TRIALS.c.worker_id, _TRIALS.c.heartbeat_at)
-    .where(_TRIALS.c.study_id == bindparam("sid"), _TRIALS.c.state == _RUNNING)
-    .order_by(_TRIALS.c.number)
-)
-_SELECT_TRIAL_IDS = (
-    select(_TRIALS.c.number, _TRIALS.c.id)
-    .where(
-        _TRIALS.c.study_id == bindparam("sid"),
-        _TRIALS.c.number >= bindparam("first"),
-        _TRIALS.c.number < bindparam("stop"),
-    )
-    .order_by(_TRIALS.c.number)  # steers PostgreSQL to the (study_id, number) index
-)
-#: Up to ``_CLAIM_BATCH`` WAITING candidates, in number order.
-_SELECT_CLAIM_CANDIDATES = (
-    select(_TRIALS.c.id)
-    .where(_TRIALS.c.study_id == bindparam("sid"), _TRIALS.c.state == _WAITING)
-    .order_by(_TRIALS.c.number)
-    .limit(_CLAIM_BATCH)
-)
-
-# Trials: writes.
-_INSERT_TRIAL = insert(_TRIALS)
-_INSERT_PARAMS = insert(_PARAMS)
-_INSERT_SYSTEM_ATTRS = insert(_SYSTEM_ATTRS)
-_INSERT_USER_ATTR = insert(_USER_ATTRS)
-_INSERT_VALUES = insert(_VALUES)
-_INSERT_INTERMEDIATE = insert(_INTERMEDIATE)
-_CLAIM_TRIAL = (
-    update(_TRIALS)
-    .where(_TRIALS.c.id == bindparam("tid"), _TRIALS.c.state == _WAITING)
-    .values(
-        state=_RUNNING,
-        worker_id=bindparam("p_worker"),
-        started_at=bindparam("p_now"),
-        heartbeat_at=bindparam("p_now"),
-    )
-)
-_FINISH_TRIAL = (
-    update(_TRIALS)
-    .where(_TRIALS.c.id == bindparam("tid"))
-    .values(
-        state=bindparam("p_state"),
-        finished_at=bindparam("p_now"),
-        failure_reason=bindparam("p_reason"),
-    )
-)
-_HEARTBEAT = (
-    update(_TRIALS)
-    .where(
-        _TRIALS.c.id == bindparam("tid"),
-        _TRIALS.c.state == _RUNNING,
-        _TRIALS.c.worker_id == bindparam("p_worker"),
-    )
-    .values(heartbeat_at=bindparam("p_now"))
-)
-
-
-def _requeue(owner: ColumnElement[bool]) -> Update:
-    return (
-        update(_TRIALS)
-        .where(_TRIALS.c.id == bindparam("tid"), _TRIALS.c.state == _RUNNING, owner)
-        .values(
-            state=_WAITING,
-            worker_id=None,
-            started_at=None,
-            heartbeat_at=None,
-            restarts=_TRIALS.c.restarts + 1,
-        )
-    )
-
-
-_REQUEUE_OWNED = _requeue(_TRIALS.c.worker_id == bindparam("p_worker"))
-_REQUEUE_UNOWNED = _requeue(_TRIALS.c.worker_id.is_(None))
-_DELETE_VALUES = delete(_VALUES).where(_VALUES.c.trial_id == bindparam("tid"))
-_DELETE_INTERMEDIATE = delete(_INTERMEDIATE).where(_INTERMEDIATE.c.trial_id == bindparam("tid"))
-#: Executed with one parameter set per objective index (executemany).
-_DELETE_INTERMEDIATE_AT_STEP = delete(_INTERMEDIATE).where(
-    _INTERMEDIATE.c.trial_id == bindparam("tid"),
-    _INTERMEDIATE.c.step == bindparam("step"),
-    _INTERMEDIATE.c.objective_idx == bindparam("idx"),
-)
-_DELETE_USER_ATTR = delete(_USER_ATTRS).where(
-    _USER_ATTRS.c.trial_id == bindparam("tid"), _USER_ATTRS.c.key == bindparam("attr_key")
-)
-
-# The children of ONE trial - its study's objectives (to name the values) and the trial's
-# params, values, intermediate values, user and system attributes - in ONE statement: a UNION
-# ALL of uniform rows ``(kind, key, text, ord, step, value)`` ordered by (kind, ord, step), so
-# that objectives come first (by index), params and attributes in insertion order (by id) and
-# intermediate values by (objective, step). :func:`_read_children` groups them.
-_KIND_OBJECTIVE, _KIND_PARAM, _KIND_VALUE, _KIND_INTERMEDIATE, _KIND_USER_ATTR = range(5)
-_KIND_SYSTEM_ATTR = 5
-
-
-def _children_of_trial_query() -> CompoundSelect:
-    """The UNION ALL described above; parameters ``sid`` (the trial's study) and ``tid``."""
-    # Typed NULLs: PostgreSQL takes the column types of a UNION from its first SELECT.
-    null_big, null_float = sql_cast(null(), BigInteger), sql_cast(null(), Float)
-    null_text = sql_cast(null(), Text)
-
-    def kind(k: int) -> ColumnElement[int]:
-        return literal_column(str(k), Integer)
-
-    objectives = select(
-        kind(_KIND_OBJECTIVE).label("kind"),
-        _OBJECTIVES.c.name.label("key"),
-        _OBJECTIVES.c.direction.label("text"),
-        _OBJECTIVES.c.idx.label("ord"),
-        null_big.label("step"),
-        null_float.label("value"),
-    ).where(_OBJECTIVES.c.study_id == bindparam("sid"))
-    p, v, iv, ua, sa = _PARAMS, _VALUES, _INTERMEDIATE, _USER_ATTRS, _SYSTEM_ATTRS
-    children = [
-        (p, (kind(_KIND_PARAM), p.c.name, p.c.value_json, p.c.id, null_big, null_float)),
-        (v, (kind(_KIND_VALUE), null_text, null_text, v.c.objective_idx, null_big, v.c.value)),
-        (iv, (kind(_KIND_INTERMEDIATE), null_text, null_text, iv.c.objective_idx, iv.c.step,
-              iv.c.value)),
-        (ua, (kind(_KIND_USER_ATTR), ua.c.key, ua.c.value_json, ua.c.id, null_big, null_float)),
-        (sa, (kind(_KIND_SYSTEM_ATTR), sa.c.key, sa.c.value_json, sa.c.id, null_big,
-              null_float)),
-    ]  # fmt: skip
-    return union_all(
-        objectives,
-        *(
-            select(*columns).where(table.c.trial_id == bindparam("tid"))
-            for table, columns in children
-        ),
-    ).order_by(literal_column("kind"), literal_column("ord"), literal_column("step"))
-
-
-_SELECT_CHILDREN_OF_TRIAL = _children_of_trial_query()
-#: ``get_trials`` loads the children of at most this many trials one by one with
-#: ``_SELECT_CHILDREN_OF_TRIAL``; beyond, with one lean statement per table joined with the
-#: trials in scope (on SQLite 10,000 trials load in ~0.19 s so, ~0.29 s by one UNION ALL).
-#: Not one UNION ALL with ``trial_id IN (...)`` for a few trials: on PostgreSQL its generic
-#: plan, made while the tables are small, seq-scans them ever after (until the next ANALYZE),
-#: whereas ``trial_id = $1`` keeps its index scan.
-_MAX_TRIALS_LOADED_ONE_BY_ONE = 8
-
-
-@dataclass(frozen=True, slots=True)
-class _StudyQueries:
-    """``get_trials``' statements for one scope of a study's trials.
-
-    ``trials`` selects the trials' rows in number order; the others, one per child table,
-    select ``(trial_id, ...)`` for those same trials (used beyond
-    ``_MAX_TRIALS_LOADED_ONE_BY_ONE`` trials; grouped by
-    ``RDBStorage._children_of_study_trials``).
-    """
-
-    trials: Select[Any]
-    params: Select[Any]
-    values: Select[Any]
-    intermediate: Select[Any]
-    user_attrs: Select[Any]
-    system_attrs: Select[Any]
-
-
-def _study_queries(*scope: ColumnElement[bool]) -> _StudyQueries:
-    """The statements of :class:`_StudyQueries` for the trials matching ``scope``."""
-
-    def of_trials_in_scope(child: Table, *columns: ColumnElement[Any]) -> Select[Any]:
-        return (
-            select(child.c.trial_id, *columns)
-            .join_from(child, _TRIALS, _TRIALS.c.id == child.c.trial_id)
-            .where(*scope)
-        )
-
-    p, v, iv, ua, sa = _PARAMS, _VALUES, _INTERMEDIATE, _USER_ATTRS, _SYSTEM_ATTRS
-    return _StudyQueries(
-        # ORDER BY number on the bare table (no join) is what makes PostgreSQL pick the
-        # (study_id, number) index in a generic plan (psycopg prepares repeated statements).
-        trials=select(*_TRIAL_COLUMNS).where(*scope).order_by(_TRIALS.c.number),
-        params=of_trials_in_scope(p, p.c.name, p.c.value_json).order_by(p.c.id),
-        values=of_trials_in_scope(v, v.c.objective_idx, v.c.value).order_by(v.c.objective_idx),
-        intermediate=of_trials_in_scope(iv, iv.c.objective_idx, iv.c.step, iv.c.value).order_by(
-            iv.c.objective_idx, iv.c.step
-        ),
-        user_attrs=of_trials_in_scope(ua, ua.c.key, ua.c.value_json).order_by(ua.c.id),
-        system_attrs=of_trials_in_scope(sa, sa.c.key, sa.c.value_json).order_by(sa.c.id),
-    )
-
-
-#: Every trial of the study (parameter ``sid``): the full load. It has statements of its own,
-#: without the always-true ``number >= 0`` and ``state IN (every state)``: with those,
-#: PostgreSQL without statistics (a new database before autovacuum's first ANALYZE) expects
-#: one trial and picks nested loops, and 10,000 trials loaded ~30% slower.
-_ALL_TRIALS = _study_queries(_TRIALS.c.study_id == bindparam("sid"))
-#: Trials with ``number >= min_number`` whose state is in the ``_STATE_SLOTS`` (parameters
-#: ``sid``, ``min_number`` and :func:`_state_slots`).
-_TRIALS_IN_SCOPE = _study_queries(
-    _TRIALS.c.study_id == bindparam("sid"),
-    _TRIALS.c.number >= bindparam("min_number"),
-    _TRIALS.c.state.in_([bindparam(slot) for slot in _STATE_SLOTS]),
-)
-
-
-def _state_slots(states: Container[TrialState] | None) -> dict[str, str]:
-    """Parameters for ``_STATE_SLOTS``: the states selected (all if ``None``), then ``""``.
-
-    ``""`` matches no trial (a CHECK constraint limits ``trials.state`` to the state names).
-    """
-    selected = [s.value for s in TrialState if states is None or s in states]
-    padding = [""] * (len(_STATE_SLOTS) - len(selected))
-    return dict(zip(_STATE_SLOTS, selected + padding, strict=True))
-
-
-class _Children:
-    """The child rows of one trial, grouped; the dicts go into a FrozenTrial as they are."""
-
-    __slots__ = ("intermediate", "params", "system_attrs", "user_attrs", "values")
-
-    def __init__(self) -> None:
-        self.params: dict[str, Any] = {}
-        self.values: dict[str, float] = {}
-        self.intermediate: dict[str, dict[int, float]] = {}
-        self.user_attrs: dict[str, Any] = {}
-        self.system_attrs: dict[str, Any] = {}
-
-
-def _read_children(rows: Iterable[Sequence[Any]]) -> tuple[list[str], _Children]:
-    """Group the rows of ``_SELECT_CHILDREN_OF_TRIAL``: (objective names by index, children)."""
-    names: list[str] = []
-    children = _Children()
-    targets: list[dict[str, Any]] = []  # the dict receiving the i-th JSON text, under keys[i]
-    keys: list[str] = []
-    texts: list[str] = []
-    for kind, key, text, order, step, value in rows:
-        if kind == _KIND_OBJECTIVE:
-            names.append(key)
-        elif kind == _KIND_VALUE:
-            children.values[names[order]] = value
-        elif kind == _KIND_INTERMEDIATE:
-            per_objective = children.intermediate.get(names[order])
-            if per_objective is None:
-                per_objective = children.intermediate[names[order]] = {}
-            per_objective[step] = value
-        else:
-            if kind == _KIND_PARAM:
-                target = children.params
-            elif kind == _KIND_USER_ATTR:
-                target = children.user_attrs
-            else:
-                target = children.system_attrs
-            target[key] = None  # placeholder: fixes the key order (insertion order = id order)
-            targets.append(target)
-            keys.append(key)
-            texts.append(text)
-    _decode_json_into(targets, keys, texts)
-    return names, children
-
-
-def _decode_json_into(targets: list[dict[str, Any]], keys: list[str], texts: list[str]) -> None:
-    """Set ``targets[i][keys[i]] = json.loads(texts[i])`` for every i, in one ``json.loads``.
-
-    Each text is a complete JSON document, so their comma-joined concatenation in brackets is
-    a valid array; one parse of it is several times faster than a call per text.
-    """
-    if texts:
-        decoded = json.loads("[" + ",".join(texts) + "]")
-        for target, key, value in zip(targets, keys, decoded, strict=True):
-            target[key] = value
-
-
-def _frozen_trial(row: Sequence[Any], children: _Children) -> FrozenTrial:
-    """A FrozenTrial from a row starting with ``_TRIAL_COLUMNS`` and the trial's children."""
-    (
-        trial_id,
-        number,
-        state,
-        budget,
-        created_at,
-        started_at,
-        finished_at,
-        heartbeat_at,
-        worker_id,
-        failure_reason,
-        restarts,
-    ) = row[:_N_TRIAL_COLUMNS]
-    return FrozenTrial(
-        trial_id=trial_id,
-        number=number,
-        state=_STATES_BY_NAME[state],
-        params=children.params,
-        budget=budget,
-        values=children.values,
-        intermediate_values=children.intermediate,
-        user_attrs=children.user_attrs,
-        system_attrs=children.system_attrs,
-        failure_reason=failure_reason,
-        worker_id=worker_id,
-        datetime_created=created_at,
-        datetime_start=started_at,
-        datetime_complete=finished_at,
-        heartbeat=heartbeat_at,
-        restarts=restarts,
     )
 
 
@@ -764,7 +315,7 @@ class RDBStorage:
         but not inserts of rows referencing it (foreign key checks take ``KEY SHARE``). SQLite
         ignores it (the whole transaction already holds the write lock).
         """
-        query = _LOCK_STUDY_COUNTER if lock else _SELECT_STUDY_COUNTER
+        query = LOCK_STUDY_COUNTER if lock else SELECT_STUDY_COUNTER
         row = conn.execute(query, {"sid": study_id}).first()
         if row is None:
             raise self._study_missing(study_id)
@@ -772,7 +323,7 @@ class RDBStorage:
 
     def _require_trial(self, conn: Connection, trial_id: int, *, lock: bool = False) -> Any:
         """The row (study_id, state, worker_id) of a trial, locked if ``lock``."""
-        query = _LOCK_TRIAL_OWNER if lock else _SELECT_TRIAL_OWNER
+        query = LOCK_TRIAL_OWNER if lock else SELECT_TRIAL_OWNER
         row = conn.execute(query, {"tid": trial_id}).first()
         if row is None:
             raise self._trial_missing(trial_id)
@@ -780,32 +331,32 @@ class RDBStorage:
 
     @staticmethod
     def _objectives(conn: Connection, study_id: int) -> tuple[Objective, ...]:
-        rows = conn.execute(_SELECT_OBJECTIVES, {"sid": study_id}).all()
+        rows = conn.execute(SELECT_OBJECTIVES, {"sid": study_id}).all()
         return tuple(_objective(name, direction) for name, direction in rows)
 
     @staticmethod
     def _children_of_trial(
         conn: Connection, study_id: int, trial_id: int
-    ) -> tuple[list[str], _Children]:
+    ) -> tuple[list[str], TrialChildren]:
         """(the study's objective names by index, the trial's children): one SELECT."""
-        rows = conn.execute(_SELECT_CHILDREN_OF_TRIAL, {"sid": study_id, "tid": trial_id})
-        return _read_children(rows)
+        rows = conn.execute(SELECT_CHILDREN_OF_TRIAL, {"sid": study_id, "tid": trial_id})
+        return read_children(rows)
 
     @staticmethod
     def _children_of_study_trials(
         conn: Connection,
-        queries: _StudyQueries,
+        queries: StudyQueries,
         params: dict[str, Any],
         trial_ids: Iterable[int],
-    ) -> dict[int, _Children]:
+    ) -> dict[int, TrialChildren]:
         """Children of the trials of ``queries.trials``: six lean SELECTs.
 
         ``trial_ids`` must be exactly the ids ``queries.trials`` returned with ``params`` in
         the same snapshot (every child row found belongs to one of them). One tight loop per
-        table; the JSON texts are decoded in one batch (:func:`_decode_json_into`).
+        table; the JSON texts are decoded in one batch (:func:`decode_json_into`).
         """
-        names = [name for name, _ in conn.execute(_SELECT_OBJECTIVES, params)]
-        children = {trial_id: _Children() for trial_id in trial_ids}
+        names = [name for name, _ in conn.execute(SELECT_OBJECTIVES, params)]
+        children = {trial_id: TrialChildren() for trial_id in trial_ids}
         targets: list[dict[str, Any]] = []
         keys: list[str] = []
         texts: list[str] = []
@@ -828,16 +379,16 @@ class RDBStorage:
             if per_objective is None:
                 per_objective = intermediate[names[idx]] = {}
             per_objective[step] = value
-        _decode_json_into(targets, keys, texts)
+        decode_json_into(targets, keys, texts)
         return children
 
     def _load_trial(self, conn: Connection, trial_id: int) -> FrozenTrial:
         """One trial, in two SELECTs (its row, then its children)."""
-        row = conn.execute(_SELECT_TRIAL, {"tid": trial_id}).first()
+        row = conn.execute(SELECT_TRIAL, {"tid": trial_id}).first()
         if row is None:
             raise self._trial_missing(trial_id)
         _, children = self._children_of_trial(conn, row.study_id, trial_id)
-        return _frozen_trial(row, children)
+        return frozen_trial(row, children)
 
     # ------------------------------------------------------------------------------ studies
 
@@ -997,7 +548,7 @@ class RDBStorage:
                     Trial.study_id, Trial.state
                 )
             ):
-                counts.setdefault(study_id, {})[_STATES_BY_NAME[state]] = int(count)
+                counts.setdefault(study_id, {})[STATES_BY_NAME[state]] = int(count)
             studies: dict[int, tuple[str, datetime, list[Objective]]] = {}
             for study_id, name, created_at, obj_name, direction in rows:
                 entry = studies.setdefault(study_id, (name, created_at, []))
@@ -1130,7 +681,7 @@ class RDBStorage:
                     {
                         "study_id": study_id,
                         "number": next_number + i,
-                        "state": _RUNNING if claimed else _WAITING,
+                        "state": STATE_RUNNING if claimed else STATE_WAITING,
                         "budget": prepared[i].budget,
                         "created_at": now,
                         "started_at": now if claimed else None,
@@ -1140,12 +691,12 @@ class RDBStorage:
                     }
                 )
             if n == 1:  # the common case: the driver reports the new id, no SELECT needed
-                ids = [_inserted_id(conn.execute(_INSERT_TRIAL, rows[0]), "trials")]
+                ids = [_inserted_id(conn.execute(INSERT_TRIAL, rows[0]), "trials")]
             else:
-                conn.execute(_INSERT_TRIAL, rows)
+                conn.execute(INSERT_TRIAL, rows)
                 by_number = dict(
                     conn.execute(
-                        _SELECT_TRIAL_IDS,
+                        SELECT_TRIAL_IDS,
                         {"sid": study_id, "first": next_number, "stop": next_number + n},
                     ).all()
                 )
@@ -1159,11 +710,11 @@ class RDBStorage:
                 ]
                 info_rows += [{"trial_id": trial_id, "key": k, "value_json": v} for k, v in p.info]
             if param_rows:
-                conn.execute(_INSERT_PARAMS, param_rows)
+                conn.execute(INSERT_PARAMS, param_rows)
             if info_rows:
-                conn.execute(_INSERT_SYSTEM_ATTRS, info_rows)
+                conn.execute(INSERT_SYSTEM_ATTRS, info_rows)
             conn.execute(
-                _ADVANCE_STUDY_COUNTER, {"sid": study_id, "p_next": next_number + n, "p_now": now}
+                ADVANCE_STUDY_COUNTER, {"sid": study_id, "p_next": next_number + n, "p_now": now}
             )
             # What was just written, without reading it back: the JSON is decoded from the
             # very text stored, so the objects equal (and are independent of) a later read.
@@ -1172,7 +723,7 @@ class RDBStorage:
                 FrozenTrial(
                     trial_id=trial_id,
                     number=row["number"],
-                    state=_STATES_BY_NAME[row["state"]],
+                    state=STATES_BY_NAME[row["state"]],
                     params={k: loads(v) for k, v in p.params},
                     budget=p.budget,
                     system_attrs={k: loads(v) for k, v in p.info},
@@ -1207,19 +758,19 @@ class RDBStorage:
 
         def work(conn: Connection) -> FrozenTrial | None:
             for _ in range(_CLAIM_ROUNDS):
-                candidates = conn.execute(_SELECT_CLAIM_CANDIDATES, {"sid": study_id}).all()
+                candidates = conn.execute(SELECT_CLAIM_CANDIDATES, {"sid": study_id}).all()
                 if not candidates:
                     self._require_study(conn, study_id)
                     return None
                 for (trial_id,) in candidates:
                     result = conn.execute(
-                        _CLAIM_TRIAL, {"tid": trial_id, "p_worker": worker_id, "p_now": _utcnow()}
+                        CLAIM_TRIAL, {"tid": trial_id, "p_worker": worker_id, "p_now": _utcnow()}
                     )
                     if result.rowcount == 1:
                         return self._load_trial(conn, trial_id)
             raise StorageError(
                 f"claim_waiting_trial(study {study_id}): lost the race for "
-                f"{_CLAIM_BATCH * _CLAIM_ROUNDS} WAITING trials to concurrent workers"
+                f"{CLAIM_BATCH * _CLAIM_ROUNDS} WAITING trials to concurrent workers"
             )
 
         return self._write(f"claim_waiting_trial(study {study_id})", work)
@@ -1234,7 +785,7 @@ class RDBStorage:
 
         def work(conn: Connection) -> list[tuple[int, str | None, datetime | None]]:
             self._require_study(conn, study_id)
-            rows = conn.execute(_SELECT_RUNNING, {"sid": study_id}).all()
+            rows = conn.execute(SELECT_RUNNING, {"sid": study_id}).all()
             return [(int(i), w, h) for i, w, h in rows]
 
         return self._read(f"running_trials(study {study_id})", work)
@@ -1255,7 +806,7 @@ class RDBStorage:
             TrialNotFoundError: no such trial.
         """
         _check_id(trial_id, "trial_id")
-        query = _REQUEUE_UNOWNED if expected_worker_id is None else _REQUEUE_OWNED
+        query = REQUEUE_UNOWNED if expected_worker_id is None else REQUEUE_OWNED
         params: dict[str, Any] = {"tid": trial_id}
         if expected_worker_id is not None:
             params["p_worker"] = expected_worker_id
@@ -1264,7 +815,7 @@ class RDBStorage:
             if conn.execute(query, params).rowcount != 1:
                 self._require_trial(conn, trial_id)
                 return False
-            conn.execute(_DELETE_INTERMEDIATE, {"tid": trial_id})
+            conn.execute(DELETE_INTERMEDIATE, {"tid": trial_id})
             return True
 
         return self._write(f"requeue_trial({trial_id})", work)
@@ -1283,7 +834,7 @@ class RDBStorage:
 
         def work(conn: Connection) -> bool:
             params = {"tid": trial_id, "p_worker": worker_id, "p_now": _utcnow()}
-            if conn.execute(_HEARTBEAT, params).rowcount != 1:
+            if conn.execute(HEARTBEAT, params).rowcount != 1:
                 self._require_trial(conn, trial_id)
                 return False
             return True
@@ -1306,10 +857,10 @@ class RDBStorage:
         checked = _check_objective_values(values, f"report(trial {trial_id}, step {step})")
 
         def work(conn: Connection) -> None:
-            row = conn.execute(_LOCK_TRIAL_FOR_REPORT, {"tid": trial_id}).first()
+            row = conn.execute(LOCK_TRIAL_FOR_REPORT, {"tid": trial_id}).first()
             if row is None:
                 raise self._trial_missing(trial_id)
-            if row.state != _RUNNING:
+            if row.state != STATE_RUNNING:
                 raise TrialNotRunningError(
                     f"cannot report step {step} of trial {trial_id}: it is {row.state}, "
                     "not RUNNING"
@@ -1318,11 +869,11 @@ class RDBStorage:
             if not checked:
                 return
             conn.execute(
-                _DELETE_INTERMEDIATE_AT_STEP,
+                DELETE_INTERMEDIATE_AT_STEP,
                 [{"tid": trial_id, "step": step, "idx": i} for i in checked],
             )
             conn.execute(
-                _INSERT_INTERMEDIATE,
+                INSERT_INTERMEDIATE,
                 [
                     {"trial_id": trial_id, "objective_idx": i, "step": step, "value": v}
                     for i, v in checked.items()
@@ -1344,9 +895,9 @@ class RDBStorage:
 
         def work(conn: Connection) -> None:
             self._require_trial(conn, trial_id, lock=True)
-            conn.execute(_DELETE_USER_ATTR, {"tid": trial_id, "attr_key": key})
+            conn.execute(DELETE_USER_ATTR, {"tid": trial_id, "attr_key": key})
             conn.execute(
-                _INSERT_USER_ATTR, {"trial_id": trial_id, "key": key, "value_json": value_json}
+                INSERT_USER_ATTR, {"trial_id": trial_id, "key": key, "value_json": value_json}
             )
 
         self._write(f"set_trial_user_attr({trial_id}, {key!r})", work)
@@ -1392,10 +943,12 @@ class RDBStorage:
             raise TypeError(f"failure_reason must be a str or None, got {failure_reason!r}")
 
         def work(conn: Connection) -> FrozenTrial:
-            row = conn.execute(_LOCK_TRIAL, {"tid": trial_id}).first()
+            row = conn.execute(LOCK_TRIAL, {"tid": trial_id}).first()
             if row is None:
                 raise self._trial_missing(trial_id)
-            if row.state != _RUNNING or (worker_id is not None and row.worker_id != worker_id):
+            if row.state != STATE_RUNNING or (
+                worker_id is not None and row.worker_id != worker_id
+            ):
                 owner = "" if worker_id is None else f" owned by worker {worker_id!r}"
                 raise TrialNotRunningError(
                     f"cannot finish trial {trial_id} as {final.value}: it is {row.state} "
@@ -1413,7 +966,7 @@ class RDBStorage:
                 )
             now = _utcnow()
             conn.execute(
-                _FINISH_TRIAL,
+                FINISH_TRIAL,
                 {
                     "tid": trial_id,
                     "p_state": final.value,
@@ -1423,9 +976,9 @@ class RDBStorage:
             )
             if checked:
                 if children.values:  # never for a trial finished by this class; kept safe
-                    conn.execute(_DELETE_VALUES, {"tid": trial_id})
+                    conn.execute(DELETE_VALUES, {"tid": trial_id})
                 conn.execute(
-                    _INSERT_VALUES,
+                    INSERT_VALUES,
                     [
                         {"trial_id": trial_id, "objective_idx": i, "value": v}
                         for i, v in checked.items()
@@ -1486,27 +1039,27 @@ class RDBStorage:
         """
         _check_id(study_id, "study_id")
         _check_id(min_number, "min_number")
-        queries: _StudyQueries
+        queries: StudyQueries
         params: dict[str, Any] = {"sid": study_id}
         if min_number <= 0 and states is None:
-            queries = _ALL_TRIALS
+            queries = ALL_TRIALS
         else:
-            queries = _TRIALS_IN_SCOPE
-            params |= {"min_number": min_number, **_state_slots(states)}
+            queries = TRIALS_IN_SCOPE
+            params |= {"min_number": min_number, **state_slots(states)}
 
         def work(conn: Connection) -> list[FrozenTrial]:
             rows = conn.execute(queries.trials, params).all()
             if not rows:
                 self._require_study(conn, study_id)
                 return []
-            if len(rows) <= _MAX_TRIALS_LOADED_ONE_BY_ONE:
+            if len(rows) <= MAX_TRIALS_LOADED_ONE_BY_ONE:
                 children = {
                     row[0]: self._children_of_trial(conn, study_id, row[0])[1] for row in rows
                 }
             else:
                 trial_ids = [row[0] for row in rows]
                 children = self._children_of_study_trials(conn, queries, params, trial_ids)
-            return [_frozen_trial(row, children[row[0]]) for row in rows]
+            return [frozen_trial(row, children[row[0]]) for row in rows]
 
         return self._read(f"get_trials(study {study_id})", work)
 
@@ -1525,7 +1078,7 @@ class RDBStorage:
                 .where(Trial.study_id == study_id)
                 .group_by(Trial.state)
             ).all()
-            found = {_STATES_BY_NAME[state]: int(count) for state, count in rows}
+            found = {STATES_BY_NAME[state]: int(count) for state, count in rows}
             return {s: found.get(s, 0) for s in TrialState}
 
         return self._read(f"count_trials(study {study_id})", work)
