@@ -24,7 +24,10 @@ asks again, and finishes trials in FIFO order as COMPLETE (a cheap deterministic
 :func:`toy_values`), FAILED or PRUNED.
 
 What is checked, for every searcher and every objective count it accepts (a searcher may refuse
-an objective count, but only with :class:`~nas.exceptions.SearcherConfigError` at construction):
+an objective count or a kind of space — e.g. a GP searcher a conditional one — but only with
+:class:`~nas.exceptions.SearcherConfigError` at construction, saying why; every searcher must
+accept the all-float :func:`continuous_space`, and the checks below run on the richest space it
+accepts):
 
 * proposals are :class:`~nas._types.Proposal` objects whose params pass ``space.validate``, whose
   params and info are JSON-serialisable and whose budget is ``None`` or a finite number, on a
@@ -142,6 +145,20 @@ def conditional_space() -> SearchSpace:
     )
 
 
+def continuous_space() -> SearchSpace:
+    """Floats only (linear and log): the space every searcher must accept."""
+    return SearchSpace.from_dict(
+        {
+            "params": {
+                "x": {"type": "float", "low": -5.0, "high": 5.0},
+                "y": {"type": "float", "low": 0.0, "high": 1.0},
+                "lr": {"type": "float", "low": 1.0e-5, "high": 1.0, "log": True},
+            }
+        },
+        source="continuous_space",
+    )
+
+
 def discrete_space() -> SearchSpace:
     """A finite space of 4**4 = 256 assignments (for the no-repeat checks)."""
     return SearchSpace.from_dict(
@@ -175,6 +192,7 @@ _SPACES: dict[str, Callable[[], SearchSpace]] = {
     "conditional": conditional_space,
     "discrete": discrete_space,
     "fixed": fixed_space,
+    "continuous": continuous_space,
 }
 
 
@@ -443,20 +461,37 @@ class SearcherConformance:
         return simulate(factory, space, objectives, n_trials, **kwargs)[0]
 
     def _counts(self, searcher_name: str, space: SearchSpace) -> list[int]:
-        counts = _accepted_counts(searcher_name, space, self.options_for(searcher_name))
-        assert counts, f"searcher {searcher_name!r} accepts neither 1 nor 2 objectives"
-        return counts
+        """Objective counts (of 1, 2) accepted on ``space``; empty if the space is refused."""
+        return _accepted_counts(searcher_name, space, self.options_for(searcher_name))
+
+    def _space_for(self, searcher_name: str, preferred: str) -> tuple[str, SearchSpace]:
+        """``preferred`` if the searcher accepts it, else the continuous space (which it must)."""
+        for name in (preferred, "continuous"):
+            space = _SPACES[name]()
+            if self._counts(searcher_name, space):
+                return name, space
+        raise AssertionError(
+            f"searcher {searcher_name!r} refuses the continuous space for 1 and 2 objectives"
+        )
+
+    def _assert_refusal_explained(self, searcher_name: str, space: SearchSpace) -> None:
+        options = self.options_for(searcher_name)
+        with pytest.raises(SearcherConfigError) as info:
+            create_searcher(searcher_name, space, make_objectives(1), 0, options)
+        assert str(info.value), "a refusal must say why"
 
     # ---- construction ----------------------------------------------------------------------
 
     def test_accepts_one_or_two_objectives(self, searcher_name: str) -> None:
-        """A searcher must be usable for at least one of the common objective counts."""
-        self._counts(searcher_name, mixed_space())
+        """A searcher must be usable on the continuous space for 1 or 2 objectives."""
+        assert self._counts(searcher_name, continuous_space()), (
+            f"searcher {searcher_name!r} accepts neither 1 nor 2 objectives"
+        )
 
     @pytest.mark.parametrize("n_objectives", [1, 2, 3])
     def test_objective_count(self, searcher_name: str, n_objectives: int) -> None:
         """Refuse an objective count at construction, or propose valid params for it."""
-        space = mixed_space()
+        space = self._space_for(searcher_name, "mixed")[1]
         objectives = make_objectives(n_objectives)
         factory = self._factory(searcher_name, space, objectives)
         try:
@@ -470,7 +505,7 @@ class SearcherConformance:
 
     def test_unknown_option_rejected(self, searcher_name: str) -> None:
         """An option the searcher does not take raises SearcherConfigError naming it."""
-        space = mixed_space()
+        space = self._space_for(searcher_name, "mixed")[1]
         for m in self._counts(searcher_name, space):
             options = {**self.options_for(searcher_name), "no_such_option_xyz": 1}
             with pytest.raises(SearcherConfigError, match="no_such_option_xyz"):
@@ -479,8 +514,10 @@ class SearcherConformance:
     # ---- validity --------------------------------------------------------------------------
 
     def test_mixed_space(self, searcher_name: str) -> None:
-        """Valid proposals on every parameter kind; every mutable parameter varies."""
-        space = mixed_space()
+        """Valid proposals on every parameter kind (or a reasoned refusal); all of them vary."""
+        name, space = self._space_for(searcher_name, "mixed")
+        if name != "mixed":
+            self._assert_refusal_explained(searcher_name, mixed_space())
         for m in self._counts(searcher_name, space):
             objectives = make_objectives(m)
             proposals = self._run(searcher_name, space, objectives, 40)
@@ -494,6 +531,8 @@ class SearcherConformance:
     def test_conditional_space(self, searcher_name: str) -> None:
         """Valid proposals on a conditional space; both branches explored within 60 trials."""
         space = conditional_space()
+        if not self._counts(searcher_name, space):
+            self._assert_refusal_explained(searcher_name, space)
         for m in self._counts(searcher_name, space):
             objectives = make_objectives(m)
             proposals = self._run(searcher_name, space, objectives, 60)
@@ -508,8 +547,10 @@ class SearcherConformance:
             assert any("momentum" not in p.params for p in proposals)
 
     def test_fixed_only_space(self, searcher_name: str) -> None:
-        """A space with a single assignment works (repeats are then unavoidable)."""
+        """A space with a single assignment works (repeats are then unavoidable) or is refused."""
         space = fixed_space()
+        if not self._counts(searcher_name, space):
+            self._assert_refusal_explained(searcher_name, space)
         for m in self._counts(searcher_name, space):
             objectives = make_objectives(m)
             proposals = self._run(searcher_name, space, objectives, 12)
@@ -517,7 +558,7 @@ class SearcherConformance:
 
     def test_batch(self, searcher_name: str) -> None:
         """``n=4`` gives >= 1 valid proposals, never two identical ones, at any stage."""
-        space = mixed_space()
+        space = self._space_for(searcher_name, "mixed")[1]
         for m in self._counts(searcher_name, space):
             objectives = make_objectives(m)
             factory = self._factory(searcher_name, space, objectives)
@@ -534,7 +575,7 @@ class SearcherConformance:
 
     def test_pending_not_repeated(self, searcher_name: str) -> None:
         """Params of WAITING/RUNNING trials are not proposed again while alternatives exist."""
-        space = discrete_space()
+        space = self._space_for(searcher_name, "discrete")[1]
         rng = np.random.default_rng(12345)
         assignments: list[dict[str, Any]] = []
         keys: set[str] = set()
@@ -566,7 +607,7 @@ class SearcherConformance:
 
     def test_history_not_modified(self, searcher_name: str) -> None:
         """``propose`` must not mutate the trials (their dicts are shared with the caller)."""
-        space = conditional_space()
+        space = self._space_for(searcher_name, "conditional")[1]
         for m in self._counts(searcher_name, space):
             objectives = make_objectives(m)
             factory = self._factory(searcher_name, space, objectives)
@@ -576,7 +617,7 @@ class SearcherConformance:
 
     def test_same_seed_same_proposals(self, searcher_name: str) -> None:
         """Two instances with the same seed and history propose exactly the same."""
-        space = mixed_space()
+        space = self._space_for(searcher_name, "mixed")[1]
         for m in self._counts(searcher_name, space):
             objectives = make_objectives(m)
             runs = [record(self._run(searcher_name, space, objectives, 35, 7)) for _ in range(2)]
@@ -584,7 +625,7 @@ class SearcherConformance:
 
     def test_different_seeds_differ(self, searcher_name: str) -> None:
         """Different seeds give different proposal sequences."""
-        space = mixed_space()
+        space = self._space_for(searcher_name, "mixed")[1]
         for m in self._counts(searcher_name, space):
             objectives = make_objectives(m)
             runs = {record(self._run(searcher_name, space, objectives, 20, s)) for s in (0, 1, 2)}
@@ -592,7 +633,7 @@ class SearcherConformance:
 
     def test_resume_equivalence(self, searcher_name: str) -> None:
         """A fresh instance at step k (or at every step) continues exactly like the original."""
-        space = conditional_space()
+        space = self._space_for(searcher_name, "conditional")[1]
         for m in self._counts(searcher_name, space):
             objectives = make_objectives(m)
             factory = self._factory(searcher_name, space, objectives, 3)
@@ -603,8 +644,7 @@ class SearcherConformance:
 
     def test_same_proposals_in_another_process(self, searcher_name: str) -> None:
         """A child interpreter with another hash seed proposes exactly the same sequence."""
-        space_name = "conditional"
-        space = _SPACES[space_name]()
+        space_name, space = self._space_for(searcher_name, "conditional")
         counts = self._counts(searcher_name, space)
         payload = {
             "name": searcher_name,

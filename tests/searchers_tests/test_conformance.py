@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from nas.searchers import searcher_names
 from nas.testing.searchers import SearcherConformance
+
+#: Options that keep expensive searchers fast enough for the suite (small candidate counts,
+#: few optimizer restarts). Each entry must leave the algorithm itself intact: the suite checks
+#: contracts (validity, determinism, resume), not quality. One line per searcher.
+FAST_OPTIONS: dict[str, dict[str, Any]] = {}
 
 
 @pytest.fixture(params=searcher_names())
@@ -15,3 +22,6 @@ def searcher_name(request: pytest.FixtureRequest) -> str:
 
 class TestSearcherConformance(SearcherConformance):
     """Every test of the suite, once per registered searcher."""
+
+    def options_for(self, searcher_name: str) -> dict[str, Any]:
+        return dict(FAST_OPTIONS.get(searcher_name, {}))
