@@ -69,7 +69,16 @@ def create_searcher(
         raise SearcherConfigError(f"searcher {name!r}: {e}") from e
 
 
+#: Modules whose import registers the built-in searchers (one line per module).
+_BUILTIN_MODULES: tuple[str, ...] = (
+    "nas.searchers._random",
+    "nas.searchers._evolution",
+)
+
+
 def _load_builtins() -> None:
     # Importing the modules registers them; cheap after the first call.
-    import nas.searchers._evolution
-    import nas.searchers._random  # noqa: F401
+    import importlib
+
+    for module in _BUILTIN_MODULES:
+        importlib.import_module(module)
