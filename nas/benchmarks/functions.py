@@ -308,7 +308,7 @@ _H6_P = 1e-4 * np.array(
 )
 
 #: Global minimum value of Hartmann6.
-HARTMANN6_MINIMUM: float = -3.32237
+HARTMANN6_MINIMUM: float = -3.32236801141551
 #: The global minimizer of Hartmann6 (6 coordinates in [0, 1]).
 HARTMANN6_MINIMIZER: tuple[float, ...] = (0.20169, 0.150011, 0.476874, 0.275332, 0.311652, 0.6573)
 

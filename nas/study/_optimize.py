@@ -235,8 +235,9 @@ def run_worker(
     grace = HEARTBEAT_GRACE if heartbeat_grace is None else heartbeat_grace
     deadline = math.inf if timeout is None else time.monotonic() + timeout
     done = 0
+    study._stop_requested = False
     with InterruptWatch() as watch:
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not study._stop_requested:
             claimed = next_trial(study, worker_id, n_trials, grace)
             if claimed is None:
                 break

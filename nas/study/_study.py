@@ -50,6 +50,7 @@ class Study:
         self._cache: list[FrozenTrial] = []
         self._watermark = 0
         self._searcher: Searcher | None = None
+        self._stop_requested = False
 
     def __repr__(self) -> str:
         return f"Study(name={self.name!r}, storage={self._storage.url!r})"
@@ -205,6 +206,15 @@ class Study:
         return inserted[0]
 
     # ------------------------------------------------------------------ optimisation
+    def stop(self) -> None:
+        """Ask the running :meth:`optimize` of this object to return after the current trial.
+
+        Meant for callbacks (e.g. "stop once the budget spent reaches B"). Nothing is left
+        half-done: the trial being evaluated is stored first, and no further trial is claimed.
+        Other workers and other ``Study`` objects are not affected.
+        """
+        self._stop_requested = True
+
     def optimize(
         self,
         objective: ObjectiveFunc,

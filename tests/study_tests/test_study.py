@@ -307,6 +307,19 @@ def test_interrupt_swallowed_by_the_objective_still_stops_and_requeues(sqlite_ur
     assert all(t.values == {"loss": 0.0} for t in study.trials)
 
 
+def test_stop_from_a_callback_ends_after_the_current_trial(sqlite_url):
+    study = nas.create_study("stop", SPACE, {"loss": "minimize"}, storage=sqlite_url)
+
+    def stop_at_three(s, trial):
+        if trial.number == 3:
+            s.stop()
+
+    study.optimize(quadratic, n_trials=10, callbacks=[stop_at_three])
+    assert [t.state for t in study.trials] == ["COMPLETE"] * 4  # nothing claimed after the stop
+    study.optimize(quadratic, n_trials=10)  # a new call runs again
+    assert len(study.trials) == 10
+
+
 def _exit_immediately():
     return None
 
