@@ -358,10 +358,6 @@ def _minimum(problem: Problem) -> float:
 
 
 # ============================================================================ nas
-class _BudgetSpent(Exception):  # noqa: N818 - a stop signal, not an error
-    """Raised from a study callback once a multi-fidelity run has spent its total budget."""
-
-
 class SearcherUnavailable(Exception):  # noqa: N818 - reads as an outcome
     """The nas searcher refused the problem at construction (SearcherConfigError)."""
 
@@ -409,16 +405,15 @@ def run_nas(
     if problem.kind == "multi-fidelity":
         n_trials = int(4 * size * MF_MAX_BUDGET / MF_MIN_BUDGET) + 10  # a cap only
 
-        def stop_when_spent(_study: Any, _trial: Any) -> None:
+        def stop_when_spent(running: Any, _trial: Any) -> None:
             if recorder.spent >= size * (1.0 - BUDGET_RTOL):
-                raise _BudgetSpent
+                running.stop()
 
         callbacks.append(stop_when_spent)
     else:
         n_trials = int(size)
     start = time.perf_counter()
-    with contextlib.suppress(_BudgetSpent):
-        study.optimize(recorder.evaluate, n_trials=n_trials, callbacks=callbacks)
+    study.optimize(recorder.evaluate, n_trials=n_trials, callbacks=callbacks)
     wall = time.perf_counter() - start
     complete = len(study.get_trials((nas.TrialState.COMPLETE,)))
     failed = study.get_trials((nas.TrialState.FAILED,))
