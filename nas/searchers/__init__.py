@@ -10,7 +10,11 @@ more), ``regularized_evolution`` and ``nsga2``.
 from __future__ import annotations
 
 from nas.searchers._base import Searcher
+from nas.searchers._bohb import BOHBSearcher
 from nas.searchers._evolution import EvolutionSearcher, RegularizedEvolutionSearcher
+from nas.searchers._hyperband import HyperbandSchedule, HyperbandSearcher
+from nas.searchers._kde import MixedKDE
+from nas.searchers._map import MapSearcher, PredictedFront, QuadraticSurrogate, fit_quadratic
 from nas.searchers._nsga2 import NSGA2Searcher
 from nas.searchers._operators import (
     BinaryTournament,
@@ -20,22 +24,32 @@ from nas.searchers._operators import (
     Selection,
     UniformCrossover,
 )
+from nas.searchers._optuna import OptunaSearcher
 from nas.searchers._random import RandomSearcher
 from nas.searchers._registry import create_searcher, register_searcher, searcher_names
 
 __all__ = [
+    "BOHBSearcher",
     "BinaryTournament",
     "Crossover",
     "EvolutionSearcher",
     "GaussianMutation",
+    "HyperbandSchedule",
+    "HyperbandSearcher",
+    "MapSearcher",
+    "MixedKDE",
     "Mutation",
     "NSGA2Searcher",
+    "OptunaSearcher",
+    "PredictedFront",
+    "QuadraticSurrogate",
     "RandomSearcher",
     "RegularizedEvolutionSearcher",
     "Searcher",
     "Selection",
     "UniformCrossover",
     "create_searcher",
+    "fit_quadratic",
     "register_searcher",
     "searcher_names",
 ]

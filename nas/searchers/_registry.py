@@ -73,6 +73,10 @@ def create_searcher(
 _BUILTIN_MODULES: tuple[str, ...] = (
     "nas.searchers._random",
     "nas.searchers._evolution",
+    "nas.searchers._optuna",
+    "nas.searchers._hyperband",
+    "nas.searchers._bohb",
+    "nas.searchers._map",
 )
 
 

@@ -12,7 +12,11 @@ from nas.testing.searchers import SearcherConformance
 #: Options that keep expensive searchers fast enough for the suite (small candidate counts,
 #: few optimizer restarts). Each entry must leave the algorithm itself intact: the suite checks
 #: contracts (validity, determinism, resume), not quality. One line per searcher.
-FAST_OPTIONS: dict[str, dict[str, Any]] = {}
+FAST_OPTIONS: dict[str, dict[str, Any]] = {
+    "hyperband": {"min_budget": 1, "max_budget": 9},
+    "bohb": {"min_budget": 1, "max_budget": 9},
+    "bayesian": {"num_restarts": 2, "raw_samples": 64, "mc_samples": 32, "max_fit_iterations": 20},
+}
 
 
 @pytest.fixture(params=searcher_names())
