@@ -4,7 +4,7 @@ Every searcher is registered under a name (``create_searcher("evolution", ...)``
 function of ``(space, objectives, seed, options, history)``; see :class:`Searcher`.
 
 Built-in names: ``random``, ``evolution`` (regularized evolution for one objective, NSGA-II for
-more), ``regularized_evolution`` and ``nsga2``.
+more), ``regularized_evolution``, ``nsga2``, ``hyperband``, ``bohb``, ``map`` and ``optuna``.
 """
 
 from __future__ import annotations
