@@ -93,6 +93,16 @@ def machine_facts() -> dict[str, str]:
     }
 
 
+#: The Optuna sampler methods whose time counts as "searcher time" in the comparisons.
+OPTUNA_SAMPLER_HOOKS = (
+    "infer_relative_search_space",
+    "sample_relative",
+    "sample_independent",
+    "before_trial",
+    "after_trial",
+)
+
+
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every benchmark script takes: --quick, --docs/--no-docs, --workdir, --keep."""
     parser.add_argument(

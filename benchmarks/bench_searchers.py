@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 from _common import (
+    OPTUNA_SAMPLER_HOOKS,
     add_common_arguments,
     console,
     markdown_table,
@@ -184,13 +185,6 @@ def run_nas(
 
 
 # ---------------------------------------------------------------------------- optuna
-_SAMPLER_HOOKS = (
-    "infer_relative_search_space",
-    "sample_relative",
-    "sample_independent",
-    "before_trial",
-    "after_trial",
-)
 
 
 def run_optuna(
@@ -204,7 +198,7 @@ def run_optuna(
     import optuna
 
     acc = [0.0]
-    for hook in _SAMPLER_HOOKS:
+    for hook in OPTUNA_SAMPLER_HOOKS:
         setattr(sampler, hook, _timed(getattr(sampler, hook), acc))
     names = list(problem.objectives)
     study = optuna.create_study(

@@ -72,6 +72,7 @@ from typing import Any, Literal
 
 import numpy as np
 from _common import (
+    OPTUNA_SAMPLER_HOOKS,
     add_common_arguments,
     console,
     markdown_table,
@@ -432,13 +433,6 @@ def run_nas(
 
 
 # ============================================================================ Optuna
-_SAMPLER_HOOKS = (
-    "infer_relative_search_space",
-    "sample_relative",
-    "sample_independent",
-    "before_trial",
-    "after_trial",
-)
 
 
 def run_optuna(
@@ -457,7 +451,7 @@ def run_optuna(
 
     sampler = make_sampler(seed)
     searcher_seconds = [0.0]
-    for hook in _SAMPLER_HOOKS:
+    for hook in OPTUNA_SAMPLER_HOOKS:
         setattr(sampler, hook, _timed(getattr(sampler, hook), searcher_seconds))
     names = list(directions_of(problem))
     spec = space_of(problem)["params"]
