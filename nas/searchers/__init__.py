@@ -10,6 +10,7 @@ more), ``regularized_evolution``, ``nsga2``, ``hyperband``, ``bohb``, ``map`` an
 from __future__ import annotations
 
 from nas.searchers._base import Searcher
+from nas.searchers._bayesian import BayesianSearcher
 from nas.searchers._bohb import BOHBSearcher
 from nas.searchers._evolution import EvolutionSearcher, RegularizedEvolutionSearcher
 from nas.searchers._hyperband import HyperbandSchedule, HyperbandSearcher
@@ -29,6 +30,7 @@ from nas.searchers._random import RandomSearcher
 from nas.searchers._registry import create_searcher, register_searcher, searcher_names
 
 __all__ = [
+    "BayesianSearcher",
     "BOHBSearcher",
     "BinaryTournament",
     "Crossover",

@@ -73,6 +73,7 @@ def create_searcher(
 _BUILTIN_MODULES: tuple[str, ...] = (
     "nas.searchers._random",
     "nas.searchers._evolution",
+    "nas.searchers._bayesian",
     "nas.searchers._optuna",
     "nas.searchers._hyperband",
     "nas.searchers._bohb",

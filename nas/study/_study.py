@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Container, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -130,6 +131,9 @@ class Study:
     def best_trial(self) -> FrozenTrial:
         """The COMPLETE trial with the best value (lowest number among ties).
 
+        In a multi-fidelity study only the trials at the largest budget reached so far count
+        (see :meth:`final_trials`): a cheap low-budget result is no evidence about the final one.
+
         Raises:
             ValueError: the study has several objectives (use :meth:`pareto_front`), or no
                 trial is COMPLETE yet.
@@ -139,7 +143,7 @@ class Study:
                 f"study {self.name!r} has {len(self.objectives)} objectives; best_trial is for "
                 "single-objective studies, use pareto_front()"
             )
-        complete = self.get_trials((TrialState.COMPLETE,))
+        complete = self.final_trials()
         if not complete:
             raise ValueError(f"study {self.name!r} has no COMPLETE trial yet")
         obj = self.objectives[0]
@@ -150,11 +154,26 @@ class Study:
         """Value of :attr:`best_trial`."""
         return self.best_trial.values[self.objectives[0].name]
 
+    def final_trials(self) -> list[FrozenTrial]:
+        """The COMPLETE trials that results are reported from, by number.
+
+        Every COMPLETE trial, except in a multi-fidelity study (a COMPLETE trial has a budget):
+        then those at the largest budget among the COMPLETE trials, a trial without a budget
+        counting as full fidelity. Empty if no trial is COMPLETE.
+        """
+        complete = self.get_trials((TrialState.COMPLETE,))
+        if not any(t.budget is not None for t in complete):
+            return complete
+        level = [math.inf if t.budget is None else float(t.budget) for t in complete]
+        top = max(level)
+        return [t for t, b in zip(complete, level, strict=True) if b == top]
+
     def pareto_front(self) -> list[FrozenTrial]:
-        """The non-dominated COMPLETE trials (all objectives, mixed directions), by number."""
+        """The non-dominated trials of :meth:`final_trials` (all objectives, mixed directions),
+        by number."""
         from nas.pareto import pareto_mask
 
-        complete = self.get_trials((TrialState.COMPLETE,))
+        complete = self.final_trials()
         if not complete:
             return []
         points = np.array([t.value_vector(self.objectives) for t in complete], dtype=float)
@@ -162,21 +181,21 @@ class Study:
         return [t for t, keep in zip(complete, mask, strict=True) if keep]
 
     def hypervolume(self, reference: Sequence[float] | None = None) -> float:
-        """Exact hypervolume dominated by the COMPLETE trials.
+        """Exact hypervolume dominated by the trials of :meth:`final_trials`.
 
         Fast for 2 and 3 objectives (sweeps); for more it slices recursively, which is exact but
         practical only for fronts of a few hundred points.
 
         Args:
             reference: reference point in the objectives' own units and order; defaults to the
-                nadir of all COMPLETE trials plus 10% of their range.
+                nadir of those trials plus 10% of their range.
 
         Raises:
             ValueError: no COMPLETE trial yet.
         """
         from nas.pareto import default_reference_point, hypervolume
 
-        complete = self.get_trials((TrialState.COMPLETE,))
+        complete = self.final_trials()
         if not complete:
             raise ValueError(f"study {self.name!r} has no COMPLETE trial yet")
         points = np.array([t.value_vector(self.objectives) for t in complete], dtype=float)

@@ -15,7 +15,7 @@ from nas.testing.searchers import SearcherConformance
 FAST_OPTIONS: dict[str, dict[str, Any]] = {
     "hyperband": {"min_budget": 1, "max_budget": 9},
     "bohb": {"min_budget": 1, "max_budget": 9},
-    "bayesian": {"num_restarts": 2, "raw_samples": 64, "mc_samples": 32, "max_fit_iterations": 20},
+    "bayesian": {"num_restarts": 2, "raw_samples": 32, "mc_samples": 16, "max_fit_iterations": 20},
 }
 
 

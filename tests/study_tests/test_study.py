@@ -364,6 +364,38 @@ def test_enqueue_runs_user_params_first(sqlite_url):
     assert study.trials[0].values["loss"] == pytest.approx(1.0)
 
 
+def test_multi_fidelity_results_come_from_the_largest_budget(sqlite_url):
+    # A low-budget result that looks better (here: a biased cheap evaluation) must not be
+    # reported as the best, nor shape the Pareto front.
+    def biased(trial):
+        x = trial.params["x"]
+        bias = 0.0 if trial.budget is None else 10.0 / trial.budget
+        return {"a": x**2 - bias, "b": (x - 1.0) ** 2 - bias}
+
+    mo = nas.create_study("mf_mo", SPACE, {"a": "minimize", "b": "minimize"}, storage=sqlite_url)
+    so = nas.create_study("mf_so", SPACE, {"loss": "minimize"}, storage=sqlite_url)
+    for study in (mo, so):
+        for x, budget in ((0.0, 1.0), (0.9, 9.0), (0.2, 9.0), (1.5, 3.0)):
+            study.enqueue({"x": x, "k": 1, "opt": "b"}, budget=budget)
+    mo.optimize(biased, n_trials=4)
+    so.optimize(lambda t: biased(t)["a"], n_trials=4)
+    assert [t.number for t in so.final_trials()] == [1, 2]
+    assert so.best_trial.number == 2  # not trial 0 (budget 1: value -10)
+    assert so.best_value == pytest.approx(0.2**2 - 10.0 / 9.0)
+    assert [t.number for t in mo.pareto_front()] == [1, 2]
+    assert mo.hypervolume([2.0, 2.0]) == pytest.approx(
+        # two points of the budget-9 front, shifted by the same bias
+        nas.pareto.hypervolume(
+            [[0.81 - 10 / 9, 0.01 - 10 / 9], [0.04 - 10 / 9, 0.64 - 10 / 9]], [2.0, 2.0]
+        )
+    )
+    # A trial without a budget counts as full fidelity.
+    so.enqueue({"x": 1.9, "k": 1, "opt": "b"})
+    so.optimize(lambda t: biased(t)["a"], n_trials=5)
+    assert [t.number for t in so.final_trials()] == [4]
+    assert so.best_trial.number == 4
+
+
 def test_timeout_stops_starting_trials(sqlite_url):
     import time
 
