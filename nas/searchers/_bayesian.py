@@ -86,6 +86,9 @@ _N_ANCHORS = 3
 _NOISE_PRIOR = (1.1, 30.0)
 _MIN_NOISE = 1e-6
 _NOISE_INIT = 1e-3
+#: Distance of the default reference point beyond the worst observed values, as a fraction of
+#: their range.
+_REF_MARGIN = 0.1
 #: Default ``raw_samples`` / ``mc_samples`` for one objective (False) and several (True).
 _RAW_SAMPLES = {False: 512, True: 256}
 _MC_SAMPLES = {False: 128, True: 64}
@@ -202,8 +205,8 @@ class BayesianSearcher(Searcher):
         ref_point: several objectives only: the hypervolume reference point in the objectives'
             own units, a list in objective order or a mapping name -> value. It should be
             slightly worse than the worst value you care about on every objective. ``None``
-            (default): BoTorch's heuristic on the observed Pareto front, recomputed every call
-            (the nadir point moved away from the front by 10% of its range).
+            (default): the worst observed value of each objective moved away by 10% of the
+            observed range, recomputed every call.
         max_fit_iterations: cap on L-BFGS-B iterations of the GP hyperparameter fit, ``>= 1``
             (default 60).
         max_acq_iterations: cap on L-BFGS-B iterations of each acquisition optimisation run,
@@ -567,10 +570,16 @@ class BayesianSearcher(Searcher):
         return acq, "qLogNEHVI"
 
     def _reference_point(self, ty: torch.Tensor) -> torch.Tensor:
-        """The reference point in maximisation space (``-sign * ref``)."""
+        """The reference point in maximisation space (``-sign * ref``).
+
+        Without a ``ref_point`` option: the worst value observed on each objective (over every
+        training trial, not only the Pareto front) moved away by 10% of the observed range
+        (1 where the range is 0). BoTorch's ``infer_reference_point`` takes the nadir of the
+        *front* instead, which leaves the ends of the front worth almost nothing: on ZDT1@60
+        (hypervolume at (1.1, 11), 2 seeds) it reached 11.02 against 11.75 with the far point,
+        the same as with the benchmark's reference given explicitly.
+        """
         import torch
-        from botorch.utils.multi_objective.hypervolume import infer_reference_point
-        from botorch.utils.multi_objective.pareto import is_non_dominated
 
         if self.ref_point is not None:
             signs = [-o.sign for o in self.objectives]
@@ -579,7 +588,9 @@ class BayesianSearcher(Searcher):
                 device=ty.device,
                 dtype=ty.dtype,
             )
-        return infer_reference_point(ty[is_non_dominated(ty)])
+        worst = ty.min(dim=0).values
+        span = ty.max(dim=0).values - worst
+        return worst - _REF_MARGIN * torch.where(span > 0, span, torch.ones_like(span))
 
     def _anchors(self, x: np.ndarray, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Up to ``_N_ANCHORS`` best observed points (one objective: by value; several: drawn

@@ -423,11 +423,16 @@ def test_reference_point_is_flipped_into_maximisation_space() -> None:
     assert ref.tolist() == [-5.0, 0.1]
     s2 = BayesianSearcher(_branin_space(), objs, 0, ref_point=[5.0, 0.1])
     assert s2.ref_point == [5.0, 0.1]
-    # default: BoTorch's heuristic, 10% of the front's range beyond the nadir (maximisation)
+    # default: 10% of the observed range beyond the worst observed value (maximisation), from
+    # every point, not only the front ([-5, 0.5] is dominated); a zero range moves it by 0.1
     auto = BayesianSearcher(_branin_space(), objs, 0)._reference_point(
-        torch.tensor([[-1.0, 0.9], [-3.0, 0.95], [-5.0, 0.5]], dtype=torch.double)
+        torch.tensor([[-1.0, 0.9], [-3.0, 0.95], [-5.0, 0.5], [-4.0, 0.95]], dtype=torch.double)
     )
-    assert auto.tolist() == pytest.approx([-3.2, 0.895])
+    assert auto.tolist() == pytest.approx([-5.4, 0.455])
+    flat = BayesianSearcher(_branin_space(), objs, 0)._reference_point(
+        torch.tensor([[-1.0, 0.9], [-3.0, 0.9]], dtype=torch.double)
+    )
+    assert flat.tolist() == pytest.approx([-3.2, 0.8])
 
 
 @pytest.mark.parametrize(
