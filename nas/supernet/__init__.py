@@ -1,0 +1,43 @@
+"""Weight-sharing supernets for architecture search.
+
+An :class:`ArchSpace` (YAML under a ``supernet`` key, e.g. ``search_spaces/digits_cnn.yaml``)
+defines the architectures and is an ordinary search space to every searcher
+(:attr:`ArchSpace.search_space`); a :class:`Supernet` holds all of them in shared weights,
+activates one (:meth:`Supernet.set_active`, :meth:`Supernet.sample`) and extracts it as a
+standalone network (:meth:`Supernet.extract`); :mod:`nas.supernet._cost` counts MACs and
+parameters and measures latency.
+
+Example::
+
+    import numpy as np
+    from nas.supernet import ArchSpace, Supernet
+
+    space = ArchSpace.from_yaml("search_spaces/digits_cnn.yaml")
+    net = Supernet(space)
+    arch = net.sample(np.random.default_rng(0))
+    standalone = net.extract(arch)
+"""
+
+from __future__ import annotations
+
+from nas.supernet._arch import OPS, Arch, ArchSpace, LayerChoice, StageSpec
+from nas.supernet._cost import ArchCost, arch_cost, measure_latency
+from nas.supernet._network import ElasticLayer, Residual, Supernet
+from nas.supernet._ops import DynamicBatchNorm2d, DynamicConv2d, DynamicLinear
+
+__all__ = [
+    "OPS",
+    "Arch",
+    "ArchCost",
+    "ArchSpace",
+    "DynamicBatchNorm2d",
+    "DynamicConv2d",
+    "DynamicLinear",
+    "ElasticLayer",
+    "LayerChoice",
+    "Residual",
+    "StageSpec",
+    "Supernet",
+    "arch_cost",
+    "measure_latency",
+]
