@@ -5,7 +5,10 @@ defines the architectures and is an ordinary search space to every searcher
 (:attr:`ArchSpace.search_space`); a :class:`Supernet` holds all of them in shared weights,
 activates one (:meth:`Supernet.set_active`, :meth:`Supernet.sample`) and extracts it as a
 standalone network (:meth:`Supernet.extract`); :mod:`nas.supernet._cost` counts MACs and
-parameters and measures latency.
+parameters and measures latency; :func:`load_image_dataset` loads digits (embedded) or
+CIFAR-10 from a user's directory (never downloaded); :class:`SupernetTrainer` trains with a
+path sampler (``uniform``, ``sandwich``, ``pada``) and :func:`evaluate_arch` scores an
+architecture with inherited weights after batch-norm recalibration.
 
 Example::
 
@@ -22,22 +25,58 @@ from __future__ import annotations
 
 from nas.supernet._arch import OPS, Arch, ArchSpace, LayerChoice, StageSpec
 from nas.supernet._cost import ArchCost, arch_cost, measure_latency
+from nas.supernet._data import (
+    DatasetError,
+    ImageDataset,
+    load_cifar10,
+    load_digits_images,
+    load_image_dataset,
+)
 from nas.supernet._network import ElasticLayer, Residual, Supernet
 from nas.supernet._ops import DynamicBatchNorm2d, DynamicConv2d, DynamicLinear
+from nas.supernet._samplers import (
+    PadaSampler,
+    PathSampler,
+    SandwichSampler,
+    UniformSampler,
+    create_sampler,
+)
+from nas.supernet._train import (
+    SupernetTrainer,
+    TrainConfig,
+    build_supernet,
+    evaluate_arch,
+    recalibrate_bn,
+)
 
 __all__ = [
     "OPS",
     "Arch",
     "ArchCost",
     "ArchSpace",
+    "DatasetError",
     "DynamicBatchNorm2d",
     "DynamicConv2d",
     "DynamicLinear",
     "ElasticLayer",
+    "ImageDataset",
     "LayerChoice",
+    "PadaSampler",
+    "PathSampler",
     "Residual",
+    "SandwichSampler",
     "StageSpec",
     "Supernet",
+    "SupernetTrainer",
+    "TrainConfig",
+    "UniformSampler",
     "arch_cost",
+    "build_supernet",
+    "create_sampler",
+    "evaluate_arch",
+    "load_cifar10",
+    "load_digits_images",
+    "load_image_dataset",
     "measure_latency",
+    "recalibrate_bn",
 ]

@@ -183,7 +183,7 @@ class Supernet(nn.Module):
         self.active: Arch = space.largest()
         self.set_active(self.active)
 
-    def _stage_layers(self) -> list[list[ElasticLayer]]:
+    def stage_layers(self) -> list[list[ElasticLayer]]:
         """The layer slots of every stage."""
         return [list(cast(nn.ModuleList, st)) for st in self.stages]  # type: ignore[arg-type]
 
@@ -195,7 +195,7 @@ class Supernet(nn.Module):
                 outside the stage's choices).
         """
         self._check(arch)
-        stages = self._stage_layers()
+        stages = self.stage_layers()
         for layers, depth, choices in zip(stages, arch.depths, arch.layers, strict=True):
             for j, (layer, choice) in enumerate(zip(layers, choices, strict=True)):
                 layer.set_active(choice if j < depth else None)
@@ -236,7 +236,7 @@ class Supernet(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """``x``: ``(batch, in_channels, height, width)`` -> logits ``(batch, classes)``."""
         y = self.stem(x)
-        for transition, layers in zip(self.transitions, self._stage_layers(), strict=True):
+        for transition, layers in zip(self.transitions, self.stage_layers(), strict=True):
             y = transition(y)
             for layer in layers:
                 y = layer(y)
@@ -256,7 +256,7 @@ class Supernet(nn.Module):
             parts: list[nn.Module] = []
             seq, c = self.stem.static(self.space.in_channels)
             parts.extend(seq)
-            for transition, layers in zip(self.transitions, self._stage_layers(), strict=True):
+            for transition, layers in zip(self.transitions, self.stage_layers(), strict=True):
                 if isinstance(transition, _ConvBNAct):
                     seq, c = transition.static(c)
                     parts.extend(seq)

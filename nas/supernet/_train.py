@@ -1,0 +1,266 @@
+"""Supernet training with a path sampler, batch-norm recalibration and subnet evaluation.
+
+:class:`SupernetTrainer` runs SGD (momentum, weight decay, cosine schedule over the epochs,
+gradient-norm clipping) on a :class:`~nas.supernet.Supernet`; each step trains the paths its
+:class:`~nas.supernet._samplers.PathSampler` chooses (gradients summed over the paths; with
+in-place distillation the paths after the first learn from the first's soft predictions).
+
+Determinism: the trainer owns a numpy generator seeded from ``TrainConfig.seed`` (paths, data
+order) and a ``torch.Generator`` for nothing else; the supernet's initial weights come from
+:func:`build_supernet`, which seeds a private copy of torch's generator. Everything the next
+step depends on is in :meth:`SupernetTrainer.state_dict` (weights, optimizer, epoch, sampler
+state, the generator's state), so training resumed from a checkpoint taken between epochs gives
+the same weights as an uninterrupted run, bit for bit on the same machine.
+
+:func:`recalibrate_bn` re-estimates the batch-norm statistics of one architecture (running
+statistics reset, cumulative average over calibration batches) before it is evaluated, since the
+supernet's statistics mix every architecture trained.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812 - the usual alias
+from torch import Tensor
+
+from nas.supernet._arch import Arch, ArchSpace
+from nas.supernet._data import ImageDataset
+from nas.supernet._network import Supernet
+from nas.supernet._ops import DynamicBatchNorm2d
+from nas.supernet._samplers import PathSampler, create_sampler
+
+__all__ = ["SupernetTrainer", "TrainConfig", "build_supernet", "evaluate_arch", "recalibrate_bn"]
+
+_SEED_SALT = 0x7A11
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Supernet training settings.
+
+    Attributes:
+        epochs: passes over the (possibly resampled) training set, ``>= 1``.
+        batch_size: examples per step, ``>= 1``.
+        lr: initial learning rate (cosine-annealed to 0 over ``epochs``), ``> 0``.
+        momentum: SGD momentum in ``[0, 1)``.
+        weight_decay: L2 penalty, ``>= 0``.
+        grad_clip: maximum gradient norm per step, ``> 0``.
+        sampler: ``uniform``, ``sandwich`` or ``pada``.
+        sampler_options: keyword options of the sampler.
+        seed: seeds the weights' initialisation (with :func:`build_supernet`) and the sampling.
+        device: ``cpu`` or ``cuda[:N]``.
+
+    Raises:
+        ValueError: a value breaks its rule (the message names it).
+    """
+
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 2.5e-4
+    grad_clip: float = 5.0
+    sampler: str = "uniform"
+    sampler_options: Mapping[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("epochs", self.epochs >= 1),
+            ("batch_size", self.batch_size >= 1),
+            ("lr", self.lr > 0),
+            ("momentum", 0 <= self.momentum < 1),
+            ("weight_decay", self.weight_decay >= 0),
+            ("grad_clip", self.grad_clip > 0),
+        ]
+        for name, ok in checks:
+            if not ok:
+                raise ValueError(f"train option {name!r} is out of range: {getattr(self, name)!r}")
+
+
+def build_supernet(space: ArchSpace, seed: int) -> Supernet:
+    """A supernet whose initial weights depend only on ``seed`` (torch's global generator is
+    used on a private copy and left as it was)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(np.random.SeedSequence([seed, _SEED_SALT]).generate_state(1)[0]))
+        return Supernet(space)
+
+
+def _bn_layers(net: torch.nn.Module) -> list[torch.nn.BatchNorm2d]:
+    return [m.bn for m in net.modules() if isinstance(m, DynamicBatchNorm2d)]
+
+
+def recalibrate_bn(net: Supernet, arch: Arch, images: Tensor, batch_size: int = 256) -> None:
+    """Re-estimate the batch-norm running statistics of ``arch`` on ``images``.
+
+    Statistics are reset and accumulated as a cumulative average over the batches of
+    ``images`` (in order), with ``arch`` active; weights are not touched. The supernet is left
+    in eval mode with ``arch`` active. (The statistics of channels ``arch`` does not use are
+    reset too: recalibrate again before evaluating another architecture.)
+    """
+    net.set_active(arch)
+    bns = _bn_layers(net)
+    saved = [bn.momentum for bn in bns]
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None
+    net.train()
+    try:
+        with torch.no_grad():
+            for start in range(0, len(images), batch_size):
+                net(images[start : start + batch_size])
+    finally:
+        for bn, m in zip(bns, saved, strict=True):
+            bn.momentum = m
+        net.eval()
+
+
+def evaluate_arch(
+    net: Supernet,
+    arch: Arch,
+    images: Tensor,
+    labels: Tensor,
+    *,
+    calibration: Tensor | None = None,
+    batch_size: int = 512,
+) -> float:
+    """Top-1 accuracy of ``arch`` with inherited weights on ``images`` (in ``[0, 1]``).
+
+    With ``calibration`` images, the batch-norm statistics are recalibrated first
+    (:func:`recalibrate_bn`); otherwise the supernet's current statistics are used.
+    """
+    if calibration is not None:
+        recalibrate_bn(net, arch, calibration)
+    else:
+        net.set_active(arch)
+        net.eval()
+    correct = 0
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            logits = net(images[start : start + batch_size])
+            correct += int((logits.argmax(-1) == labels[start : start + batch_size]).sum())
+    return correct / max(len(images), 1)
+
+
+class SupernetTrainer:
+    """Trains a supernet on an image data set (module docstring).
+
+    Args:
+        net: the supernet (e.g. from :func:`build_supernet`).
+        data: the data set (its train part is used).
+        config: the settings.
+
+    Raises:
+        ValueError: an unknown sampler or a bad sampler option.
+    """
+
+    def __init__(self, net: Supernet, data: ImageDataset, config: TrainConfig) -> None:
+        self.net = net
+        self.data = data
+        self.config = config
+        self.device = torch.device(config.device)
+        self.net.to(self.device)
+        self.sampler: PathSampler = create_sampler(
+            config.sampler, net.space, len(data.y_train), **dict(config.sampler_options)
+        )
+        self.rng = np.random.default_rng(np.random.SeedSequence([config.seed, _SEED_SALT, 1]))
+        self.optimizer = torch.optim.SGD(
+            net.parameters(),
+            lr=config.lr,
+            momentum=config.momentum,
+            weight_decay=config.weight_decay,
+        )
+        self.epoch = 0
+        self.history: list[dict[str, float]] = []
+
+    def _lr(self, epoch: int) -> float:
+        c = self.config
+        return 0.5 * c.lr * (1.0 + float(np.cos(np.pi * epoch / c.epochs)))
+
+    def train_epoch(self) -> dict[str, float]:
+        """Run the next epoch; returns ``{"epoch", "loss", "lr"}`` (mean loss of the first path).
+
+        Raises:
+            RuntimeError: every epoch is already done.
+        """
+        c = self.config
+        if self.epoch >= c.epochs:
+            raise RuntimeError(f"training is complete ({c.epochs} epochs)")
+        lr = self._lr(self.epoch)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        x_all = self.data.x_train.to(self.device)
+        y_all = self.data.y_train.to(self.device)
+        order = self.sampler.epoch_indices(len(y_all), self.rng)
+        self.net.train()
+        losses: list[float] = []
+        for start in range(0, len(order), c.batch_size):
+            idx = torch.as_tensor(order[start : start + c.batch_size], device=self.device)
+            losses.append(self._step(x_all[idx], y_all[idx], idx))
+        self.sampler.end_epoch(self.epoch, c.epochs)
+        record = {"epoch": float(self.epoch), "loss": float(np.mean(losses)), "lr": lr}
+        self.history.append(record)
+        self.epoch += 1
+        return record
+
+    def _step(self, x: Tensor, y: Tensor, idx: Tensor) -> float:
+        self.optimizer.zero_grad(set_to_none=True)
+        weights = self.sampler.sample_weights(idx)
+        teacher: Tensor | None = None
+        first_loss = 0.0
+        for k, arch in enumerate(self.sampler.paths(self.rng)):
+            self.net.set_active(arch)
+            logits = self.net(x)
+            if k > 0 and self.sampler.distill and teacher is not None:
+                loss = F.kl_div(
+                    F.log_softmax(logits, -1), teacher, reduction="batchmean", log_target=False
+                )
+            else:
+                per = F.cross_entropy(logits, y, reduction="none")
+                loss = (per * weights.to(per)).mean() if weights is not None else per.mean()
+            loss.backward()
+            self.sampler.observe(self.net, arch, logits, y, idx)
+            if k == 0:
+                first_loss = float(loss.detach())
+                if self.sampler.distill:
+                    teacher = F.softmax(logits.detach(), -1)
+        torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        return first_loss
+
+    def fit(
+        self, on_epoch: Callable[[dict[str, float]], None] | None = None
+    ) -> list[dict[str, float]]:
+        """Run the remaining epochs; ``on_epoch`` is called with each epoch's record."""
+        while self.epoch < self.config.epochs:
+            record = self.train_epoch()
+            if on_epoch is not None:
+                on_epoch(record)
+        return self.history
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything training depends on (weights, optimizer, epoch, sampler, generator)."""
+        return {
+            "net": copy.deepcopy(self.net.state_dict()),
+            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            "epoch": self.epoch,
+            "history": list(self.history),
+            "sampler": self.sampler.state_dict(),
+            "rng": copy.deepcopy(self.rng.bit_generator.state),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_dict` (same space and config)."""
+        self.net.load_state_dict(state["net"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epoch = int(state["epoch"])
+        self.history = list(state["history"])
+        self.sampler.load_state_dict(state["sampler"])
+        self.rng.bit_generator.state = copy.deepcopy(state["rng"])
