@@ -44,6 +44,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema: show or upgrade the revision.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+bench_app = typer.Typer(help="Built-in benchmarks of the NAS engine.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -407,6 +409,98 @@ def db_current(storage: StorageOpt = None) -> None:
         typer.echo(f"{rev} (head)")
     else:
         typer.echo(f"{rev} (this nas needs {HEAD_REVISION}; run `nas db upgrade --storage {url}`)")
+
+
+# --------------------------------------------------------------------------- bench
+class RankingSampler(StrEnum):
+    uniform = "uniform"
+    sandwich = "sandwich"
+    pada = "pada"
+    all = "all"
+
+
+@bench_app.command("ranking")
+def bench_ranking(
+    sampler: Annotated[
+        RankingSampler, typer.Option("--sampler", help="Path sampler to measure, or all.")
+    ] = RankingSampler.all,
+    seeds: Annotated[int, typer.Option("--seeds", min=1, help="Supernet seeds per sampler.")] = 3,
+    epochs: Annotated[
+        int, typer.Option("--epochs", min=1, help="Supernet training epochs (every sampler).")
+    ] = 30,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write per-seed results to this JSON file.")
+    ] = None,
+    ground_truth: Annotated[
+        Path,
+        typer.Option("--ground-truth", help="Stand-alone accuracies of every architecture."),
+    ] = Path("benchmarks/ranking_ground_truth.json"),
+) -> None:
+    """Kendall tau and top-5 overlap of supernet vs stand-alone accuracy, per path sampler.
+
+    Trains one supernet per sampler and seed on digits (same epochs and batch size for all),
+    scores every architecture of the ground truth's space with inherited weights after
+    batch-norm recalibration, and compares with the stand-alone accuracies.
+    """
+    import statistics
+
+    from rich.progress import Progress
+
+    from nas.supernet import load_image_dataset
+    from nas.supernet._ranking import load_ground_truth, run_ranking
+
+    space, archs, truth = load_ground_truth(ground_truth)
+    if json_out is not None and not json_out.parent.exists():
+        raise NasError(f"--json {json_out}: directory {json_out.parent} does not exist")
+    names = ["uniform", "sandwich", "pada"] if sampler == RankingSampler.all else [sampler.value]
+    data = load_image_dataset("digits")
+    results = []
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task("training supernets", total=len(names) * seeds * epochs)
+        for name in names:
+            results.append(
+                run_ranking(
+                    space,
+                    archs,
+                    truth,
+                    data,
+                    name,
+                    list(range(seeds)),
+                    epochs=epochs,
+                    on_step=lambda: bar.advance(task),
+                )
+            )
+
+    def spread(values: list[float]) -> str:
+        sd = statistics.stdev(values) if len(values) > 1 else 0.0
+        return f"{statistics.fmean(values):.3f} ± {sd:.3f}"
+
+    table = Table(title=f"{len(archs)} architectures, {seeds} seed(s), {epochs} epochs")
+    for col in ("sampler", "Kendall tau", "top-5 overlap", "train s / seed"):
+        table.add_column(col)
+    for r in results:
+        table.add_row(
+            r.sampler,
+            spread(r.kendall_tau),
+            spread(r.top5_overlap),
+            f"{statistics.fmean(r.train_seconds):.1f}",
+        )
+    out.print(table)
+    if json_out is not None:
+        payload = {
+            r.sampler: {
+                "kendall_tau": r.kendall_tau,
+                "top5_overlap": r.top5_overlap,
+                "train_seconds": r.train_seconds,
+                "epochs": epochs,
+                "seeds": list(range(seeds)),
+            }
+            for r in results
+        }
+        try:
+            json_out.write_text(json.dumps(payload, indent=1) + "\n")
+        except OSError as e:
+            raise NasError(f"cannot write {json_out}: {e.strerror or e}") from None
 
 
 # --------------------------------------------------------------------------- entry point

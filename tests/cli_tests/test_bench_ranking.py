@@ -1,0 +1,103 @@
+"""``nas bench ranking``: the public contract (output, --json shape) on a tiny ground truth."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nas.cli import main
+from nas.supernet import ArchSpace
+from nas.supernet._ranking import enumerate_archs
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    """Run the CLI in-process; returns (exit code, stdout, stderr)."""
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    o, e = io.StringIO(), io.StringIO()
+    with redirect_stdout(o), redirect_stderr(e), pytest.raises(SystemExit) as exc:
+        main(list(args))
+    return int(exc.value.code or 0), o.getvalue(), e.getvalue()
+
+
+TINY = {
+    "input": {"channels": 1, "height": 8, "width": 8},
+    "classes": 10,
+    "stem": {"channels": 4},
+    "stages": [
+        {
+            "channels": 4,
+            "stride": 1,
+            "depth": [1],
+            "ops": ["conv", "skip"],
+            "kernel": 3,
+            "width": [2, 4],
+        },
+    ],
+}
+
+
+@pytest.fixture
+def ground_truth(tmp_path: Path) -> Path:
+    space = ArchSpace.from_dict(TINY)
+    archs = enumerate_archs(space)  # conv w2, conv w4, skip
+    rows = [
+        {"params": space.params(a), "accuracy": [acc], "mean": acc}
+        for a, acc in zip(archs, [0.9, 0.95, 0.5], strict=True)
+    ]
+    path = tmp_path / "gt.json"
+    path.write_text(json.dumps({"space": TINY, "archs": rows}))
+    return path
+
+
+def test_prints_tau_per_sampler_and_writes_the_json_contract(ground_truth, tmp_path) -> None:
+    out_file = tmp_path / "r.json"
+    code, out, err = cli(
+        "bench",
+        "ranking",
+        "--sampler",
+        "all",
+        "--seeds",
+        "2",
+        "--epochs",
+        "1",
+        "--ground-truth",
+        str(ground_truth),
+        "--json",
+        str(out_file),
+    )
+    assert code == 0, err
+    for name in ("uniform", "sandwich", "pada"):
+        assert name in out
+    assert "Kendall tau" in out
+    payload = json.loads(out_file.read_text())
+    assert set(payload) == {"uniform", "sandwich", "pada"}
+    for entry in payload.values():
+        assert len(entry["kendall_tau"]) == 2
+        assert all(-1.0 <= t <= 1.0 for t in entry["kendall_tau"])
+        assert all(0.0 <= o <= 1.0 for o in entry["top5_overlap"])
+
+
+def test_one_sampler_and_bad_inputs(ground_truth, tmp_path) -> None:
+    code, out, _ = cli(
+        "bench",
+        "ranking",
+        "--sampler",
+        "pada",
+        "--seeds",
+        "1",
+        "--epochs",
+        "1",
+        "--ground-truth",
+        str(ground_truth),
+    )
+    assert code == 0 and "pada" in out and "uniform" not in out
+    code, _, err = cli("bench", "ranking", "--ground-truth", str(tmp_path / "none.json"))
+    assert code == 2 and "ranking_ground_truth.py" in err and "Traceback" not in err
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    code, _, err = cli("bench", "ranking", "--ground-truth", str(bad))
+    assert code == 2 and "not a ranking ground-truth file" in err
