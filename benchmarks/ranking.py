@@ -98,12 +98,25 @@ def main(argv: list[str] | None = None) -> int:
     gap = tau["pada"] - tau["uniform"]
     truth_sd = statistics.fmean(statistics.pstdev(row["accuracy"]) for row in gt["archs"])
     spread = max(truth) - min(truth)
+    from itertools import combinations
+
+    from nas.supernet._ranking import kendall_tau
+
+    n_seeds = len(gt["training"]["seeds"])
+    per_seed = [[row["accuracy"][k] for row in gt["archs"]] for k in range(n_seeds)]
+    self_tau = [kendall_tau(a, b) for a, b in combinations(per_seed, 2)]
+    self_tau_text = (
+        f"{statistics.fmean(self_tau):.3f}" if self_tau else "n/a (one ground-truth seed)"
+    )
     body = f"""\
 Ground truth: `benchmarks/ranking_ground_truth.json` ({len(archs)} architectures, each trained
 stand-alone for {gt["training"]["epochs"]} epochs with seeds {gt["training"]["seeds"]}; score =
 mean validation accuracy; made by `{gt["command"]}` in {gt["seconds"]:.0f} s). Stand-alone
 accuracies span {min(truth):.3f}-{max(truth):.3f} (range {spread:.3f}); their mean seed-to-seed
-standard deviation is {truth_sd:.4f}, which bounds how well any estimate can rank them.
+standard deviation is {truth_sd:.4f}, which bounds how well any estimate can rank them: two
+stand-alone runs of every architecture with different seeds agree with Kendall tau
+{self_tau_text} (mean over seed pairs): the ground truth's own noise level, to read the
+supernets' tau against (it is computed against the 3-seed mean, somewhat less noisy).
 
 Supernets: {args.epochs} epochs, batch 64, SGD lr 0.05 (cosine), momentum 0.9, weight decay
 2.5e-4, clip 5, seeds 0..{args.seeds - 1}; `sandwich` trains 4 paths per step (largest, smallest,
