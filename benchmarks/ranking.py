@@ -40,28 +40,24 @@ def main(argv: list[str] | None = None) -> int:
     import json
 
     from nas.supernet import load_image_dataset
-    from nas.supernet._ranking import load_ground_truth, run_ranking, step_seconds
+    from nas.supernet._ranking import load_ground_truth, rank_samplers, step_seconds
 
     space, archs, truth = load_ground_truth(GROUND_TRUTH)
     gt = json.loads(GROUND_TRUTH.read_text())
     data = load_image_dataset("digits")
     started = time.perf_counter()
-    results = []
     with progress_bar() as bar:
         task = bar.add_task("supernets", total=len(SAMPLERS) * args.seeds * args.epochs)
-        for name in SAMPLERS:
-            results.append(
-                run_ranking(
-                    space,
-                    archs,
-                    truth,
-                    data,
-                    name,
-                    list(range(args.seeds)),
-                    epochs=args.epochs,
-                    on_step=lambda: bar.advance(task),
-                )
-            )
+        results = rank_samplers(
+            space,
+            archs,
+            truth,
+            data,
+            SAMPLERS,
+            list(range(args.seeds)),
+            epochs=args.epochs,
+            on_step=lambda: bar.advance(task),
+        )
     costs = {name: step_seconds(space, data, name) for name in SAMPLERS}
 
     def ms(values: list[float]) -> str:

@@ -447,29 +447,25 @@ def bench_ranking(
     from rich.progress import Progress
 
     from nas.supernet import load_image_dataset
-    from nas.supernet._ranking import load_ground_truth, run_ranking
+    from nas.supernet._ranking import load_ground_truth, rank_samplers
 
     space, archs, truth = load_ground_truth(ground_truth)
     if json_out is not None and not json_out.parent.exists():
         raise NasError(f"--json {json_out}: directory {json_out.parent} does not exist")
     names = ["uniform", "sandwich", "pada"] if sampler == RankingSampler.all else [sampler.value]
     data = load_image_dataset("digits")
-    results = []
     with Progress(console=err, transient=True) as bar:
         task = bar.add_task("training supernets", total=len(names) * seeds * epochs)
-        for name in names:
-            results.append(
-                run_ranking(
-                    space,
-                    archs,
-                    truth,
-                    data,
-                    name,
-                    list(range(seeds)),
-                    epochs=epochs,
-                    on_step=lambda: bar.advance(task),
-                )
-            )
+        results = rank_samplers(
+            space,
+            archs,
+            truth,
+            data,
+            names,
+            list(range(seeds)),
+            epochs=epochs,
+            on_step=lambda: bar.advance(task),
+        )
 
     def spread(values: list[float]) -> str:
         sd = statistics.stdev(values) if len(values) > 1 else 0.0

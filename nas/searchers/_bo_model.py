@@ -346,7 +346,6 @@ class FastSingleTaskGP(SingleTaskGP):
                 **kwargs,
             )
         xt = self.transform_inputs(X)
-        batch = xt.shape[:-2]
         z = xt.unsqueeze(-3) / fast["ls"]  # (*batch, m, q, d)
         zt = fast["z_train"]
         k_star = torch.exp(-0.5 * _sqdist(z, zt))  # (*batch, m, q, n)
@@ -371,7 +370,6 @@ class FastSingleTaskGP(SingleTaskGP):
                 for t in range(m)
             ]
             mvn = MultitaskMultivariateNormal.from_independent_mvns(mvns=mvns)
-        del batch
         posterior = GPyTorchPosterior(distribution=mvn)
         if posterior_transform is not None:
             return posterior_transform(posterior=posterior, X=X)

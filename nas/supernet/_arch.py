@@ -42,6 +42,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -276,9 +277,10 @@ class ArchSpace:
 
     # ------------------------------------------------------------------ search space
 
-    @property
+    @cached_property
     def search_space(self) -> Any:
-        """The :class:`~nas.space.SearchSpace` of the architecture dimensions (module doc)."""
+        """The :class:`~nas.space.SearchSpace` of the architecture dimensions (module doc);
+        built once per space (:meth:`arch` validates against it on every call)."""
         from nas.space import SearchSpace
 
         params: dict[str, Any] = {}

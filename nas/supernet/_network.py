@@ -35,11 +35,22 @@ class Residual(nn.Module):
 
 
 class _ConvBNAct(nn.Module):
-    """Dynamic conv, dynamic BN, optional ReLU."""
+    """Dynamic conv (``c_in -> c_out``, largest sizes), dynamic BN, optional ReLU."""
 
-    def __init__(self, conv: DynamicConv2d, bn: DynamicBatchNorm2d, act: bool) -> None:
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        kernel: int,
+        *,
+        act: bool,
+        stride: int = 1,
+        depthwise: bool = False,
+    ) -> None:
         super().__init__()
-        self.conv, self.bn, self.act = conv, bn, act
+        self.conv = DynamicConv2d(c_in, c_out, kernel, stride=stride, depthwise=depthwise)
+        self.bn = DynamicBatchNorm2d(c_out)
+        self.act = act
 
     def forward(self, x: Tensor) -> Tensor:
         y = self.bn(self.conv(x))
@@ -67,36 +78,16 @@ class ElasticLayer(nn.Module):
         if "conv" in ops:
             self.branches["conv"] = nn.ModuleList(
                 [
-                    _ConvBNAct(
-                        DynamicConv2d(channels, max_width, max_kernel),
-                        DynamicBatchNorm2d(max_width),
-                        act=True,
-                    ),
-                    _ConvBNAct(
-                        DynamicConv2d(max_width, channels, 1),
-                        DynamicBatchNorm2d(channels),
-                        act=False,
-                    ),
+                    _ConvBNAct(channels, max_width, max_kernel, act=True),
+                    _ConvBNAct(max_width, channels, 1, act=False),
                 ]
             )
         if "sepconv" in ops:
             self.branches["sepconv"] = nn.ModuleList(
                 [
-                    _ConvBNAct(
-                        DynamicConv2d(channels, channels, max_kernel, depthwise=True),
-                        DynamicBatchNorm2d(channels),
-                        act=True,
-                    ),
-                    _ConvBNAct(
-                        DynamicConv2d(channels, max_width, 1),
-                        DynamicBatchNorm2d(max_width),
-                        act=True,
-                    ),
-                    _ConvBNAct(
-                        DynamicConv2d(max_width, channels, 1),
-                        DynamicBatchNorm2d(channels),
-                        act=False,
-                    ),
+                    _ConvBNAct(channels, channels, max_kernel, act=True, depthwise=True),
+                    _ConvBNAct(channels, max_width, 1, act=True),
+                    _ConvBNAct(max_width, channels, 1, act=False),
                 ]
             )
         self.choice: LayerChoice | None = None
@@ -153,22 +144,14 @@ class Supernet(nn.Module):
     def __init__(self, space: ArchSpace) -> None:
         super().__init__()
         self.space = space
-        self.stem = _ConvBNAct(
-            DynamicConv2d(space.in_channels, space.stem_channels, 3),
-            DynamicBatchNorm2d(space.stem_channels),
-            act=True,
-        )
+        self.stem = _ConvBNAct(space.in_channels, space.stem_channels, 3, act=True)
         self.transitions = nn.ModuleList()
         self.stages = nn.ModuleList()
         prev = space.stem_channels
         for st in space.stages:
             if st.stride != 1 or st.channels != prev:
                 self.transitions.append(
-                    _ConvBNAct(
-                        DynamicConv2d(prev, st.channels, 3, stride=st.stride),
-                        DynamicBatchNorm2d(st.channels),
-                        act=True,
-                    )
+                    _ConvBNAct(prev, st.channels, 3, act=True, stride=st.stride)
                 )
             else:
                 self.transitions.append(nn.Identity())

@@ -36,6 +36,7 @@ __all__ = [
     "RankingResult",
     "enumerate_archs",
     "load_ground_truth",
+    "rank_samplers",
     "run_ranking",
     "step_seconds",
     "kendall_tau",
@@ -238,6 +239,26 @@ def run_ranking(
         result.kendall_tau.append(kendall_tau(scores, truth))
         result.top5_overlap.append(top_k_overlap(scores, truth, k))
     return result
+
+
+def rank_samplers(
+    space: ArchSpace,
+    archs: Sequence[Arch],
+    truth: Sequence[float],
+    data: ImageDataset,
+    samplers: Sequence[str],
+    seeds: Sequence[int],
+    *,
+    epochs: int,
+    on_step: Callable[[], None] | None = None,
+) -> list[RankingResult]:
+    """:func:`run_ranking` for each of ``samplers`` in order (same seeds and epochs for all);
+    ``on_step`` is called after every supernet epoch (``len(samplers) * len(seeds) * epochs``
+    calls in all)."""
+    return [
+        run_ranking(space, archs, truth, data, name, seeds, epochs=epochs, on_step=on_step)
+        for name in samplers
+    ]
 
 
 def step_seconds(

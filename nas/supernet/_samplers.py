@@ -36,6 +36,10 @@ from nas.supernet._network import Supernet
 __all__ = ["PadaSampler", "PathSampler", "SandwichSampler", "UniformSampler", "create_sampler"]
 
 
+#: Position of each op in the op-importance vectors of :class:`PadaSampler`.
+_OP_INDEX = {"conv": 0, "sepconv": 1, "skip": 2}
+
+
 def _uniform_arch(space: ArchSpace, rng: np.random.Generator, op_probs: np.ndarray | None) -> Arch:
     depths = []
     layers = []
@@ -58,9 +62,6 @@ def _uniform_arch(space: ArchSpace, rng: np.random.Generator, op_probs: np.ndarr
             )
         layers.append(tuple(slots))
     return Arch(tuple(depths), tuple(layers))
-
-
-_OP_INDEX = {"conv": 0, "sepconv": 1, "skip": 2}
 
 
 class PathSampler(ABC):

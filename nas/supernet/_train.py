@@ -6,8 +6,8 @@ gradient-norm clipping) on a :class:`~nas.supernet.Supernet`; each step trains t
 in-place distillation the paths after the first learn from the first's soft predictions).
 
 Determinism: the trainer owns a numpy generator seeded from ``TrainConfig.seed`` (paths, data
-order) and a ``torch.Generator`` for nothing else; the supernet's initial weights come from
-:func:`build_supernet`, which seeds a private copy of torch's generator. Everything the next
+order); the supernet's initial weights come from :func:`build_supernet`, which seeds a private
+copy of torch's generator. Everything the next
 step depends on is in :meth:`SupernetTrainer.state_dict` (weights, optimizer, epoch, sampler
 state, the generator's state), so training resumed from a checkpoint taken between epochs gives
 the same weights as an uninterrupted run, bit for bit on the same machine.
