@@ -9,6 +9,7 @@ one line on stderr and exit status 2.
 from __future__ import annotations
 
 __all__ = [
+    "ArtifactNotFoundError",
     "DuplicatedStudyError",
     "IncompatibleStudyError",
     "NasError",
@@ -65,6 +66,17 @@ class StudyNotFoundError(NasError, KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its argument; keep the message readable.
         return str(self.args[0]) if self.args else "study not found"
+
+
+class ArtifactNotFoundError(NasError, KeyError):
+    """No artifact with the given id exists, or it has no content stored in the database.
+
+    The second case is an artifact recorded with ``add_artifact`` (path only): its content is
+    the file at its path, not in the database; the message says so and names the path.
+    """
+
+    def __str__(self) -> str:  # KeyError quotes its argument; keep the message readable.
+        return str(self.args[0]) if self.args else "artifact not found"
 
 
 class DuplicatedStudyError(NasError, ValueError):

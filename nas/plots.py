@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from nas._archtext import arch_text
 from nas._types import FrozenTrial, Objective, TrialState
 from nas.exceptions import NasError
 
@@ -64,11 +65,18 @@ def _format_value(value: Any) -> str:
 
 
 def _hover_text(trial: FrozenTrial, objectives: Sequence[Objective]) -> str:
-    """Trial number, budget, objective values and params; HTML-escaped, ``<br>``-separated."""
+    """Trial number, budget, objective values and params (the architecture instead for a NAS
+    trial); HTML-escaped, ``<br>``-separated."""
     lines = [f"<b>trial {trial.number}</b>"]
     if trial.budget is not None:
         lines.append(f"budget = {_format_value(trial.budget)}")
     lines.extend(f"{o.name} = {_format_value(trial.values[o.name])}" for o in objectives)
+    arch = arch_text(trial.user_attrs.get("arch"))
+    if arch is not None:  # a NAS trial: its architecture says more than 14 raw params
+        lines.append(f"arch = {arch}")
+        return "<br>".join(
+            html.escape(line, quote=False) if i else line for i, line in enumerate(lines)
+        )
     items = sorted(trial.params.items())
     lines.extend(f"{k} = {_format_value(v)}" for k, v in items[:_MAX_HOVER_PARAMS])
     if len(items) > _MAX_HOVER_PARAMS:

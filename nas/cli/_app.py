@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
+from nas._archtext import arch_text
 from nas._types import FrozenTrial, TrialState
 from nas.exceptions import NasError
 from nas.study import (
@@ -106,10 +107,32 @@ def run(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")
     ] = False,
+    device: Annotated[
+        str | None,
+        typer.Option(
+            "--device",
+            help="Where a supernet objective trains and evaluates (overrides objective.device).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Create the study of FILE, or resume it, and run it to its total number of trials."""
     cfg = load_study_config(file)
     objective = resolve_objective(cfg.objective, cfg.base_dir)
+    if device is not None:
+        import dataclasses
+
+        from nas.supernet import SupernetObjective
+
+        if not isinstance(objective, SupernetObjective):
+            raise NasError(
+                f"--device {device}: only a supernet objective (objective: {{type: supernet}}) "
+                "has a device; set it inside your objective function instead"
+            )
+        objective = dataclasses.replace(objective, device=device)
+    validate = getattr(objective, "validate", None)
+    if callable(validate):  # e.g. a supernet objective: device and data set, before any write
+        validate()
     url = storage or cfg.storage or DEFAULT_STORAGE
     total = cfg.n_trials if n_trials is None else n_trials
     study = create_study(
@@ -124,6 +147,8 @@ def run(
     )
     limit = cfg.timeout if timeout is None else timeout
     try:
+        if hasattr(objective, "prepare"):
+            _prepare_with_progress(study, objective, quiet)
         if quiet:
             study.optimize(objective, n_trials=total, timeout=limit)
         else:
@@ -138,6 +163,12 @@ def run(
         raise typer.Exit(130) from None
     if not quiet:
         out.print(_summary(study), highlight=False)
+        if len(study.objectives) > 1 and study.get_trials((TrialState.COMPLETE,)):
+            _print_front(study, Format.table)
+    if cfg.plot is not None:
+        path = _write_plot(study, cfg.plot)
+        if not quiet:
+            err.print(f"wrote {path}", highlight=False)
 
 
 def _status(study: Study, trials: Sequence[FrozenTrial]) -> str:
@@ -150,6 +181,45 @@ def _status(study: Study, trials: Sequence[FrozenTrial]) -> str:
     else:
         head = f"pareto front {len(study.pareto_front())}"
     return f"{head} | failed {failed}"
+
+
+def _prepare_with_progress(study: Study, objective: Any, quiet: bool) -> None:
+    """Train (or load) what the objective needs before the first trial, e.g. a supernet."""
+    if quiet:
+        objective.prepare(study)
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(
+        TextColumn("[bold]training supernet"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("epochs | loss {task.fields[loss]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    ) as progress:
+        task: Any = None
+
+        def on_epoch(done: int, total: int, record: Any) -> None:
+            nonlocal task
+            loss = f"{float(record.get('loss', float('nan'))):.4f}"
+            if task is None:
+                task = progress.add_task("train", total=total, completed=done, loss=loss)
+            else:
+                progress.update(task, completed=done, loss=loss)
+
+        objective.prepare(study, on_epoch=on_epoch)
+    if task is None:
+        err.print(f"supernet: trained weights loaded from {study.storage.url}", highlight=False)
 
 
 def _optimize_with_progress(
@@ -340,29 +410,94 @@ def pareto(
 ) -> None:
     """Print the non-dominated trials of a study (and optionally plot them)."""
     study = load_study(name, _storage(storage))
+    _print_front(study, fmt)
+    if html is not None:
+        written = _write_plot(study, html)
+        err.print(f"wrote {written}", highlight=False)
+
+
+def _print_front(study: Study, fmt: Format) -> None:
+    """The Pareto front: trial-number order for json/csv, along the front for a table."""
     front = study.pareto_front()
+    if fmt is Format.table:
+        front.sort(key=lambda t: [t.values[o.name] for o in study.objectives])
     rows = [
         {"number": t.number, "params": dict(t.params), "values": dict(t.values)} for t in front
     ]
     if fmt is Format.json:
         _emit(rows, fmt, [])
-    else:
-        flat, cols = _flatten(study, rows)
-        _emit(flat, fmt, ["number", *cols], title=f"Pareto front of {name} ({len(front)} trials)")
-    if html is not None:
-        from nas.plots import pareto_figure, write_html
+        return
+    title = f"Pareto front of {study.name} ({len(front)} trials)"
+    archs = [arch_text(t.user_attrs.get("arch")) for t in front]
+    if front and all(a is not None for a in archs):
+        # A NAS study: one architecture column, and one row per distinct architecture (the
+        # raw dimensions map many params to one network: a skipped layer's kernel, ...).
+        names = [o.name for o in study.objectives]
+        groups: dict[tuple[Any, ...], list[FrozenTrial]] = {}
+        for t, a in zip(front, archs, strict=True):
+            groups.setdefault((a, *(t.values[n] for n in names)), []).append(t)
+        flat = [
+            {
+                "number": ts[0].number,
+                **{n: ts[0].values[n] for n in names},
+                "arch": key[0],
+                "same arch": len(ts) - 1 or "",
+            }
+            for key, ts in groups.items()
+        ]
+        title = f"Pareto front of {study.name} ({len(front)} trials, {len(flat)} architectures)"
+        _emit(flat, fmt, ["number", *names, "arch", "same arch"], title=title)
+        return
+    flat, cols = _flatten(study, rows)
+    _emit(flat, fmt, ["number", *cols], title=title)
 
-        fig = pareto_figure(
-            study.get_trials((TrialState.COMPLETE,)),
-            study.objectives,
-            front_numbers={t.number for t in front},
-            title=f"{name}: Pareto front",
-        )
-        try:
-            written = write_html(fig, html)
-        except OSError as e:
-            raise NasError(f"cannot write {html}: {e.strerror or e}") from None
-        err.print(f"wrote {written}", highlight=False)
+
+def _write_plot(study: Study, path: Path) -> Path:
+    """The study's Pareto front (or history, one objective) as offline HTML at ``path``."""
+    from nas.plots import pareto_figure, write_html
+
+    complete = study.get_trials((TrialState.COMPLETE,))
+    front = study.pareto_front() if complete else []
+    label = "Pareto front" if len(study.objectives) > 1 else "history"
+    fig = pareto_figure(
+        complete,
+        study.objectives,
+        front_numbers={t.number for t in front},
+        title=f"{study.name}: {label}",
+    )
+    try:
+        return write_html(fig, path)
+    except OSError as e:
+        raise NasError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+@app.command()
+def export(
+    name: Annotated[str, typer.Argument(help="Study name (a NAS study).", show_default=False)],
+    trial: Annotated[int, typer.Option("--trial", min=0, help="Trial number to export.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory to write (created).")],
+    storage: StorageOpt = None,
+    device: Annotated[
+        str, typer.Option("--device", help="Where the supernet is loaded (cpu, cuda).")
+    ] = "cpu",
+    pt2: Annotated[
+        bool, typer.Option("--pt2/--no-pt2", help="Also write a torch.export program.")
+    ] = True,
+) -> None:
+    """Write a NAS trial's network: state dict, architecture JSON, TorchScript (and .pt2)."""
+    from nas.supernet import export_subnet
+
+    study = load_study(name, _storage(storage))
+    _check_device(device, "--device")
+    try:
+        paths = export_subnet(study, trial, out_dir, device=device, exported_program=pt2)
+    except OSError as e:
+        raise NasError(f"cannot write {out_dir}: {e.strerror or e}") from None
+    written = [paths.state_dict, paths.arch_json, paths.torchscript]
+    if paths.exported_program is not None:
+        written.append(paths.exported_program)
+    for p in written:
+        out.print(str(p), highlight=False)
 
 
 @app.command()
@@ -435,6 +570,9 @@ def bench_ranking(
         Path,
         typer.Option("--ground-truth", help="Stand-alone accuracies of every architecture."),
     ] = Path("benchmarks/ranking_ground_truth.json"),
+    device: Annotated[
+        str, typer.Option("--device", help="Where supernets train: cpu, cuda, cuda:1, ...")
+    ] = "cpu",
 ) -> None:
     """Kendall tau and top-5 overlap of supernet vs stand-alone accuracy, per path sampler.
 
@@ -450,6 +588,7 @@ def bench_ranking(
     from nas.supernet._ranking import load_ground_truth, rank_samplers
 
     space, archs, truth = load_ground_truth(ground_truth)
+    _check_device(device, "--device")
     if json_out is not None and not json_out.parent.exists():
         raise NasError(f"--json {json_out}: directory {json_out.parent} does not exist")
     names = ["uniform", "sandwich", "pada"] if sampler == RankingSampler.all else [sampler.value]
@@ -465,6 +604,7 @@ def bench_ranking(
             list(range(seeds)),
             epochs=epochs,
             on_step=lambda: bar.advance(task),
+            device=device,
         )
 
     def spread(values: list[float]) -> str:
@@ -497,6 +637,12 @@ def bench_ranking(
             json_out.write_text(json.dumps(payload, indent=1) + "\n")
         except OSError as e:
             raise NasError(f"cannot write {json_out}: {e.strerror or e}") from None
+
+
+def _check_device(device: str, where: str) -> None:
+    from nas.supernet import check_device
+
+    check_device(device, where)
 
 
 # --------------------------------------------------------------------------- entry point

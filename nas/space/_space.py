@@ -188,9 +188,24 @@ class SearchSpace:
             data: the mapping (e.g. parsed YAML or JSON).
             source: where ``data`` came from; every error message starts with it.
 
+        A mapping whose only key is ``supernet`` is an architecture space
+        (:class:`nas.supernet.ArchSpace`); its search space (the architecture dimensions) is
+        returned.
+
         Raises:
             SpaceError: ``"<source>: <key path>: <rule> (got ...)"`` for any rule broken.
         """
+        if isinstance(data, Mapping) and "supernet" in data:
+            if set(data) != {"supernet"}:
+                extra = sorted(str(k) for k in data if k != "supernet")
+                raise SpaceError(
+                    f"{source}: {extra[0]}: unknown key next to 'supernet' (an architecture "
+                    "space file has only the 'supernet' key)"
+                )
+            from nas.supernet._arch import ArchSpace
+
+            space: SearchSpace = ArchSpace.from_dict(data["supernet"], source=source).search_space
+            return space
         try:
             return cls._from_dict(data)
         except SpaceError as exc:

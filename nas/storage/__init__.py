@@ -9,6 +9,7 @@ The schema is versioned with Alembic (:data:`HEAD_REVISION`, :func:`upgrade`,
 
 from __future__ import annotations
 
+from nas.exceptions import ArtifactNotFoundError
 from nas.storage._engine import DEFAULT_URL, mask_url
 from nas.storage._rdb import RDBStorage, get_storage
 from nas.storage._records import (
@@ -23,6 +24,7 @@ from nas.storage._schema import HEAD_REVISION, current_revision, upgrade
 __all__ = [
     "DEFAULT_URL",
     "HEAD_REVISION",
+    "ArtifactNotFoundError",
     "ArtifactRecord",
     "RDBStorage",
     "StaleHistoryError",

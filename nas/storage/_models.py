@@ -8,7 +8,8 @@ empty database through every migration yields exactly this schema.
 
 Conventions:
 
-* every table has an integer surrogate primary key ``id``;
+* every table has an integer surrogate primary key ``id``, except ``artifact_blobs``, whose key
+  is the id of the artifact it belongs to (one content per artifact);
 * every row belonging to a study is deleted with it (``ON DELETE CASCADE`` on every foreign key);
 * JSON values are stored as text produced by ``json.dumps(value, allow_nan=False)``, so that
   ``int``/``float``/``str``/``bool``/``None`` parameter values round-trip exactly;
@@ -31,12 +32,14 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects.mysql import LONGBLOB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -45,6 +48,7 @@ __all__ = [
     "NAMING_CONVENTION",
     "TRIAL_STATES",
     "Artifact",
+    "ArtifactBlob",
     "Base",
     "Study",
     "StudyObjective",
@@ -69,6 +73,10 @@ NAMING_CONVENTION: dict[str, str] = {
 
 #: The values the ``trials.state`` column may hold (the names of :class:`nas.TrialState`).
 TRIAL_STATES: tuple[str, ...] = ("WAITING", "RUNNING", "COMPLETE", "PRUNED", "FAILED")
+
+# The type of ``artifact_blobs.data``: ``BYTEA`` on PostgreSQL, ``BLOB`` on SQLite, and
+# ``LONGBLOB`` on MySQL/MariaDB, whose plain ``BLOB`` holds at most 64 KiB.
+_BLOB = LargeBinary().with_variant(LONGBLOB(), "mysql", "mariadb")
 
 _STATE_CHECK = "state IN ({})".format(", ".join(f"'{s}'" for s in TRIAL_STATES))
 _CASCADE = "CASCADE"
@@ -286,8 +294,9 @@ class TrialSystemAttr(Base):
 class Artifact(Base):
     """A file produced by a study or one of its trials (checkpoint, plot, ...).
 
-    The storage keeps only the path, the SHA-256 hex digest and the size in bytes; the file
-    itself lives wherever ``path`` points.
+    The row keeps the path, the SHA-256 hex digest and the size in bytes. The content itself
+    either lives wherever ``path`` points (``add_artifact``), or is stored in the database as the
+    :class:`ArtifactBlob` of the same id (``store_artifact``; ``path`` is then a logical name).
     """
 
     __tablename__ = "artifacts"
@@ -304,3 +313,21 @@ class Artifact(Base):
     sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     size: Mapped[int] = mapped_column(BigInteger, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+
+
+class ArtifactBlob(Base):
+    """The content of an artifact stored in the database (at most one per artifact).
+
+    A table of its own, keyed by the artifact id, so that listing artifacts never reads
+    contents. Deleted with its artifact (``ON DELETE CASCADE``), hence with the study or trial.
+    """
+
+    __tablename__ = "artifact_blobs"
+
+    artifact_id: Mapped[int] = mapped_column(
+        Integer,
+        ForeignKey("artifacts.id", ondelete=_CASCADE),
+        primary_key=True,
+        autoincrement=False,
+    )
+    data: Mapped[bytes] = mapped_column(_BLOB, nullable=False)

@@ -92,10 +92,14 @@ class ArtifactRecord:
         artifact_id: primary key.
         trial_id: ``None`` for a study-level artifact.
         kind: free-form category, e.g. ``"checkpoint"`` or ``"plot"``.
-        path: where the file is (the storage does not read it).
+        path: where the file is (the storage does not read it); for a stored artifact, the
+            logical name given to :meth:`RDBStorage.store_artifact`.
         sha256: lowercase hex SHA-256 of the file content (64 characters).
         size: size in bytes.
         created_at: aware UTC datetime.
+        stored: ``True`` if the content is stored in the database
+            (:meth:`RDBStorage.store_artifact`; read it with :meth:`RDBStorage.read_artifact`),
+            ``False`` if only the path was recorded (:meth:`RDBStorage.add_artifact`).
     """
 
     artifact_id: int
@@ -106,3 +110,4 @@ class ArtifactRecord:
     sha256: str
     size: int
     created_at: datetime
+    stored: bool

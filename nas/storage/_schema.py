@@ -2,7 +2,7 @@
 
 The migrations live in the repository's ``alembic/`` directory (shipped in the wheel as
 ``nas/_alembic``). Revision ids are human-readable and equal to the migration file names
-(``v0.1.0.a``, ``v0.1.0.b``, ...); the chain is linear.
+(``v0.1.0.a``, ``v0.1.0.b``, ``v0.2.0.a``, ...); the chain is linear.
 
 * A **new** database (no tables at all) is created from the models with ``create_all`` and
   stamped at :data:`HEAD_REVISION` by writing the ``alembic_version`` row directly - no Alembic
@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 #: The revision of the schema this version of ``nas`` reads and writes (``alembic heads``).
-HEAD_REVISION = "v0.1.0.b"
+HEAD_REVISION = "v0.2.0.a"
 
 #: Alembic's bookkeeping table (same layout as Alembic creates it).
 VERSION_TABLE = "alembic_version"

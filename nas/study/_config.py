@@ -4,13 +4,17 @@ Format (keys are part of the public contract)::
 
     name: quickstart                      # unique study name
     space: ../search_spaces/x.yaml        # path (relative to this file, else cwd) or a mapping
-    objective: package.module:function    # or path/to/file.py:function
+    objective: package.module:function    # or path/to/file.py:function, or a NAS objective:
+    # objective: {type: supernet, space: ../search_spaces/digits_cnn.yaml, train: {...}}
+    # (nas.supernet._objective; `space` may then be left out: the architecture space is used)
     objectives: {error: minimize, n_params: minimize}
     searcher: {name: evolution, options: {population_size: 16}}   # or just: searcher: random
     n_trials: 60                          # TOTAL trials of the study
     seed: 0
     storage: sqlite:///nas.db             # optional
     timeout: 3600                         # optional, seconds
+    plot: results/pareto.html             # optional: offline HTML plot written after `nas run`
+                                          # (Pareto front, or history for one objective)
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from nas._paths import locate
 from nas._types import Objective, parse_objectives
 from nas.exceptions import StudyConfigError
 from nas.space import SearchSpace
@@ -41,8 +46,9 @@ _KEYS = {
     "seed",
     "storage",
     "timeout",
+    "plot",
 }
-_REQUIRED = ("name", "space", "objective", "objectives")
+_REQUIRED = ("name", "objective", "objectives")
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,7 @@ class StudyConfig:
 
     name: str
     space: SearchSpace
-    objective: str
+    objective: str | Callable[..., Any]
     objectives: tuple[Objective, ...]
     searcher: str = "random"
     searcher_options: dict[str, Any] = field(default_factory=dict)
@@ -59,6 +65,7 @@ class StudyConfig:
     seed: int = 0
     storage: str | None = None
     timeout: float | None = None
+    plot: Path | None = None
     source: str = "<dict>"
     base_dir: Path = field(default_factory=Path.cwd)
 
@@ -113,12 +120,23 @@ def study_config_from_dict(
     if not isinstance(name, str) or not name.strip():
         raise _err(source, "name", f"must be a non-empty string, got {name!r}")
 
-    space = _load_space(data["space"], source, base)
+    objective: str | Callable[..., Any] = data["objective"]
+    supernet = None
+    if isinstance(objective, Mapping):
+        from nas.supernet._objective import parse_supernet_objective
 
-    objective = data["objective"]
-    if not isinstance(objective, str) or ":" not in objective:
-        raise _err(source, "objective", f"must be 'package.module:function', got {objective!r}")
-
+        supernet = parse_supernet_objective(objective, source=source, base_dir=base)
+        objective = supernet
+    elif not isinstance(objective, str) or ":" not in objective:
+        raise _err(
+            source,
+            "objective",
+            "must be 'package.module:function' or a mapping with type: supernet, "
+            f"got {objective!r}",
+        )
+    space = _load_space(data["space"], source, base) if "space" in data else None
+    if space is None and supernet is None:
+        raise _err(source, "space", "missing (required)")
     raw_objs = data["objectives"]
     if not isinstance(raw_objs, Mapping) or not raw_objs:
         raise _err(source, "objectives", "must be a non-empty mapping name -> minimize|maximize")
@@ -126,8 +144,17 @@ def study_config_from_dict(
         objectives = parse_objectives({str(k): v for k, v in raw_objs.items()})
     except ValueError as e:
         raise _err(source, "objectives", str(e)) from None
+    if supernet is not None:
+        try:
+            supernet.check_objectives({o.name: o.direction for o in objectives})
+        except StudyConfigError as e:
+            raise StudyConfigError(f"{source}: {e}") from None
 
     searcher_name, options = _parse_searcher(data.get("searcher", "random"), source)
+    if supernet is not None:
+        supernet = _resolve_encoding(supernet, space, searcher_name, options, objectives, source)
+        objective, space = supernet, supernet.search_space
+    assert space is not None
 
     n_trials = data.get("n_trials")
     if n_trials is not None and (
@@ -148,6 +175,10 @@ def study_config_from_dict(
     ):
         raise _err(source, "timeout", f"must be a positive number of seconds, got {timeout!r}")
 
+    plot = data.get("plot")
+    if plot is not None and (not isinstance(plot, str) or not plot.endswith(".html")):
+        raise _err(source, "plot", f"must be the path of an .html file to write, got {plot!r}")
+
     return StudyConfig(
         name=name,
         space=space,
@@ -159,6 +190,7 @@ def study_config_from_dict(
         seed=seed,
         storage=storage,
         timeout=None if timeout is None else float(timeout),
+        plot=None if plot is None else Path(plot).expanduser(),
         source=source,
         base_dir=base,
     )
@@ -171,14 +203,54 @@ def _load_space(value: Any, source: str, base: Path) -> SearchSpace:
         raise _err(
             source, "space", f"must be a path to a space YAML or an inline mapping, got {value!r}"
         )
-    candidate = Path(value)
-    tried = [candidate] if candidate.is_absolute() else [base / candidate, Path.cwd() / candidate]
-    for p in tried:
-        if p.is_file():
-            return SearchSpace.from_yaml(p)
+    found, tried = locate(value, base)
+    if found is not None:
+        return SearchSpace.from_yaml(found)
     raise _err(
         source, "space", f"file {value!r} not found (looked in {', '.join(str(t) for t in tried)})"
     )
+
+
+def _resolve_encoding(
+    supernet: Any,
+    space: SearchSpace | None,
+    searcher: str,
+    options: dict[str, Any],
+    objectives: tuple[Objective, ...],
+    source: str,
+) -> Any:
+    """Fix a supernet objective's ``encoding`` (``auto`` -> ``conditional`` when the searcher
+    takes conditional parameters, else ``flat``); an explicit ``space`` must be one of the two
+    encodings of the architecture space and decides it."""
+    import dataclasses
+
+    from nas.searchers import create_searcher
+
+    arch = supernet.space
+    encodings = {"conditional": arch.conditional_search_space, "flat": arch.search_space}
+    if space is not None:
+        matching = [e for e, s in encodings.items() if s == space]
+        if not matching:
+            raise _err(
+                source,
+                "space",
+                "differs from the architecture space of objective.space; leave `space` out "
+                "for a supernet objective",
+            )
+        if supernet.encoding not in ("auto", matching[0]):
+            raise _err(
+                source,
+                "space",
+                f"is the {matching[0]} encoding, objective.encoding says {supernet.encoding}",
+            )
+        return dataclasses.replace(supernet, encoding=matching[0])
+    if supernet.encoding != "auto":
+        return supernet
+    try:
+        create_searcher(searcher, encodings["conditional"], objectives, 0, options)
+    except Exception:  # refuses conditional parameters (or bad options: reported later)
+        return dataclasses.replace(supernet, encoding="flat")
+    return dataclasses.replace(supernet, encoding="conditional")
 
 
 def _parse_searcher(value: Any, source: str) -> tuple[str, dict[str, Any]]:
@@ -200,8 +272,12 @@ def _parse_searcher(value: Any, source: str) -> tuple[str, dict[str, Any]]:
     return name, {str(k): v for k, v in options.items()}
 
 
-def resolve_objective(spec: str, base_dir: Path | None = None) -> Callable[..., Any]:
-    """Import the objective named ``package.module:function`` or ``path/to/file.py:function``.
+def resolve_objective(
+    spec: str | Callable[..., Any], base_dir: Path | None = None
+) -> Callable[..., Any]:
+    """Import the objective named ``package.module:function`` or ``path/to/file.py:function``
+    (an objective that is already built, like a study file's supernet objective, is returned
+    as it is).
 
     Modules are imported with the current directory (and ``base_dir``) on ``sys.path``, the way
     ``python -m`` would, so a user's own modules next to the study work.
@@ -210,6 +286,8 @@ def resolve_objective(spec: str, base_dir: Path | None = None) -> Callable[..., 
         StudyConfigError: bad spec, module not importable (with the import error's message),
             no such attribute, or not callable.
     """
+    if not isinstance(spec, str):
+        return spec
     module_name, sep, attr = spec.rpartition(":")
     if not sep or not module_name or not attr:
         raise StudyConfigError(f"objective {spec!r}: must be 'package.module:function'")

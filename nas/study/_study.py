@@ -250,6 +250,9 @@ class Study:
             objective: ``objective(trial) -> float | dict[str, float]``. An exception marks the
                 trial FAILED (traceback stored) and the loop goes on; :class:`nas.TrialPruned`
                 marks it PRUNED; NaN/inf or a wrong shape marks it FAILED with the reason.
+                An objective with a ``prepare(study)`` method (the supernet objective of NAS
+                studies: it trains or loads the supernet) has it called first; its errors
+                propagate.
             n_trials: the study's TOTAL number of trials (all states, earlier runs and other
                 workers included). Re-running with the same total after a crash finishes the
                 remaining trials. ``None``: no limit.
@@ -269,6 +272,9 @@ class Study:
             raise ValueError(f"n_trials must be a non-negative int or None, got {n_trials!r}")
         if timeout is not None and not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        prepare = getattr(objective, "prepare", None)
+        if callable(prepare):
+            prepare(self)
         run_worker(
             self,
             objective,

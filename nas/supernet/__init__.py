@@ -32,7 +32,14 @@ from nas.supernet._data import (
     load_digits_images,
     load_image_dataset,
 )
+from nas.supernet._export import ExportedSubnet, ExportError, export_subnet, load_subnet
 from nas.supernet._network import ElasticLayer, Residual, Supernet
+from nas.supernet._objective import (
+    METRICS,
+    SupernetNotTrainedError,
+    SupernetObjective,
+    parse_supernet_objective,
+)
 from nas.supernet._ops import DynamicBatchNorm2d, DynamicConv2d, DynamicLinear
 from nas.supernet._samplers import (
     PadaSampler,
@@ -42,23 +49,29 @@ from nas.supernet._samplers import (
     create_sampler,
 )
 from nas.supernet._train import (
+    DeviceError,
     SupernetTrainer,
     TrainConfig,
     build_supernet,
+    check_device,
     evaluate_arch,
     recalibrate_bn,
 )
 
 __all__ = [
+    "METRICS",
     "OPS",
     "Arch",
     "ArchCost",
     "ArchSpace",
     "DatasetError",
+    "DeviceError",
     "DynamicBatchNorm2d",
     "DynamicConv2d",
     "DynamicLinear",
     "ElasticLayer",
+    "ExportError",
+    "ExportedSubnet",
     "ImageDataset",
     "LayerChoice",
     "PadaSampler",
@@ -67,16 +80,22 @@ __all__ = [
     "SandwichSampler",
     "StageSpec",
     "Supernet",
+    "SupernetNotTrainedError",
+    "SupernetObjective",
     "SupernetTrainer",
     "TrainConfig",
     "UniformSampler",
     "arch_cost",
     "build_supernet",
+    "check_device",
     "create_sampler",
     "evaluate_arch",
+    "export_subnet",
     "load_cifar10",
     "load_digits_images",
     "load_image_dataset",
+    "load_subnet",
     "measure_latency",
+    "parse_supernet_objective",
     "recalibrate_bn",
 ]

@@ -292,28 +292,85 @@ class ArchSpace:
                 params[f"s{i}.l{j}.width"] = _choice(st.widths)
         return SearchSpace.from_dict({"params": params}, source=self.source)
 
+    @cached_property
+    def conditional_search_space(self) -> Any:
+        """The same dimensions with conditions, so that one assignment is one network.
+
+        ``s{i}.l{j}.op`` is active only when ``s{i}.depth > j``; ``kernel`` and ``width`` only
+        when the layer's op is active and not ``skip`` (they are left out when ``skip`` is the
+        only op). Distinct assignments are distinct networks (:meth:`canonical`) except where a
+        ``skip`` inside the depth repeats a shallower depth (depth 2 with a skipped second layer
+        computes what depth 1 does), so searchers that never repeat an assignment rarely
+        evaluate a network twice (with :attr:`search_space` most assignments are duplicates:
+        every inactive dimension multiplies them). Searchers that refuse conditional parameters
+        use :attr:`search_space`. :meth:`arch` takes either.
+        """
+        from nas.space import SearchSpace
+
+        params: dict[str, Any] = {}
+        for i, st in enumerate(self.stages):
+            params[f"s{i}.depth"] = _choice(st.depths)
+            real = [o for o in st.ops if o != "skip"]
+            for j in range(st.max_depth):
+                op_name = f"s{i}.l{j}.op"
+                params[op_name] = _choice(st.ops)
+                deeper = [d for d in st.depths if d > j]
+                if len(deeper) < len(st.depths):
+                    params[op_name]["condition"] = {"parent": f"s{i}.depth", "in": deeper}
+                if not real:
+                    continue
+                for dim, values in (("kernel", st.kernels), ("width", st.widths)):
+                    spec = _choice(values)
+                    if len(real) < len(st.ops) or "condition" in params[op_name]:
+                        spec["condition"] = {"parent": op_name, "in": real}
+                    params[f"s{i}.l{j}.{dim}"] = spec
+        return SearchSpace.from_dict({"params": params}, source=self.source)
+
     def arch(self, params: Mapping[str, Any]) -> Arch:
-        """The architecture of a complete assignment of :attr:`search_space`.
+        """The architecture of an assignment of :attr:`search_space` (every dimension) or of
+        :attr:`conditional_search_space` (the active ones; an inactive dimension takes its
+        stage's ``skip`` op, first kernel, first width -- values that change nothing).
 
         Raises:
             SpaceError: a dimension is missing or has a value outside its choices.
         """
-        checked = self.search_space.validate(params)
+        flat = self.search_space
+        if all(name in params for name in flat.names):
+            checked = dict(flat.validate(params))
+        else:
+            checked = dict(self.conditional_search_space.validate(params))
+            for i, st in enumerate(self.stages):
+                for j in range(st.max_depth):
+                    checked.setdefault(f"s{i}.l{j}.op", "skip" if "skip" in st.ops else st.ops[0])
+                    checked.setdefault(f"s{i}.l{j}.kernel", st.kernels[0])
+                    checked.setdefault(f"s{i}.l{j}.width", st.widths[0])
         depths = []
         layers = []
         for i, st in enumerate(self.stages):
-            depths.append(int(checked[f"s{i}.depth"]))  # type: ignore[arg-type]
+            depths.append(int(checked[f"s{i}.depth"]))
             layers.append(
                 tuple(
                     LayerChoice(
                         op=str(checked[f"s{i}.l{j}.op"]),
-                        kernel=int(checked[f"s{i}.l{j}.kernel"]),  # type: ignore[arg-type]
-                        width=int(checked[f"s{i}.l{j}.width"]),  # type: ignore[arg-type]
+                        kernel=int(checked[f"s{i}.l{j}.kernel"]),
+                        width=int(checked[f"s{i}.l{j}.width"]),
                     )
                     for j in range(st.max_depth)
                 )
             )
         return Arch(tuple(depths), tuple(layers))
+
+    def conditional_params(self, arch: Arch) -> dict[str, Any]:
+        """The assignment of :attr:`conditional_search_space` of ``arch`` (active dimensions)."""
+        out: dict[str, Any] = {}
+        for i, (depth, layers) in enumerate(zip(arch.depths, arch.layers, strict=True)):
+            out[f"s{i}.depth"] = depth
+            for j, c in enumerate(layers[:depth]):
+                out[f"s{i}.l{j}.op"] = c.op
+                if c.op != "skip":
+                    out[f"s{i}.l{j}.kernel"] = c.kernel
+                    out[f"s{i}.l{j}.width"] = c.width
+        return out
 
     def params(self, arch: Arch) -> dict[str, Any]:
         """The assignment of :attr:`search_space` of ``arch`` (inverse of :meth:`arch`)."""

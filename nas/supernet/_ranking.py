@@ -17,9 +17,10 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -93,18 +94,20 @@ def train_standalone(
     batch_size: int = 64,
     lr: float = 0.05,
     weight_decay: float = 2.5e-4,
+    device: str = "cpu",
 ) -> float:
     """Validation accuracy of ``arch`` trained from scratch (SGD momentum 0.9, cosine schedule,
-    gradient clipping at 5, the data order drawn from ``seed``)."""
-    net = build_supernet(space, seed).extract(arch)
+    gradient clipping at 5, the data order drawn from ``seed``) on ``device``."""
+    dev = torch.device(device)
+    net = build_supernet(space, seed).extract(arch).to(dev)
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x57A0]))
-    x, y = data.x_train, data.y_train
+    x, y = data.x_train.to(dev), data.y_train.to(dev)
     for epoch in range(epochs):
         for group in opt.param_groups:
             group["lr"] = 0.5 * lr * (1.0 + float(np.cos(np.pi * epoch / epochs)))
         net.train()
-        order = torch.as_tensor(rng.permutation(len(y)))
+        order = torch.as_tensor(rng.permutation(len(y)), device=dev)
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
             loss = F.cross_entropy(net(x[idx]), y[idx])
@@ -114,8 +117,8 @@ def train_standalone(
             opt.step()
     net.eval()
     with torch.no_grad():
-        pred = net(data.x_val).argmax(-1)
-    return float((pred == data.y_val).float().mean())
+        pred = net(data.x_val.to(dev)).argmax(-1)
+    return float((pred == data.y_val.to(dev)).float().mean())
 
 
 def supernet_scores(
@@ -203,12 +206,15 @@ class RankingResult:
         kendall_tau: Kendall tau between supernet and stand-alone accuracies, per seed.
         top5_overlap: overlap of the two top-5 sets, per seed.
         train_seconds: supernet training wall time, per seed.
+        grad_variance: relative variance of the supernet gradient at the end of training
+            (:meth:`SupernetTrainer.gradient_variance`), per seed; empty unless asked for.
     """
 
     sampler: str
     kendall_tau: list[float] = field(default_factory=list)
     top5_overlap: list[float] = field(default_factory=list)
     train_seconds: list[float] = field(default_factory=list)
+    grad_variance: list[float] = field(default_factory=list)
 
 
 def run_ranking(
@@ -222,15 +228,28 @@ def run_ranking(
     epochs: int,
     batch_size: int = 64,
     on_step: Callable[[], None] | None = None,
+    device: str = "cpu",
+    sampler_options: Mapping[str, Any] | None = None,
+    label: str | None = None,
+    grad_variance: bool = False,
 ) -> RankingResult:
-    """Train a supernet with ``sampler`` once per seed (same epochs and batch size for every
-    sampler) and compare its inherited-weight accuracies with ``truth``."""
+    """Train a supernet with ``sampler`` (and its ``sampler_options``) once per seed (same
+    epochs and batch size for every sampler) on ``device`` and compare its inherited-weight
+    accuracies with ``truth``; with ``grad_variance``, also measure the gradient's relative
+    variance after scoring. The result is named ``label`` (default: the sampler's name)."""
     from nas.supernet._train import SupernetTrainer, TrainConfig
 
-    result = RankingResult(sampler)
+    result = RankingResult(label or sampler)
     k = min(5, len(archs))
     for seed in seeds:
-        config = TrainConfig(epochs=epochs, batch_size=batch_size, sampler=sampler, seed=seed)
+        config = TrainConfig(
+            epochs=epochs,
+            batch_size=batch_size,
+            sampler=sampler,
+            sampler_options=dict(sampler_options or {}),
+            seed=seed,
+            device=device,
+        )
         trainer = SupernetTrainer(build_supernet(space, seed), data, config)
         started = time.perf_counter()
         trainer.fit(on_epoch=(lambda _r: on_step()) if on_step is not None else None)
@@ -238,6 +257,8 @@ def run_ranking(
         scores = supernet_scores(trainer.net, archs, data)
         result.kendall_tau.append(kendall_tau(scores, truth))
         result.top5_overlap.append(top_k_overlap(scores, truth, k))
+        if grad_variance:
+            result.grad_variance.append(trainer.gradient_variance(seed=seed))
     return result
 
 
@@ -251,12 +272,15 @@ def rank_samplers(
     *,
     epochs: int,
     on_step: Callable[[], None] | None = None,
+    device: str = "cpu",
 ) -> list[RankingResult]:
     """:func:`run_ranking` for each of ``samplers`` in order (same seeds and epochs for all);
     ``on_step`` is called after every supernet epoch (``len(samplers) * len(seeds) * epochs``
     calls in all)."""
     return [
-        run_ranking(space, archs, truth, data, name, seeds, epochs=epochs, on_step=on_step)
+        run_ranking(
+            space, archs, truth, data, name, seeds, epochs=epochs, on_step=on_step, device=device
+        )
         for name in samplers
     ]
 

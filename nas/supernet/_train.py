@@ -29,15 +29,28 @@ import torch
 import torch.nn.functional as F  # noqa: N812 - the usual alias
 from torch import Tensor
 
+from nas.exceptions import NasError
 from nas.supernet._arch import Arch, ArchSpace
 from nas.supernet._data import ImageDataset
 from nas.supernet._network import Supernet
 from nas.supernet._ops import DynamicBatchNorm2d
 from nas.supernet._samplers import PathSampler, create_sampler
 
-__all__ = ["SupernetTrainer", "TrainConfig", "build_supernet", "evaluate_arch", "recalibrate_bn"]
+__all__ = [
+    "DeviceError",
+    "SupernetTrainer",
+    "TrainConfig",
+    "build_supernet",
+    "check_device",
+    "evaluate_arch",
+    "recalibrate_bn",
+]
 
 _SEED_SALT = 0x7A11
+
+
+class DeviceError(NasError, ValueError):
+    """A device string that is not valid, or names an accelerator this machine lacks."""
 
 
 @dataclass(frozen=True)
@@ -85,12 +98,47 @@ class TrainConfig:
                 raise ValueError(f"train option {name!r} is out of range: {getattr(self, name)!r}")
 
 
+def check_device(device: str, where: str = "device") -> torch.device:
+    """Parse ``device`` (``cpu``, ``cuda``, ``cuda:N``, ``mps``) and check it exists here.
+
+    Raises:
+        DeviceError: not a torch device string, or the accelerator is not available (the
+            message names ``where`` and suggests ``cpu``).
+    """
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise DeviceError(
+            f"{where}: {device!r} is not a device (cpu, cuda, cuda:N): {e}"
+        ) from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceError(
+                f"{where}: {device!r} requested but CUDA is not available here; use cpu"
+            )
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise DeviceError(
+                f"{where}: {device!r} requested but this machine has "
+                f"{torch.cuda.device_count()} CUDA device(s)"
+            )
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise DeviceError(f"{where}: {device!r} requested but MPS is not available here; use cpu")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise DeviceError(f"{where}: unsupported device type {dev.type!r}; use cpu or cuda")
+    return dev
+
+
 def build_supernet(space: ArchSpace, seed: int) -> Supernet:
     """A supernet whose initial weights depend only on ``seed`` (torch's global generator is
     used on a private copy and left as it was)."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(int(np.random.SeedSequence([seed, _SEED_SALT]).generate_state(1)[0]))
         return Supernet(space)
+
+
+def _device_of(net: torch.nn.Module) -> torch.device:
+    """Where ``net``'s parameters live (inputs are moved there)."""
+    return next(net.parameters()).device
 
 
 def _bn_layers(net: torch.nn.Module) -> list[torch.nn.BatchNorm2d]:
@@ -101,11 +149,13 @@ def recalibrate_bn(net: Supernet, arch: Arch, images: Tensor, batch_size: int = 
     """Re-estimate the batch-norm running statistics of ``arch`` on ``images``.
 
     Statistics are reset and accumulated as a cumulative average over the batches of
-    ``images`` (in order), with ``arch`` active; weights are not touched. The supernet is left
+    ``images`` (in order, moved batch by batch to the supernet's device), with ``arch``
+    active; weights are not touched. The supernet is left
     in eval mode with ``arch`` active. (The statistics of channels ``arch`` does not use are
     reset too: recalibrate again before evaluating another architecture.)
     """
     net.set_active(arch)
+    device = _device_of(net)
     bns = _bn_layers(net)
     saved = [bn.momentum for bn in bns]
     for bn in bns:
@@ -115,7 +165,7 @@ def recalibrate_bn(net: Supernet, arch: Arch, images: Tensor, batch_size: int = 
     try:
         with torch.no_grad():
             for start in range(0, len(images), batch_size):
-                net(images[start : start + batch_size])
+                net(images[start : start + batch_size].to(device))
     finally:
         for bn, m in zip(bns, saved, strict=True):
             bn.momentum = m
@@ -133,6 +183,9 @@ def evaluate_arch(
 ) -> float:
     """Top-1 accuracy of ``arch`` with inherited weights on ``images`` (in ``[0, 1]``).
 
+    ``images`` ``(n, c, h, w)`` and ``labels`` ``(n,)`` may live on any device; batches are
+    moved to the supernet's.
+
     With ``calibration`` images, the batch-norm statistics are recalibrated first
     (:func:`recalibrate_bn`); otherwise the supernet's current statistics are used.
     """
@@ -141,11 +194,13 @@ def evaluate_arch(
     else:
         net.set_active(arch)
         net.eval()
+    device = _device_of(net)
     correct = 0
     with torch.no_grad():
         for start in range(0, len(images), batch_size):
-            logits = net(images[start : start + batch_size])
-            correct += int((logits.argmax(-1) == labels[start : start + batch_size]).sum())
+            logits = net(images[start : start + batch_size].to(device))
+            batch_labels = labels[start : start + batch_size].to(device)
+            correct += int((logits.argmax(-1) == batch_labels).sum())
     return correct / max(len(images), 1)
 
 
@@ -212,10 +267,20 @@ class SupernetTrainer:
 
     def _step(self, x: Tensor, y: Tensor, idx: Tensor) -> float:
         self.optimizer.zero_grad(set_to_none=True)
+        first_loss = self._accumulate_gradients(x, y, idx, self.rng)
+        torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        return first_loss
+
+    def _accumulate_gradients(
+        self, x: Tensor, y: Tensor, idx: Tensor, rng: np.random.Generator
+    ) -> float:
+        """Forward and backward every path the sampler draws from ``rng`` for the batch ``x``
+        (gradients add up in ``.grad``); returns the first path's loss."""
         weights = self.sampler.sample_weights(idx)
         teacher: Tensor | None = None
         first_loss = 0.0
-        for k, arch in enumerate(self.sampler.paths(self.rng)):
+        for k, arch in enumerate(self.sampler.paths(rng)):
             self.net.set_active(arch)
             logits = self.net(x)
             if k > 0 and self.sampler.distill and teacher is not None:
@@ -231,9 +296,46 @@ class SupernetTrainer:
                 first_loss = float(loss.detach())
                 if self.sampler.distill:
                     teacher = F.softmax(logits.detach(), -1)
-        torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.config.grad_clip)
-        self.optimizer.step()
         return first_loss
+
+    def gradient_variance(self, draws: int = 16, seed: int = 0) -> float:
+        """Relative variance of the supernet's stochastic gradient, as the sampler draws it now.
+
+        ``draws`` times: a minibatch drawn from the sampler's data distribution
+        (:meth:`PathSampler.epoch_indices`) and its paths (:meth:`PathSampler.paths`), the
+        gradient of all weights (what one training step would apply, before clipping).
+        Returns ``mean_k ||g_k - g_mean||^2 / ||g_mean||^2``: the noise of the estimator
+        relative to its signal (PA&DA's claim is that importance sampling lowers it).
+
+        Side effects: the sampler observes these steps and batch-norm running statistics
+        move (train mode): measure after scoring architectures. Weights are not changed and
+        the trainer's generator is not used (``seed`` seeds a private one).
+        """
+        rng = np.random.default_rng(np.random.SeedSequence([seed, _SEED_SALT, 2]))
+        x_all = self.data.x_train.to(self.device)
+        y_all = self.data.y_train.to(self.device)
+        self.net.train()
+        grads = []
+        for _ in range(draws):
+            order = self.sampler.epoch_indices(len(y_all), rng)[: self.config.batch_size]
+            idx = torch.as_tensor(order, device=self.device)
+            self.optimizer.zero_grad(set_to_none=False)
+            self._accumulate_gradients(x_all[idx], y_all[idx], idx, rng)
+            grads.append(
+                torch.cat(
+                    [
+                        (p.grad if p.grad is not None else torch.zeros_like(p)).flatten()
+                        for p in self.net.parameters()
+                    ]
+                )
+                .detach()
+                .cpu()
+                .double()
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        g = torch.stack(grads)
+        mean = g.mean(0)
+        return float(((g - mean) ** 2).sum(1).mean() / mean.pow(2).sum().clamp_min(1e-300))
 
     def fit(
         self, on_epoch: Callable[[dict[str, float]], None] | None = None

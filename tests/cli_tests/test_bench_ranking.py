@@ -7,20 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from nas.cli import main
 from nas.supernet import ArchSpace
 from nas.supernet._ranking import enumerate_archs
+from nas.testing.cli import run_cli
 
-
-def cli(*args: str) -> tuple[int, str, str]:
-    """Run the CLI in-process; returns (exit code, stdout, stderr)."""
-    import io
-    from contextlib import redirect_stderr, redirect_stdout
-
-    o, e = io.StringIO(), io.StringIO()
-    with redirect_stdout(o), redirect_stderr(e), pytest.raises(SystemExit) as exc:
-        main(list(args))
-    return int(exc.value.code or 0), o.getvalue(), e.getvalue()
+cli = run_cli
 
 
 TINY = {

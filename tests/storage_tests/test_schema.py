@@ -14,7 +14,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from nas._types import Objective, Proposal, TrialState
-from nas.exceptions import SchemaVersionError, StorageError
+from nas.exceptions import ArtifactNotFoundError, SchemaVersionError, StorageError
 from nas.storage import HEAD_REVISION, RDBStorage, current_revision, upgrade
 from nas.storage._models import Base
 from nas.storage._schema import alembic_config, known_revisions, script_location
@@ -61,7 +61,7 @@ def _reflect(url: str) -> dict[str, object]:
 def test_head_revision_is_alembic_script_head() -> None:
     script = ScriptDirectory(str(script_location()))
     assert script.get_heads() == [HEAD_REVISION]
-    assert known_revisions() == ["v0.1.0.a", "v0.1.0.b"]
+    assert known_revisions() == ["v0.1.0.a", "v0.1.0.b", "v0.2.0.a"]
     for revision in known_revisions():  # ids are the file names
         assert (script_location() / "versions" / f"{revision}.py").is_file()
 
@@ -145,11 +145,74 @@ def test_old_fixture_db_is_refused_then_upgraded(tmp_path: Path) -> None:
     storage.report(claimed.trial_id, 1, {0: 0.3})
     storage.set_trial_user_attr(claimed.trial_id, "new", True)
     storage.add_artifact(study_id, "plot", "/p.html", "0" * 64, 1, trial_id=claimed.trial_id)
+    stored = storage.store_artifact(study_id, "ckpt", "c.pt", b"\x00w", trial_id=claimed.trial_id)
+    assert storage.read_artifact(stored) == b"\x00w"
+    assert [a.stored for a in storage.get_artifacts(study_id)] == [False, True]
     waiting = storage.claim_waiting_trial(study_id, "w")
     assert waiting is not None and waiting.number == 3
     storage.delete_study(study_id)  # cascades through old and new tables alike
     assert storage.list_studies() == []
     storage.dispose()
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            for table in ("artifacts", "artifact_blobs", "trials"):
+                count = connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one()
+                assert count == 0, table
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_from_previous_revision_keeps_artifacts_and_adds_blobs(
+    storage_url: str,
+) -> None:
+    """v0.1.0.b -> v0.2.0.a adds artifact_blobs only; path-only artifacts stay, unstored."""
+    assert upgrade(storage_url, "v0.1.0.b") == (None, "v0.1.0.b")
+    engine = sa.create_engine(storage_url, poolclass=sa.pool.NullPool)
+    try:
+        assert "artifact_blobs" not in sa.inspect(engine).get_table_names()
+        with engine.begin() as connection:
+            study_id = connection.execute(
+                sa.text(
+                    "INSERT INTO studies (name, space_json, searcher_json, seed, created_at, "
+                    "updated_at) VALUES ('old', '{}', '{\"name\": \"random\"}', 1, "
+                    "CURRENT_TIMESTAMP, CURRENT_TIMESTAMP) RETURNING id"
+                )
+            ).scalar_one()
+            connection.execute(
+                sa.text(
+                    "INSERT INTO study_objectives (study_id, idx, name, direction) "
+                    "VALUES (:s, 0, 'y', 'minimize')"
+                ),
+                {"s": study_id},
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO artifacts (study_id, kind, path, sha256, size, created_at) "
+                    "VALUES (:s, 'plot', '/old.html', :h, 3, CURRENT_TIMESTAMP)"
+                ),
+                {"s": study_id, "h": "a" * 64},
+            )
+        before = _reflect(storage_url)
+        assert upgrade(storage_url) == ("v0.1.0.b", HEAD_REVISION)
+        after = _reflect(storage_url)
+        assert set(after) - set(before) == {"artifact_blobs"}
+        assert {t: after[t] for t in before} == before
+        command.downgrade(alembic_config(storage_url), "v0.1.0.b")
+        assert _reflect(storage_url) == before
+        assert upgrade(storage_url) == ("v0.1.0.b", HEAD_REVISION)
+    finally:
+        engine.dispose()
+    storage = RDBStorage(storage_url)
+    try:
+        (old,) = storage.get_artifacts(study_id)
+        assert (old.path, old.stored) == ("/old.html", False)
+        with pytest.raises(ArtifactNotFoundError, match="add_artifact"):
+            storage.read_artifact(old.artifact_id)
+        new = storage.store_artifact(study_id, "ckpt", "n.pt", b"new")
+        assert storage.read_artifact(new) == b"new"
+    finally:
+        storage.dispose()
 
 
 def test_newer_revision_asks_to_upgrade_nas(sqlite_url: str) -> None:

@@ -102,3 +102,52 @@ def test_largest_and_smallest() -> None:
     assert big.depths == (2, 1) and big.layers[0][0] == LayerChoice("conv", 5, 8)
     assert small.depths == (1, 1) and small.layers[0][0].op == "skip"
     assert small.layers[1][0] == LayerChoice("sepconv", 3, 8)  # only choice
+
+
+def test_conditional_encoding_is_one_assignment_per_network() -> None:
+    import itertools
+
+    space = ArchSpace.from_dict(SMALL)
+    cs = space.conditional_search_space
+    assert cs.names == space.search_space.names  # same dimensions, with conditions
+    # Enumerate every assignment of the conditional space: stage 0 depth 1 or 2, each active
+    # layer conv (kernel x width) or skip; stage 1 fixed.
+    layer = [{"op": "skip"}] + [
+        {"op": "conv", "kernel": k, "width": w} for k, w in itertools.product([3, 5], [4, 8])
+    ]
+    assignments = []
+    for depth in (1, 2):
+        for layers in itertools.product(layer, repeat=depth):
+            p = {"s0.depth": depth}
+            for j, choice in enumerate(layers):
+                p.update({f"s0.l{j}.{k}": v for k, v in choice.items()})
+            p.update({"s1.depth": 1, "s1.l0.op": "sepconv", "s1.l0.kernel": 3, "s1.l0.width": 8})
+            assignments.append(cs.validate(p))
+    assert len(assignments) == 5 + 25
+    keys: dict = {}
+    for p in assignments:
+        arch = space.arch(p)
+        assert space.conditional_params(arch) == p  # round trip
+        keys.setdefault(space.canonical(arch), []).append(p)
+    # Distinct assignments are distinct networks, except a skip inside the depth repeating a
+    # shallower depth: depth 2 with one skipped layer equals depth 1 with the other layer.
+    for group in keys.values():
+        if len(group) > 1:
+            assert all(p["s0.depth"] == 2 for p in group[1:])
+            assert any(p.get("s0.l1.op") == "skip" or p["s0.l0.op"] == "skip" for p in group)
+    from nas.supernet._ranking import enumerate_archs
+
+    assert len(keys) == len(enumerate_archs(space))
+    # Inactive dimensions are absent; a flat assignment of the same network is accepted too.
+    p = cs.validate({"s0.depth": 1, "s0.l0.op": "skip", "s1.depth": 1, "s1.l0.op": "sepconv",
+                     "s1.l0.kernel": 3, "s1.l0.width": 8})  # fmt: skip
+    assert set(p) == {
+        "s0.depth",
+        "s0.l0.op",
+        "s1.depth",
+        "s1.l0.op",
+        "s1.l0.kernel",
+        "s1.l0.width",
+    }
+    flat = space.params(space.arch(p))
+    assert space.canonical(space.arch(flat)) == space.canonical(space.arch(p))

@@ -10,6 +10,7 @@ from nas.supernet import ArchSpace, load_image_dataset
 from nas.supernet._ranking import (
     enumerate_archs,
     kendall_tau,
+    run_ranking,
     supernet_scores,
     top_k_overlap,
     train_standalone,
@@ -70,3 +71,23 @@ def test_standalone_training_and_supernet_scores_are_accuracies() -> None:
     assert acc == train_standalone(space, archs[0], data, epochs=2, seed=0)
     scores = supernet_scores(build_supernet(space, 0), archs, data, calibration_size=128)
     assert len(scores) == 3 and all(0.0 <= s <= 1.0 for s in scores)
+
+
+def test_run_ranking_with_options_label_and_gradient_variance() -> None:
+    space = ArchSpace.from_yaml(ROOT / "benchmarks" / "ranking_space.yaml")
+    data = load_image_dataset("digits")
+    archs = enumerate_archs(space)[:6]
+    truth = [0.9, 0.8, 0.7, 0.95, 0.85, 0.6]
+    steps: list[int] = []
+    result = run_ranking(
+        space, archs, truth, data, "pada", [0, 1], epochs=1, batch_size=256,
+        on_step=lambda: steps.append(1), sampler_options={"sample_data": False},
+        label="pada, PA only", grad_variance=True,
+    )  # fmt: skip
+    assert result.sampler == "pada, PA only" and len(steps) == 2
+    assert len(result.kendall_tau) == len(result.grad_variance) == 2
+    assert all(-1.0 <= t <= 1.0 for t in result.kendall_tau)
+    assert all(v > 0 for v in result.grad_variance)
+    with pytest.raises(TypeError):  # options reach the sampler
+        run_ranking(space, archs, truth, data, "pada", [0], epochs=1,
+                    sampler_options={"bogus": True})  # fmt: skip

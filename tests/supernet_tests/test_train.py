@@ -119,3 +119,31 @@ def test_sandwich_paths_and_sampler_errors(space) -> None:
         create_sampler("uniform", space, 10, n_random=1)
     with pytest.raises(ValueError, match="'lr'"):
         TrainConfig(lr=0.0)
+
+
+def test_gradient_variance_measures_the_estimator_noise(data) -> None:
+    one_arch = ArchSpace.from_dict(
+        {
+            "input": {"channels": 1, "height": 8, "width": 8},
+            "classes": 10,
+            "stem": {"channels": 4},
+            "stages": [
+                {"channels": 4, "stride": 1, "depth": [1], "ops": ["conv"], "kernel": 3,
+                 "width": 4},
+            ],
+        }
+    )  # fmt: skip
+    n = len(data.y_train)
+    # One architecture and the whole training set per draw: every draw is the same gradient.
+    full = SupernetTrainer(build_supernet(one_arch, 0), data, TrainConfig(batch_size=n))
+    assert full.gradient_variance(draws=4) < 1e-8
+    # Minibatches of 32: noise; and the measurement changes neither weights nor the generator.
+    small = SupernetTrainer(build_supernet(one_arch, 0), data, TrainConfig(batch_size=32))
+    before = [p.detach().clone() for p in small.net.parameters()]
+    rng_state = small.rng.bit_generator.state
+    v = small.gradient_variance(draws=8, seed=1)
+    assert v > 0.01 and np.isfinite(v)
+    after = list(small.net.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
+    assert small.rng.bit_generator.state == rng_state
+    assert small.gradient_variance(draws=8, seed=1) == pytest.approx(v, rel=1e-9)

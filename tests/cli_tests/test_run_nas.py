@@ -1,0 +1,79 @@
+"""``nas run`` of a NAS study file: training progress, the Pareto front with architectures, the
+HTML plot, a resumed run loading the supernet, and bad objective mappings as one-line errors."""
+
+from __future__ import annotations
+
+import pytest
+
+import nas
+from nas.testing.cli import run_cli
+
+STUDY = """\
+name: tiny_nas
+objective:
+  type: supernet
+  space:
+    supernet:
+      input: {channels: 1, height: 8, width: 8}
+      classes: 10
+      stem: {channels: 4}
+      stages:
+        - {channels: 4, stride: 1, depth: [1, 2], ops: [conv, skip], kernel: 3, width: [2, 4]}
+  train: {epochs: 2, batch_size: 128, sampler: pada}
+  eval: {calibration: 128}
+objectives: {accuracy: maximize, mflops: minimize}
+searcher: {name: evolution, options: {population_size: 4}}
+n_trials: 8
+seed: 0
+plot: out/front.html
+"""
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NAS_STORAGE", raising=False)
+    (tmp_path / "nas_study.yaml").write_text(STUDY)
+    return tmp_path
+
+
+def test_run_trains_searches_prints_the_front_and_plots(workdir) -> None:
+    code, out, err = run_cli("run", "nas_study.yaml")
+    assert code == 0, err
+    assert "training supernet" in err and "2/2" in err
+    assert "study 'tiny_nas': 8 trials (8 complete)" in out
+    assert "Pareto front of tiny_nas" in out and "arch" in out
+    study = nas.load_study("tiny_nas", "sqlite:///nas.db")
+    front = study.pareto_front()
+    assert front and all(str(t.number) in out for t in front)
+    html = (workdir / "out" / "front.html").read_text()
+    assert "plotly" in html and 'src="https://cdn' not in html and "arch = " in html
+    assert "wrote out/front.html" in err
+
+    # Run again with more trials: the supernet is loaded from the database, not retrained.
+    code, out, err = run_cli("run", "nas_study.yaml", "--n-trials", "10")
+    assert code == 0, err
+    assert "training supernet" not in err and "trained weights loaded from" in err
+    assert "10 trials (10 complete)" in out
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("sampler: pada", "sampler: fancy", "objective.train.sampler: unknown path sampler"),
+        ("mflops: minimize", "flops: minimize", "'flops' is not a metric"),
+        ("stem: {channels: 4}", "stem: {channels: 0}", "supernet.stem.channels"),
+        ("plot: out/front.html", "plot: front.png", "plot: must be the path of an .html"),
+        ("  eval: {calibration: 128}", "  device: cuda:9", "cuda:9"),
+    ],
+)
+def test_bad_nas_study_files_are_one_line_errors(workdir, old, new, message) -> None:
+    (workdir / "bad.yaml").write_text(STUDY.replace(old, new))
+    code, out, err = run_cli("run", "bad.yaml")
+    assert code == 2, (out, err)
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    if "cuda" not in new:  # rejected before the study exists
+        assert (
+            not (workdir / "nas.db").exists()
+            or not nas.storage.get_storage("sqlite:///nas.db").list_studies()
+        )

@@ -1,0 +1,122 @@
+"""``export_subnet`` / ``nas export``: the written network computes what the supernet computes
+for the trial's architecture, in every format; bad requests are one-line errors."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import pytest
+import torch
+
+import nas
+from nas.supernet import ExportError, export_subnet, load_subnet, parse_supernet_objective
+from nas.testing.cli import run_cli
+
+SPACE = {
+    "input": {"channels": 1, "height": 8, "width": 8},
+    "classes": 10,
+    "stem": {"channels": 4},
+    "stages": [
+        {"channels": 4, "stride": 1, "depth": [1, 2], "ops": ["conv", "sepconv", "skip"],
+         "kernel": [3, 5], "width": [2, 4]},
+        {"channels": 8, "stride": 2, "depth": [1], "ops": ["conv", "skip"], "kernel": 3,
+         "width": 4},
+    ],
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def nas_study(tmp_path_factory):
+    """A NAS study with a trained supernet and 6 trials (one FAILED), and a plain study."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('export')}/nas.db"
+    obj = parse_supernet_objective(
+        {"type": "supernet", "space": SPACE, "train": {"epochs": 2, "batch_size": 128}},
+        source="t",
+    )
+    study = nas.create_study(
+        "nas",
+        obj.space.search_space,
+        {"accuracy": "maximize", "params": "minimize"},
+        storage=url,
+        seed=1,
+    )
+
+    def objective(trial):
+        if trial.number == 5:
+            raise RuntimeError("boom")
+        return obj(trial)
+
+    obj.prepare(study)
+    study.optimize(objective, n_trials=6)
+    plain = nas.create_study("plain", {"params": {"x": {"type": "float", "low": 0, "high": 1}}},
+                             {"y": "minimize"}, storage=url)  # fmt: skip
+    plain.optimize(lambda t: t.params["x"], n_trials=1)
+    return url, obj, study
+
+
+def test_exported_files_reproduce_the_supernet(nas_study, tmp_path) -> None:
+    url, obj, study = nas_study
+    number = max(range(5), key=lambda n: study.trials[n].values["params"])  # a real network
+    paths = export_subnet(nas.load_study("nas", url), number, tmp_path / "out")
+    trial = study.trials[number]
+    meta = json.loads(paths.arch_json.read_text())
+    assert meta["trial"] == number and meta["params"] == trial.params
+    assert meta["values"] == trial.values and meta["input_shape"] == [1, 8, 8]
+    assert meta["metrics"]["accuracy"] == trial.values["accuracy"]
+
+    net = obj.calibrated(study, obj.space.arch(trial.params))
+    data = obj.data(study)
+    x = data.x_test[:50]
+    with torch.no_grad():
+        expected = net(x)
+        model = load_subnet(paths.directory)
+        assert torch.allclose(model(x), expected, atol=1e-5)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            scripted = torch.jit.load(str(paths.torchscript))
+        assert torch.allclose(scripted(x), expected, atol=1e-5)
+        assert paths.exported_program is not None
+        program = torch.export.load(paths.exported_program).module()
+        assert torch.allclose(program(x[:3]), expected[:3], atol=1e-5)  # any batch size
+    # The exported network's accuracy is the trial's (same recalibrated statistics).
+    val = (model(data.x_val).argmax(-1) == data.y_val).float().mean().item()
+    assert val == pytest.approx(trial.values["accuracy"])
+    assert sum(p.numel() for p in model.parameters()) == trial.values["params"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nas", "--trial", "99"], "has no trial 99 (trials are 0..5)"),
+        (["nas", "--trial", "5"], "trial 5 of study 'nas' is FAILED"),
+        (["plain", "--trial", "0"], "study 'plain' is not a NAS study"),
+        (["missing", "--trial", "0"], "missing"),
+        (["nas", "--trial", "0", "--device", "cuda:7"], "--device"),
+    ],
+)
+def test_export_errors_are_one_line(nas_study, tmp_path, args, message) -> None:
+    url, _, _ = nas_study
+    code, _, err = run_cli("export", *args, "--out", str(tmp_path / "x"), "--storage", url)
+    assert code == 2, err
+    assert err.startswith("error: ") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "x").exists()  # nothing half-written
+
+
+def test_cli_export_writes_and_lists_the_files(nas_study, tmp_path) -> None:
+    url, _, _ = nas_study
+    code, out, err = run_cli(
+        "export", "nas", "--trial", "0", "--out", str(tmp_path / "d"), "--storage", url, "--no-pt2"
+    )
+    assert code == 0, err
+    names = [line.rsplit("/", 1)[-1] for line in out.split()]
+    assert names == ["model.pt", "arch.json", "model.torchscript.pt"]
+    assert not (tmp_path / "d" / "model.pt2").exists()
+
+
+def test_load_subnet_refuses_other_directories(tmp_path) -> None:
+    with pytest.raises(ExportError, match="not an exported subnet"):
+        load_subnet(tmp_path)
+    (tmp_path / "arch.json").write_text(json.dumps({"format": "other"}))
+    with pytest.raises(ExportError, match="format 'other'"):
+        load_subnet(tmp_path)
