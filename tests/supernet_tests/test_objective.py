@@ -476,3 +476,44 @@ def test_every_searcher_runs_a_nas_study(tmp_path, searcher) -> None:
         t.failure_reason for t in trials
     ]
     assert study.pareto_front()
+
+
+def _fake_cifar(root: Path, per_batch: int = 40) -> None:
+    """CIFAR-10 binary batches (random pixels) in the standard layout."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    for name in [*(f"data_batch_{i}.bin" for i in range(1, 6)), "test_batch.bin"]:
+        labels = rng.integers(0, 10, size=per_batch, dtype=np.uint8)
+        pixels = rng.integers(0, 256, size=(per_batch, 3072), dtype=np.uint8)
+        np.concatenate([labels[:, None], pixels], axis=1).tofile(root / name)
+
+
+def test_a_nas_study_on_cifar10_from_a_directory(tmp_path) -> None:
+    _fake_cifar(tmp_path)
+    space = {
+        "input": {"channels": 3, "height": 32, "width": 32},
+        "classes": 10,
+        "stem": {"channels": 4},
+        "stages": [{"channels": 8, "stride": 2, "depth": [1], "ops": ["conv", "skip"],
+                    "kernel": 3, "width": 4}],
+    }  # fmt: skip
+    obj = parse_supernet_objective(
+        {"type": "supernet", "space": space, "dataset": "cifar10", "root": str(tmp_path),
+         "train": {"epochs": 1, "batch_size": 64}, "eval": {"calibration": 32}},
+        source="t",
+    )  # fmt: skip
+    assert obj.validate().input_shape == (3, 32, 32)
+    study = _study(f"sqlite:///{tmp_path}/nas.db", obj)
+    study.optimize(obj, n_trials=2)
+    assert all(t.state == nas.TrialState.COMPLETE for t in study.trials)
+    # An 8x8 grey space does not fit CIFAR-10's images: said before anything is written.
+    wrong = _objective(dataset="cifar10", root=str(tmp_path))
+    with pytest.raises(
+        StudyConfigError, match="expects 1x8x8 images, dataset 'cifar10' has 3x32x32"
+    ):
+        wrong.validate()
+    from nas.supernet import DatasetError
+
+    with pytest.raises(DatasetError, match="missing CIFAR-10 binary batches"):
+        _objective(dataset="cifar10", root=str(tmp_path / "nowhere")).validate()
