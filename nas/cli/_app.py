@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -89,47 +91,71 @@ def _root(
 
 
 # --------------------------------------------------------------------------- run
-@app.command()
-def run(
-    file: Annotated[Path, typer.Argument(help="Study YAML file.", show_default=False)],
-    storage: StorageOpt = None,
-    n_trials: Annotated[
-        int | None,
-        typer.Option("--n-trials", min=0, help="Total trials of the study (overrides the file)."),
-    ] = None,
-    seed: Annotated[
-        int | None, typer.Option("--seed", min=0, help="Study seed (overrides the file).")
-    ] = None,
-    timeout: Annotated[
-        float | None,
-        typer.Option("--timeout", min=0.0, help="Seconds after which no trial starts."),
-    ] = None,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")
-    ] = False,
-    device: Annotated[
-        str | None,
-        typer.Option(
-            "--device",
-            help="Where a supernet objective trains and evaluates (overrides objective.device).",
-            show_default=False,
-        ),
-    ] = None,
-) -> None:
-    """Create the study of FILE, or resume it, and run it to its total number of trials."""
+NTrialsOpt = Annotated[
+    int | None,
+    typer.Option("--n-trials", min=0, help="Total trials of the study (overrides the file)."),
+]
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option("--timeout", min=0.0, help="Seconds after which no trial starts."),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
+DeviceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--device",
+        help="Where a supernet objective trains and evaluates (overrides objective.device).",
+        show_default=False,
+    ),
+]
+MaxRestartsOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-restarts",
+        min=0,
+        help="Re-runs of a trial whose worker died before it is marked FAILED.",
+    ),
+]
+#: Study user attribute: how ``nas run`` / ``nas worker FILE`` ran the study, so that
+#: ``nas worker NAME`` can join it without the file.
+RUN_ATTR = "nas.run"
+
+
+@dataclass
+class _Opened:
+    study: Study
+    objective: Any
+    total: int | None
+    timeout: float | None
+    plot: Path | None
+
+
+def _with_device(objective: Any, device: str | None) -> Any:
+    if device is None:
+        return objective
+    import dataclasses
+
+    from nas.supernet import SupernetObjective
+
+    if not isinstance(objective, SupernetObjective):
+        raise NasError(
+            f"--device {device}: only a supernet objective (objective: {{type: supernet}}) "
+            "has a device; set it inside your objective function instead"
+        )
+    return dataclasses.replace(objective, device=device)
+
+
+def _open_file(
+    file: Path,
+    storage: str | None,
+    n_trials: int | None,
+    seed: int | None,
+    timeout: float | None,
+    device: str | None,
+) -> _Opened:
+    """Validate the study file, create or reopen its study and remember how to run it."""
     cfg = load_study_config(file)
-    objective = resolve_objective(cfg.objective, cfg.base_dir)
-    if device is not None:
-        import dataclasses
-
-        from nas.supernet import SupernetObjective
-
-        if not isinstance(objective, SupernetObjective):
-            raise NasError(
-                f"--device {device}: only a supernet objective (objective: {{type: supernet}}) "
-                "has a device; set it inside your objective function instead"
-            )
-        objective = dataclasses.replace(objective, device=device)
+    objective = _with_device(resolve_objective(cfg.objective, cfg.base_dir), device)
     validate = getattr(objective, "validate", None)
     if callable(validate):  # e.g. a supernet objective: device and data set, before any write
         validate()
@@ -145,30 +171,254 @@ def run(
         seed=cfg.seed if seed is None else seed,
         load_if_exists=True,
     )
-    limit = cfg.timeout if timeout is None else timeout
-    try:
-        if hasattr(objective, "prepare"):
-            _prepare_with_progress(study, objective, quiet)
-        if quiet:
-            study.optimize(objective, n_trials=total, timeout=limit)
-        else:
-            _optimize_with_progress(study, objective, total, limit)
-    except KeyboardInterrupt:
-        n = sum(t.state.is_finished for t in study.trials)
-        err.print(
-            f"interrupted: study {study.name!r} has {n} finished trials; "
-            "run the same command to resume",
-            highlight=False,
+    spec = cfg.objective if isinstance(cfg.objective, str) else "supernet"
+    study.set_user_attr(
+        RUN_ATTR,
+        {
+            "objective": spec,
+            "n_trials": total,
+            "timeout": cfg.timeout if timeout is None else timeout,
+            "file": str(Path(file).resolve()),
+        },
+    )
+    return _Opened(study, objective, total, cfg.timeout if timeout is None else timeout, cfg.plot)
+
+
+def _open_name(
+    name: str,
+    storage: str | None,
+    n_trials: int | None,
+    timeout: float | None,
+    device: str | None,
+) -> _Opened:
+    """Reopen a study by name with the objective ``nas run FILE`` stored for it."""
+    study = load_study(name, _storage(storage))
+    attrs = study.user_attrs
+    how = attrs.get(RUN_ATTR)
+    if not isinstance(how, dict):
+        raise NasError(
+            f"study {name!r} was not started by `nas run FILE` or `nas worker FILE`, so its "
+            "objective is unknown here; pass the study file instead of the name"
         )
-        raise typer.Exit(130) from None
+    if how.get("objective") == "supernet":
+        from nas.supernet import SupernetObjective
+        from nas.supernet._objective import STUDY_ATTR
+
+        if STUDY_ATTR not in attrs:
+            raise NasError(
+                f"study {name!r}: its supernet is not defined yet; start it with its file"
+            )
+        objective: Any = SupernetObjective.from_definition(attrs[STUDY_ATTR], device=device)
+    else:
+        source = Path(str(how.get("file", "")))
+        objective = _with_device(
+            resolve_objective(str(how["objective"]), source.parent if source.name else None),
+            device,
+        )
+    total = how.get("n_trials") if n_trials is None else n_trials
+    limit = how.get("timeout") if timeout is None else timeout
+    return _Opened(study, objective, total, limit, None)
+
+
+@app.command()
+def run(
+    file: Annotated[Path, typer.Argument(help="Study YAML file.", show_default=False)],
+    storage: StorageOpt = None,
+    n_trials: NTrialsOpt = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", min=0, help="Study seed (overrides the file).")
+    ] = None,
+    timeout: TimeoutOpt = None,
+    quiet: QuietOpt = False,
+    device: DeviceOpt = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Local worker processes sharing the study (one progress bar for all).",
+        ),
+    ] = 1,
+    max_restarts: MaxRestartsOpt = 3,
+) -> None:
+    """Create the study of FILE, or resume it, and run it to its total number of trials."""
+    opened = _open_file(file, storage, n_trials, seed, timeout, device)
+    study, objective = opened.study, opened.objective
+    try:
+        if hasattr(objective, "prepare"):  # trained once here, loaded by every worker
+            _prepare_with_progress(study, objective, quiet)
+        if workers > 1:
+            _run_local_workers(study, file, opened, workers, quiet, device, max_restarts)
+        elif quiet:
+            study.optimize(
+                objective, n_trials=opened.total, timeout=opened.timeout, max_restarts=max_restarts
+            )
+        else:
+            _optimize_with_progress(study, objective, opened.total, opened.timeout, max_restarts)
+    except KeyboardInterrupt:
+        _interrupted(study)
     if not quiet:
         out.print(_summary(study), highlight=False)
         if len(study.objectives) > 1 and study.get_trials((TrialState.COMPLETE,)):
             _print_front(study, Format.table)
-    if cfg.plot is not None:
-        path = _write_plot(study, cfg.plot)
+    if opened.plot is not None:
+        path = _write_plot(study, opened.plot)
         if not quiet:
             err.print(f"wrote {path}", highlight=False)
+
+
+@app.command()
+def worker(
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="Study YAML file, or the name of a study started with `nas run FILE`.",
+            show_default=False,
+        ),
+    ],
+    storage: StorageOpt = None,
+    n_trials: NTrialsOpt = None,
+    timeout: TimeoutOpt = None,
+    quiet: QuietOpt = False,
+    device: DeviceOpt = None,
+    max_restarts: MaxRestartsOpt = 3,
+) -> None:
+    """Join a study as one more worker (any number, on any machine that reaches the database).
+
+    Trials are claimed atomically and the study's total is enforced across all workers; a
+    worker that dies mid-trial has the trial re-run by another. Exits when the total is reached.
+    """
+    path = Path(target)
+    if path.suffix in (".yaml", ".yml") or path.is_file():
+        opened = _open_file(path, storage, n_trials, None, timeout, device)
+    else:
+        opened = _open_name(target, storage, n_trials, timeout, device)
+    study, objective = opened.study, opened.objective
+    try:
+        if hasattr(objective, "prepare"):
+            _prepare_with_progress(study, objective, quiet)
+        if quiet:
+            study.optimize(
+                objective, n_trials=opened.total, timeout=opened.timeout, max_restarts=max_restarts
+            )
+        else:
+            _optimize_with_progress(study, objective, opened.total, opened.timeout, max_restarts)
+    except KeyboardInterrupt:
+        _interrupted(study)
+    if not quiet:
+        out.print(_summary(study), highlight=False)
+
+
+def _interrupted(study: Study) -> None:
+    n = sum(t.state.is_finished for t in study.trials)
+    err.print(
+        f"interrupted: study {study.name!r} has {n} finished trials; "
+        "run the same command to resume",
+        highlight=False,
+    )
+    raise typer.Exit(130)
+
+
+def _run_local_workers(
+    study: Study,
+    file: Path,
+    opened: _Opened,
+    workers: int,
+    quiet: bool,
+    device: str | None,
+    max_restarts: int,
+) -> None:
+    """Start ``workers`` ``nas worker`` processes on the study and follow them in one bar.
+
+    Raises:
+        NasError: a worker exited with an error (its last line of output is quoted).
+        KeyboardInterrupt: after every worker was interrupted (their trials re-queued).
+    """
+    import contextlib
+    import subprocess
+    import tempfile
+
+    args = [
+        sys.executable, "-m", "nas", "worker", str(file), "--storage", study.storage.url,
+        "--quiet", "--max-restarts", str(max_restarts),
+    ]  # fmt: skip
+    if opened.total is not None:
+        args += ["--n-trials", str(opened.total)]
+    if opened.timeout is not None:
+        args += ["--timeout", str(opened.timeout)]
+    if device is not None:
+        args += ["--device", device]
+    with contextlib.ExitStack() as stack:
+        logs = [stack.enter_context(tempfile.TemporaryFile("w+")) for _ in range(workers)]
+        procs = [subprocess.Popen(args, stdout=log, stderr=log) for log in logs]
+        try:
+            _follow(study, procs, opened.total, quiet)
+        except KeyboardInterrupt:
+            for p in procs:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGINT)
+            for p in procs:
+                try:
+                    p.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+            raise
+        messages = []
+        for k, p in enumerate(procs):
+            if p.returncode != 0:
+                logs[k].seek(0)
+                lines = [line.strip() for line in logs[k].read().splitlines() if line.strip()]
+                last = lines[-1] if lines else "(no output)"
+                messages.append(f"worker {k} exited with status {p.returncode}: {last}")
+    if messages:
+        raise NasError("; ".join(messages))
+
+
+def _follow(study: Study, procs: list[Any], total: int | None, quiet: bool) -> None:
+    """Poll the study until every worker process has exited, showing one progress bar."""
+    import time
+
+    if quiet:
+        for p in procs:
+            p.wait()
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        TimeElapsedColumn(),
+        console=err,
+    ) as progress:
+        trials = study.trials
+        task = progress.add_task(
+            f"{study.name} ({len(procs)} workers)",
+            total=total,
+            completed=sum(t.state.is_finished for t in trials),
+            status=_status(study, trials),
+        )
+        while True:
+            done = all(p.poll() is not None for p in procs)
+            trials = study.trials
+            running = sum(t.state == TrialState.RUNNING for t in trials)
+            progress.update(
+                task,
+                completed=sum(t.state.is_finished for t in trials),
+                status=f"{_status(study, trials)} | running {running}",
+            )
+            if done:
+                return
+            time.sleep(0.5)
 
 
 def _status(study: Study, trials: Sequence[FrozenTrial]) -> str:
@@ -223,7 +473,7 @@ def _prepare_with_progress(study: Study, objective: Any, quiet: bool) -> None:
 
 
 def _optimize_with_progress(
-    study: Study, objective: Any, total: int | None, timeout: float | None
+    study: Study, objective: Any, total: int | None, timeout: float | None, max_restarts: int = 3
 ) -> None:
     from rich.progress import (
         BarColumn,
@@ -257,7 +507,13 @@ def _optimize_with_progress(
                 task, completed=sum(t.state.is_finished for t in now), status=_status(s, now)
             )
 
-        study.optimize(objective, n_trials=total, timeout=timeout, callbacks=[update])
+        study.optimize(
+            objective,
+            n_trials=total,
+            timeout=timeout,
+            callbacks=[update],
+            max_restarts=max_restarts,
+        )
 
 
 def _summary(study: Study) -> str:

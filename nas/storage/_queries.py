@@ -50,11 +50,12 @@ from nas.storage._models import (
 )
 
 __all__ = [
+    "ABANDON_OWNED",
+    "ABANDON_UNOWNED",
     "ADVANCE_STUDY_COUNTER",
     "ALL_TRIALS",
     "CLAIM_BATCH",
     "CLAIM_TRIAL",
-    "DELETE_INTERMEDIATE",
     "DELETE_INTERMEDIATE_AT_STEP",
     "DELETE_USER_ATTR",
     "DELETE_VALUES",
@@ -255,8 +256,23 @@ def _requeue(owner: ColumnElement[bool]) -> Update:
 
 REQUEUE_OWNED = _requeue(_TRIALS.c.worker_id == bindparam("p_worker"))
 REQUEUE_UNOWNED = _requeue(_TRIALS.c.worker_id.is_(None))
+
+
+def _abandon(owner: ColumnElement[bool]) -> Update:
+    return (
+        update(_TRIALS)
+        .where(_TRIALS.c.id == bindparam("tid"), _TRIALS.c.state == STATE_RUNNING, owner)
+        .values(
+            state=TrialState.FAILED.value,
+            finished_at=bindparam("p_now"),
+            failure_reason=bindparam("p_reason"),
+        )
+    )
+
+
+ABANDON_OWNED = _abandon(_TRIALS.c.worker_id == bindparam("p_worker"))
+ABANDON_UNOWNED = _abandon(_TRIALS.c.worker_id.is_(None))
 DELETE_VALUES = delete(_VALUES).where(_VALUES.c.trial_id == bindparam("tid"))
-DELETE_INTERMEDIATE = delete(_INTERMEDIATE).where(_INTERMEDIATE.c.trial_id == bindparam("tid"))
 #: Executed with one parameter set per objective index (executemany).
 DELETE_INTERMEDIATE_AT_STEP = delete(_INTERMEDIATE).where(
     _INTERMEDIATE.c.trial_id == bindparam("tid"),

@@ -61,11 +61,12 @@ from nas.storage._models import (
     Trial,
 )
 from nas.storage._queries import (
+    ABANDON_OWNED,
+    ABANDON_UNOWNED,
     ADVANCE_STUDY_COUNTER,
     ALL_TRIALS,
     CLAIM_BATCH,
     CLAIM_TRIAL,
-    DELETE_INTERMEDIATE,
     DELETE_INTERMEDIATE_AT_STEP,
     DELETE_USER_ATTR,
     DELETE_VALUES,
@@ -806,8 +807,9 @@ class RDBStorage:
 
         Only if the trial is RUNNING and its ``worker_id`` still equals ``expected_worker_id``
         (``None`` matches a NULL worker): state becomes WAITING, worker/start/heartbeat are
-        cleared, intermediate values deleted, ``restarts`` incremented. Number, params, budget
-        and attributes are kept.
+        cleared, ``restarts`` incremented. Number, params, budget, attributes and the
+        intermediate values reported so far are kept (the re-run overwrites the steps it
+        reports again).
 
         Returns:
             True if re-queued; False if the trial was no longer RUNNING for that worker
@@ -826,10 +828,36 @@ class RDBStorage:
             if conn.execute(query, params).rowcount != 1:
                 self._require_trial(conn, trial_id)
                 return False
-            conn.execute(DELETE_INTERMEDIATE, {"tid": trial_id})
             return True
 
         return self._write(f"requeue_trial({trial_id})", work)
+
+    def abandon_trial(self, trial_id: int, expected_worker_id: str | None, reason: str) -> bool:
+        """Mark a RUNNING trial FAILED with ``reason`` because its worker died (too often to
+        retry it again), compare-and-swap style like :meth:`requeue_trial`.
+
+        Returns:
+            True if it was marked FAILED; False if it was no longer RUNNING for that worker.
+
+        Raises:
+            TrialNotFoundError: no such trial.
+            ValueError: ``reason`` is not a non-empty string.
+        """
+        _check_id(trial_id, "trial_id")
+        if not isinstance(reason, str) or not reason:
+            raise ValueError(f"reason must be a non-empty string, got {reason!r}")
+        query = ABANDON_UNOWNED if expected_worker_id is None else ABANDON_OWNED
+        params: dict[str, Any] = {"tid": trial_id, "p_now": _utcnow(), "p_reason": reason}
+        if expected_worker_id is not None:
+            params["p_worker"] = expected_worker_id
+
+        def work(conn: Connection) -> bool:
+            if conn.execute(query, params).rowcount != 1:
+                self._require_trial(conn, trial_id)
+                return False
+            return True
+
+        return self._write(f"abandon_trial({trial_id})", work)
 
     def heartbeat(self, trial_id: int, worker_id: str) -> bool:
         """Set the trial's ``heartbeat_at`` to now if it is RUNNING for ``worker_id``.

@@ -2,7 +2,9 @@
 
 One step of the loop:
 
-1. Re-queue RUNNING trials whose worker is dead (same number, same params).
+1. Re-queue RUNNING trials whose worker is dead (same number, same params); a trial whose
+   workers already died ``max_restarts`` times while running it is marked FAILED instead, with
+   the reason (a trial that crashes its process every time must not take the study down).
 2. Claim the lowest-numbered WAITING trial if any (re-queued, enqueued by a user, or the extra
    proposals of a batch searcher).
 3. Otherwise ask the searcher with the whole history (pending trials included) and insert its
@@ -47,12 +49,21 @@ __all__ = ["next_trial", "requeue_dead_trials", "run_worker"]
 MAX_STALE_RETRIES = 5
 #: Seconds to wait before asking again when the searcher has nothing to propose.
 IDLE_POLL = 0.5
+#: Re-queues of one trial after its worker died, before it is marked FAILED instead.
+MAX_RESTARTS = 3
 
 
 def requeue_dead_trials(
-    study: Study, history: Sequence[FrozenTrial], worker_id: str, grace: float = HEARTBEAT_GRACE
+    study: Study,
+    history: Sequence[FrozenTrial],
+    worker_id: str,
+    grace: float = HEARTBEAT_GRACE,
+    max_restarts: int = MAX_RESTARTS,
 ) -> list[int]:
     """Put RUNNING trials of dead workers back to WAITING; returns their trial ids.
+
+    A dead worker's trial that was already re-queued ``max_restarts`` times is marked FAILED
+    instead (not in the returned ids), its reason naming the count and the last worker.
 
     ``history`` must be fresh (unfinished trials are re-read on every refresh, so their owner
     and heartbeat are current); the re-queue itself is a compare-and-swap on the owner.
@@ -63,8 +74,18 @@ def requeue_dead_trials(
         if t.state != TrialState.RUNNING or t.worker_id == worker_id:
             continue
         last_seen = t.heartbeat or t.datetime_start
-        dead = is_worker_dead(t.worker_id, last_seen, now=now, grace=grace)
-        if dead and study.storage.requeue_trial(t.trial_id, t.worker_id):
+        if not is_worker_dead(t.worker_id, last_seen, now=now, grace=grace):
+            continue
+        if t.restarts >= max_restarts:
+            study.storage.abandon_trial(
+                t.trial_id,
+                t.worker_id,
+                f"abandoned: the worker running this trial died {t.restarts + 1} times "
+                f"(max_restarts={max_restarts}; last worker {t.worker_id}, last seen "
+                f"{last_seen.isoformat(timespec='seconds') if last_seen else 'never'}); "
+                "the objective may crash its process (out of memory, a native crash)",
+            )
+        elif study.storage.requeue_trial(t.trial_id, t.worker_id):
             requeued.append(t.trial_id)
     return requeued
 
@@ -112,7 +133,11 @@ IDLE = _Idle()
 
 
 def next_trial(
-    study: Study, worker_id: str, n_trials: int | None, grace: float = HEARTBEAT_GRACE
+    study: Study,
+    worker_id: str,
+    n_trials: int | None,
+    grace: float = HEARTBEAT_GRACE,
+    max_restarts: int = MAX_RESTARTS,
 ) -> FrozenTrial | _Idle | None:
     """Claim the next trial for ``worker_id``.
 
@@ -125,7 +150,7 @@ def next_trial(
     for attempt in range(MAX_STALE_RETRIES + 1):
         history = study.trials
         unfinished = history[study._watermark :]  # everything before it is finished
-        requeued = requeue_dead_trials(study, unfinished, worker_id, grace)
+        requeued = requeue_dead_trials(study, unfinished, worker_id, grace, max_restarts)
         if requeued or any(t.state == TrialState.WAITING for t in unfinished):
             claimed = storage.claim_waiting_trial(study.study_id, worker_id)
             if claimed is not None:
@@ -224,6 +249,7 @@ def run_worker(
     heartbeat_interval: float | None = None,
     heartbeat_grace: float | None = None,
     worker_id: str | None = None,
+    max_restarts: int = MAX_RESTARTS,
 ) -> int:
     """Run trials until the study total ``n_trials`` is reached, ``timeout`` passes, or none left.
 
@@ -238,7 +264,7 @@ def run_worker(
     study._stop_requested = False
     with InterruptWatch() as watch:
         while time.monotonic() < deadline and not study._stop_requested:
-            claimed = next_trial(study, worker_id, n_trials, grace)
+            claimed = next_trial(study, worker_id, n_trials, grace, max_restarts)
             if claimed is None:
                 break
             if isinstance(claimed, _Idle):

@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nas._types import FrozenTrial, Objective, Proposal, TrialState, parse_objectives
-from nas.exceptions import IncompatibleStudyError, StudyConfigError
+from nas.exceptions import (
+    DuplicatedStudyError,
+    IncompatibleStudyError,
+    StudyConfigError,
+    StudyNotFoundError,
+)
 from nas.searchers import create_searcher
 from nas.space import SearchSpace
 from nas.storage import RDBStorage, get_storage
@@ -243,6 +248,7 @@ class Study:
         callbacks: Sequence[Callback] = (),
         heartbeat_interval: float | None = None,
         heartbeat_grace: float | None = None,
+        max_restarts: int = 3,
     ) -> None:
         """Run the ask -> evaluate -> tell loop in this process.
 
@@ -259,6 +265,8 @@ class Study:
             timeout: seconds after which no new trial is started.
             callbacks: called as ``cb(study, finished_trial)`` after every trial this worker runs.
             heartbeat_interval / heartbeat_grace: override the liveness timings (seconds).
+            max_restarts: how many times a trial whose worker died (killed, out of memory, a
+                native crash) is re-queued; the next death marks it FAILED with the reason.
 
         Raises:
             KeyboardInterrupt: re-raised after the running trial was put back as WAITING (it is
@@ -272,6 +280,8 @@ class Study:
             raise ValueError(f"n_trials must be a non-negative int or None, got {n_trials!r}")
         if timeout is not None and not timeout > 0:
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
+            raise ValueError(f"max_restarts must be a non-negative int, got {max_restarts!r}")
         prepare = getattr(objective, "prepare", None)
         if callable(prepare):
             prepare(self)
@@ -283,6 +293,7 @@ class Study:
             callbacks=callbacks,
             heartbeat_interval=heartbeat_interval,
             heartbeat_grace=heartbeat_grace,
+            max_restarts=max_restarts,
         )
 
 
@@ -381,23 +392,31 @@ def create_study(
     except (TypeError, ValueError) as e:
         raise StudyConfigError(f"searcher options must be JSON-serialisable: {e}") from e
     store = get_storage(storage)
+
+    def reopen(study_id: int) -> Study:
+        study = Study(store, study_id)
+        diffs = _definition_diff(name, study, space_obj, objs, searcher_cfg, seed)
+        if diffs:
+            raise IncompatibleStudyError(
+                f"study {name!r} already exists in {store.url} with another definition: "
+                + "; ".join(diffs)
+                + ". Use a new study name, or delete the old one with "
+                f"`nas delete {name} --storage {store.url}`"
+            )
+        return study
+
     if load_if_exists:
         try:
-            study_id = store.get_study_id(name)
-        except KeyError:
+            return reopen(store.get_study_id(name))
+        except StudyNotFoundError:
             pass
-        else:
-            study = Study(store, study_id)
-            diffs = _definition_diff(name, study, space_obj, objs, searcher_cfg, seed)
-            if diffs:
-                raise IncompatibleStudyError(
-                    f"study {name!r} already exists in {store.url} with another definition: "
-                    + "; ".join(diffs)
-                    + ". Use a new study name, or delete the old one with "
-                    f"`nas delete {name} --storage {store.url}`"
-                )
-            return study
-    study_id = store.create_study(name, objs, space_obj.to_dict(), searcher_cfg, seed)
+    try:
+        study_id = store.create_study(name, objs, space_obj.to_dict(), searcher_cfg, seed)
+    except DuplicatedStudyError:
+        if not load_if_exists:
+            raise
+        # Another worker created it between our lookup and our insert: open theirs.
+        return reopen(store.get_study_id(name))
     return Study(store, study_id)
 
 

@@ -433,7 +433,7 @@ class StorageConformance:
         assert requeued.worker_id is None and requeued.datetime_start is None
         assert requeued.heartbeat is None
         assert requeued.restarts == 1
-        assert requeued.intermediate_values == {}
+        assert requeued.intermediate_values == {"loss": {1: 0.3}}  # kept for the record
         assert (requeued.number, requeued.params, requeued.budget) == (0, {"x": 0.5}, 9.0)
         assert requeued.system_attrs == {"rung": 2}
         assert requeued.user_attrs == {"note": "kept"}
@@ -446,6 +446,28 @@ class StorageConformance:
             _complete_as(storage, trial.trial_id, "w1")
         assert _complete_as(storage, trial.trial_id, "w2").worker_id == "w2"
         assert storage.requeue_trial(trial.trial_id, "w2") is False
+
+    def test_abandon_is_compare_and_swap(self, storage: RDBStorage) -> None:
+        study_id = make_study(storage)
+        _, trial = storage.add_trials(study_id, _proposals(2), claim_worker="w1")
+        assert trial is not None
+        storage.report(trial.trial_id, 0, {0: 1.5})
+        assert storage.abandon_trial(trial.trial_id, "w2", "died") is False
+        assert storage.abandon_trial(trial.trial_id, None, "died") is False
+        assert storage.get_trial(trial.trial_id).state is TrialState.RUNNING
+        with pytest.raises(ValueError, match="reason"):
+            storage.abandon_trial(trial.trial_id, "w1", "")
+        assert storage.abandon_trial(trial.trial_id, "w1", "worker died 3 times") is True
+        failed = storage.get_trial(trial.trial_id)
+        assert failed.state is TrialState.FAILED
+        assert failed.failure_reason == "worker died 3 times"
+        assert failed.datetime_complete is not None and failed.values == {}
+        assert failed.intermediate_values == {"loss": {0: 1.5}}
+        assert storage.abandon_trial(trial.trial_id, "w1", "again") is False  # finished
+        with pytest.raises(TrialNotRunningError):
+            _complete_as(storage, trial.trial_id, "w1")  # the dead worker's late result
+        with pytest.raises(TrialNotFoundError):
+            storage.abandon_trial(_MISSING_ID, "w1", "x")
 
     def test_heartbeat_ownership(self, storage: RDBStorage) -> None:
         study_id = make_study(storage)

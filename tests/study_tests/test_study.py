@@ -340,6 +340,29 @@ def test_running_trial_of_dead_local_worker_is_requeued(sqlite_url):
     assert len(trials) == 3
 
 
+def test_a_trial_whose_workers_keep_dying_is_failed_after_max_restarts(sqlite_url):
+    study = nas.create_study("crashy", SPACE, {"loss": "minimize"}, storage=sqlite_url)
+    proc = multiprocessing.get_context("spawn").Process(target=_exit_immediately)
+    proc.start()
+    proc.join()
+    dead = f"{socket.gethostname()}:{proc.pid}:dead"
+    proposal = nas.Proposal(study.space.sample(__import__("numpy").random.default_rng(0)))
+    _, claimed = study.storage.add_trials(study.study_id, [proposal], claim_worker=dead)
+    study.storage.report(claimed.trial_id, 0, {0: 7.0})
+    # Two deaths so far: re-queued once, claimed again by a worker that died too.
+    assert study.storage.requeue_trial(claimed.trial_id, dead)
+    again = study.storage.claim_waiting_trial(study.study_id, dead)
+    assert again is not None and again.restarts == 1
+    study.optimize(quadratic, n_trials=4, max_restarts=1)
+    first = study.trials[0]
+    assert first.state == "FAILED" and first.params == proposal.params
+    assert "died 2 times (max_restarts=1" in first.failure_reason
+    assert first.intermediate_values == {"loss": {0: 7.0}}
+    assert [t.state for t in study.trials[1:]] == ["COMPLETE"] * 3  # the study went on
+    with pytest.raises(ValueError, match="max_restarts"):
+        study.optimize(quadratic, n_trials=5, max_restarts=-1)
+
+
 def test_running_trial_of_live_remote_worker_is_left_alone(sqlite_url):
     study = nas.create_study("alive", SPACE, {"loss": "minimize"}, storage=sqlite_url)
     proposal = nas.Proposal(study.space.sample(__import__("numpy").random.default_rng(0)))

@@ -1,0 +1,145 @@
+"""Many workers on one study: ``nas worker FILE|NAME``, ``nas run --workers N``, exact totals
+under load on SQLite and PostgreSQL, and SIGKILLed workers whose trials are re-run."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import nas
+from nas.testing.cli import run_cli
+
+STUDY = """\
+name: {name}
+space: {{params: {{x: {{type: float, low: -3.0, high: 3.0}}, k: {{type: int, low: 1, high: 8}}}}}}
+objective: objective.py:f
+objectives: {{loss: minimize}}
+searcher: {searcher}
+n_trials: {n_trials}
+seed: 0
+"""
+
+OBJECTIVE = """\
+import os, time
+
+def f(trial):
+    time.sleep(float(os.environ.get("NAS_TEST_SLEEP", "0.01")))
+    return (trial.params["x"] - 1.0) ** 2 + 0.1 * trial.params["k"]
+"""
+
+
+def _write(tmp_path: Path, name: str, n_trials: int, searcher: str = "random") -> Path:
+    (tmp_path / "objective.py").write_text(OBJECTIVE)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(STUDY.format(name=name, n_trials=n_trials, searcher=searcher))
+    return path
+
+
+def _worker(study_file: Path, url: str, sleep: float, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "nas", "worker", str(study_file), "--storage", url, "-q", *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "NAS_TEST_SLEEP": str(sleep)},
+    )
+
+
+def _check_exact(url: str, name: str, n: int) -> list[nas.FrozenTrial]:
+    trials = nas.load_study(name, url).trials
+    assert [t.number for t in trials] == list(range(n))  # no gap, no duplicate
+    assert all(t.state == nas.TrialState.COMPLETE for t in trials), [
+        (t.number, t.state, t.failure_reason) for t in trials if t.state != "COMPLETE"
+    ]
+    return trials
+
+
+def test_worker_by_file_then_by_name(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NAS_STORAGE", raising=False)
+    study_file = _write(tmp_path, "w", 12)
+    url = f"sqlite:///{tmp_path}/nas.db"
+    code, out, err = run_cli("worker", str(study_file), "--storage", url)
+    assert code == 0, err
+    assert "study 'w': 12 trials (12 complete)" in out
+    # Another machine without the file joins by name: the objective and total come from the
+    # database; --n-trials raises the total.
+    code, out, err = run_cli("worker", "w", "--storage", url, "--n-trials", "15", "-q")
+    assert code == 0, err
+    _check_exact(url, "w", 15)
+    # A study made through the Python API has no stored objective: a clear error.
+    nas.create_study("api", {"params": {"x": {"type": "float", "low": 0, "high": 1}}},
+                     {"y": "minimize"}, storage=url)  # fmt: skip
+    code, _, err = run_cli("worker", "api", "--storage", url)
+    assert code == 2 and "pass the study file instead" in err and err.count("\n") == 1
+    code, _, err = run_cli("worker", "nope", "--storage", url)
+    assert code == 2 and "nope" in err
+
+
+def test_run_with_local_workers_shares_one_study(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NAS_STORAGE", raising=False)
+    monkeypatch.setenv("NAS_TEST_SLEEP", "0.05")
+    study_file = _write(
+        tmp_path, "par", 24, searcher="{name: evolution, options: {population_size: 6}}"
+    )
+    code, out, err = run_cli("run", str(study_file), "--workers", "3")
+    assert code == 0, err
+    assert "par (3 workers)" in err and "study 'par': 24 trials (24 complete)" in out
+    trials = _check_exact("sqlite:///nas.db", "par", 24)
+    assert len({t.worker_id for t in trials}) >= 2  # really shared
+    # Pending trials are visible to the searcher: no two trials share params.
+    keys = {tuple(sorted(t.params.items())) for t in trials}
+    assert len(keys) == 24
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_eight_workers_run_exactly_400_trials(tmp_path, backend, request) -> None:
+    url = (
+        f"sqlite:///{tmp_path}/nas.db"
+        if backend == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    study_file = _write(tmp_path, "load", 400)
+    procs = [_worker(study_file, url, 0.005) for _ in range(8)]
+    outputs = [p.communicate(timeout=240) for p in procs]
+    for p, (o, e) in zip(procs, outputs, strict=True):
+        assert p.returncode == 0, e
+        assert "locked" not in (o + e).lower()
+    trials = _check_exact(url, "load", 400)
+    assert len({t.worker_id for t in trials}) >= 4
+
+
+@pytest.mark.slow
+def test_sigkilled_workers_lose_and_duplicate_nothing(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path}/nas.db"
+    study_file = _write(tmp_path, "chaos", 120)
+    rng = random.Random(0)
+    procs = [_worker(study_file, url, 0.05) for _ in range(5)]
+    killed = 0
+    deadline = time.monotonic() + 120
+    while killed < 6 and time.monotonic() < deadline:
+        time.sleep(rng.uniform(0.3, 0.8))
+        alive = [p for p in procs if p.poll() is None]
+        if not alive:
+            break
+        victim = rng.choice(alive)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        killed += 1
+        procs.append(_worker(study_file, url, 0.05))  # a replacement joins
+    assert killed >= 3  # the study was still running while workers died
+    for p in procs:
+        if p.returncode is None:
+            _, e = p.communicate(timeout=240)
+            assert p.returncode == 0, e
+    trials = _check_exact(url, "chaos", 120)
+    assert any(t.restarts > 0 for t in trials)  # killed mid-trial, re-run with the same params
