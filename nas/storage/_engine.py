@@ -22,8 +22,17 @@ several SELECTs of one call see one snapshot.
 Other dialects are passed through to SQLAlchemy untested.
 
 :func:`run_transaction` runs a function in one transaction, retries it a bounded number of times
-on transient lock/serialization errors with jittered exponential backoff, and turns any other
-SQLAlchemy error into :class:`nas.exceptions.StorageError`.
+on transient lock/serialization errors with jittered exponential backoff, retries it for up to
+an *outage budget* (default 60 s, env ``NAS_DB_OUTAGE_SECONDS``) when the connection to the
+database is lost or refused (server restart, network cut, an administrator terminating
+backends), and turns any other SQLAlchemy error into :class:`nas.exceptions.StorageError`.
+
+Retrying after a lost connection is safe for every ``nas`` write because each one is atomic and
+either idempotent or guarded by a compare-and-swap: when a commit went through but its
+acknowledgement was lost, the retry finds the changed state (a stale history, a trial no longer
+RUNNING for the worker, an existing study) and the caller reacts as if another worker had done
+it; a trial claimed by a commit whose reply was lost is re-queued by its own worker
+(:func:`nas.study._optimize.requeue_dead_trials`).
 """
 
 from __future__ import annotations
@@ -42,14 +51,17 @@ from sqlalchemy.pool import StaticPool
 from nas.exceptions import NasError, StorageError
 
 __all__ = [
+    "DEFAULT_OUTAGE_SECONDS",
     "DEFAULT_URL",
     "MAX_ATTEMPTS",
     "READONLY_OPTION",
     "check_connection",
     "create_storage_engine",
+    "is_disconnect",
     "is_memory_sqlite",
     "is_retryable",
     "mask_url",
+    "outage_seconds",
     "parse_url",
     "readonly_engine",
     "run_transaction",
@@ -85,6 +97,43 @@ _RETRYABLE_MESSAGES = (
 )
 # SQLSTATE codes: serialization_failure, deadlock_detected.
 _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+# Substrings of driver messages that mean "the connection to the server is gone or refused".
+_DISCONNECT_MESSAGES = (
+    "server closed the connection",
+    "terminating connection",
+    "connection refused",
+    "could not connect",
+    "connection is closed",
+    "connection already closed",
+    "consuming input failed",
+    "server conn crashed",
+    "connection timed out",
+    "connection reset",
+    "no connection to the server",
+    "the database system is starting up",
+    "the database system is shutting down",
+    "lost connection",
+    "gone away",
+    "is not currently accepting connections",
+)
+#: Seconds a transaction keeps being retried while the database is unreachable.
+DEFAULT_OUTAGE_SECONDS = 60.0
+_OUTAGE_ENV = "NAS_DB_OUTAGE_SECONDS"
+_OUTAGE_BACKOFF_MAX_S = 5.0
+
+
+def outage_seconds() -> float:
+    """The outage budget: ``NAS_DB_OUTAGE_SECONDS`` if set to a number >= 0, else 60 s."""
+    import os
+
+    raw = os.environ.get(_OUTAGE_ENV)
+    if raw is None:
+        return DEFAULT_OUTAGE_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        return DEFAULT_OUTAGE_SECONDS
+    return value if value >= 0 else DEFAULT_OUTAGE_SECONDS
 
 
 def parse_url(url: str) -> URL:
@@ -208,6 +257,21 @@ def is_retryable(error: BaseException) -> bool:
     return any(m in message for m in _RETRYABLE_MESSAGES)
 
 
+def is_disconnect(error: BaseException) -> bool:
+    """True if ``error`` means the connection to the database was lost or refused."""
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    orig = error.orig
+    sqlstate = str(getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None) or "")
+    # Class 08: connection exception; 57P01-57P03: admin/crash shutdown, cannot connect now.
+    if sqlstate.startswith("08") or sqlstate in {"57P01", "57P02", "57P03"}:
+        return True
+    message = str(orig).lower()
+    return any(m in message for m in _DISCONNECT_MESSAGES)
+
+
 def translate_error(error: SQLAlchemyError, url: str | URL, what: str) -> StorageError:
     """Turn a SQLAlchemy error into a :class:`StorageError` with a readable message.
 
@@ -251,12 +315,15 @@ def run_transaction(
     rng: random.Random,
     lock: AbstractContextManager[Any] | None = None,
     max_attempts: int = MAX_ATTEMPTS,
+    outage: float | None = None,
 ) -> T:
     """Run ``fn(connection)`` in one transaction; commit if it returns, roll back if it raises.
 
     A transient failure (see :func:`is_retryable`) rolls back and runs ``fn`` again, at most
     ``max_attempts`` times in all, sleeping ``uniform(0.5, 1.5) * min(1 s, 0.02 s * 2**k)``
-    before try ``k + 1``. ``fn`` must therefore have no side effects outside the database.
+    before try ``k + 1``. A lost or refused connection (see :func:`is_disconnect`) is retried
+    for up to ``outage`` seconds from the first such failure (backoff up to 5 s), however many
+    attempts that takes. ``fn`` must therefore have no side effects outside the database.
 
     Args:
         engine: the engine (or a read-only view from :func:`readonly_engine`).
@@ -264,7 +331,9 @@ def run_transaction(
         what: description of the operation for error messages.
         rng: source of the backoff jitter (a private ``random.Random``, not the global one).
         lock: held around each attempt when given (in-memory SQLite shares one connection).
-        max_attempts: total tries, at least 1.
+        max_attempts: total tries on contention, at least 1.
+        outage: seconds to keep retrying while the database is unreachable; ``None``:
+            :func:`outage_seconds`.
 
     Returns:
         What ``fn`` returned.
@@ -272,20 +341,41 @@ def run_transaction(
     Raises:
         NasError: whatever ``fn`` raised deliberately (unchanged; the transaction is rolled
             back).
-        StorageError: any SQLAlchemy error, after the retries for transient ones are spent.
+        StorageError: any SQLAlchemy error, after the retries for transient ones are spent;
+            for an outage longer than the budget, a message saying so.
     """
     if max_attempts < 1:
         raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
+    budget = outage_seconds() if outage is None else outage
     guard: AbstractContextManager[Any] = lock if lock is not None else nullcontext()
-    for attempt in range(max_attempts):
+    attempt = 0
+    lost_since: float | None = None
+    lost_tries = 0
+    while True:
         try:
             with guard, engine.begin() as connection:
                 return fn(connection)
         except NasError:
             raise
         except SQLAlchemyError as e:
-            if attempt + 1 < max_attempts and is_retryable(e):
-                delay = min(_BACKOFF_MAX_S, _BACKOFF_BASE_S * 2**attempt)
+            if is_disconnect(e):
+                now = time.monotonic()
+                lost_since = now if lost_since is None else lost_since
+                if now - lost_since < budget:
+                    delay = min(_OUTAGE_BACKOFF_MAX_S, 0.1 * 2**lost_tries)
+                    lost_tries += 1
+                    time.sleep(min(delay * rng.uniform(0.5, 1.5), budget - (now - lost_since)))
+                    continue
+                detail = str(getattr(e, "orig", e)).strip().splitlines()
+                raise StorageError(
+                    f"{what}: lost the database at {mask_url(engine.url)} for more than "
+                    f"{budget:g} s ({detail[0] if detail else type(e).__name__}); nothing "
+                    "stored before is lost: run the same command again once it is back "
+                    f"(the wait is {_OUTAGE_ENV}, in seconds)"
+                ) from e
+            attempt += 1
+            if attempt < max_attempts and is_retryable(e):
+                delay = min(_BACKOFF_MAX_S, _BACKOFF_BASE_S * 2 ** (attempt - 1))
                 time.sleep(delay * rng.uniform(0.5, 1.5))
                 continue
             if is_retryable(e):
@@ -294,4 +384,3 @@ def run_transaction(
                     f"because of concurrent transactions: {getattr(e, 'orig', e)}"
                 ) from e
             raise translate_error(e, engine.url, what) from e
-    raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover

@@ -62,6 +62,9 @@ def requeue_dead_trials(
 ) -> list[int]:
     """Put RUNNING trials of dead workers back to WAITING; returns their trial ids.
 
+    ``worker_id`` calls this between trials, so a RUNNING trial it owns is an orphan (its
+    claim committed but the reply was lost with the connection) and is re-queued too.
+
     A dead worker's trial that was already re-queued ``max_restarts`` times is marked FAILED
     instead (not in the returned ids), its reason naming the count and the last worker.
 
@@ -71,7 +74,13 @@ def requeue_dead_trials(
     now = datetime.now(UTC)
     requeued = []
     for t in history:
-        if t.state != TrialState.RUNNING or t.worker_id == worker_id:
+        if t.state != TrialState.RUNNING:
+            continue
+        if t.worker_id == worker_id:
+            # Ours while we are between trials: claimed by a commit whose reply was lost (the
+            # connection dropped). Nobody runs it: give it back.
+            if study.storage.requeue_trial(t.trial_id, worker_id):
+                requeued.append(t.trial_id)
             continue
         last_seen = t.heartbeat or t.datetime_start
         if not is_worker_dead(t.worker_id, last_seen, now=now, grace=grace):

@@ -124,18 +124,33 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(tmp_path) -> None:
     study_file = _write(tmp_path, "chaos", 120)
     rng = random.Random(0)
     procs = [_worker(study_file, url, 0.05) for _ in range(5)]
+    storage = nas.storage.RDBStorage(url)
     killed = 0
     deadline = time.monotonic() + 120
-    while killed < 6 and time.monotonic() < deadline:
-        time.sleep(rng.uniform(0.3, 0.8))
-        alive = [p for p in procs if p.poll() is None]
-        if not alive:
+    # Kill workers caught running a trial (so the kill lands mid-trial), a replacement
+    # joining each time, until 4 kills or the study is over.
+    while killed < 4 and time.monotonic() < deadline:
+        time.sleep(rng.uniform(0.1, 0.4))
+        by_pid = {p.pid: p for p in procs if p.poll() is None}
+        if not by_pid:
             break
-        victim = rng.choice(alive)
+        try:
+            study = nas.load_study("chaos", storage)
+        except KeyError:
+            continue  # not created yet
+        busy = [
+            int(t.worker_id.split(":")[1])
+            for t in study.trials
+            if t.state == "RUNNING" and t.worker_id and int(t.worker_id.split(":")[1]) in by_pid
+        ]
+        if not busy:
+            continue
+        victim = by_pid[rng.choice(busy)]
         victim.send_signal(signal.SIGKILL)
         victim.wait()
         killed += 1
-        procs.append(_worker(study_file, url, 0.05))  # a replacement joins
+        procs.append(_worker(study_file, url, 0.05))
+    storage.dispose()
     assert killed >= 3  # the study was still running while workers died
     for p in procs:
         if p.returncode is None:

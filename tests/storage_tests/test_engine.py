@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import sqlite3
 import threading
+import time
 
 import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -14,8 +15,10 @@ from nas.exceptions import NasError, StorageError, StudyNotFoundError
 from nas.storage import RDBStorage, get_storage, mask_url
 from nas.storage._engine import (
     create_storage_engine,
+    is_disconnect,
     is_memory_sqlite,
     is_retryable,
+    outage_seconds,
     readonly_engine,
     run_transaction,
 )
@@ -130,6 +133,56 @@ def test_is_retryable() -> None:
     assert is_retryable(serialization)
     assert not is_retryable(OperationalError("x", {}, Exception("no such table: t")))
     assert not is_retryable(ValueError("database is locked"))
+
+
+def _dropped() -> OperationalError:
+    return OperationalError("SELECT 1", {}, Exception("server closed the connection unexpectedly"))
+
+
+def test_is_disconnect() -> None:
+    assert is_disconnect(_dropped())
+    refused = OperationalError("x", {}, Exception('connection to server at "h" failed: '
+                                                  "Connection refused"))  # fmt: skip
+    assert is_disconnect(refused)
+    assert not is_disconnect(_locked())
+    assert not is_disconnect(OperationalError("x", {}, Exception("no such table: t")))
+    assert not is_disconnect(ValueError("server closed the connection"))
+
+
+def test_lost_connections_are_retried_within_the_outage_budget(sqlite_url, monkeypatch) -> None:
+    monkeypatch.setattr("nas.storage._engine._OUTAGE_BACKOFF_MAX_S", 0.02)  # keep it quick
+    engine = create_storage_engine(sqlite_url)
+    calls = []
+
+    def flaky(connection):
+        calls.append(1)
+        connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS t (x INTEGER)")
+        connection.exec_driver_sql(f"INSERT INTO t VALUES ({len(calls)})")
+        if len(calls) <= 12:  # more failures than MAX_ATTEMPTS: the outage budget rules
+            raise _dropped()
+        return "back"
+
+    assert run_transaction(engine, flaky, what="w", rng=random.Random(0), outage=30) == "back"
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT x FROM t").scalars().all() == [13]
+
+    def down(connection):
+        raise _dropped()
+
+    started = time.monotonic()
+    with pytest.raises(StorageError, match=r"w: lost the database at .* for more than 0.4 s"):
+        run_transaction(engine, down, what="w", rng=random.Random(0), outage=0.4)
+    assert 0.3 < time.monotonic() - started < 3.0
+    engine.dispose()
+
+
+def test_outage_budget_from_the_environment(monkeypatch) -> None:
+    monkeypatch.setenv("NAS_DB_OUTAGE_SECONDS", "2.5")
+    assert outage_seconds() == 2.5
+    monkeypatch.setenv("NAS_DB_OUTAGE_SECONDS", "soon")
+    assert outage_seconds() == 60.0
+    monkeypatch.delenv("NAS_DB_OUTAGE_SECONDS")
+    assert outage_seconds() == 60.0
 
 
 def test_mask_url_and_memory_detection() -> None:
