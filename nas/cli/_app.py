@@ -29,6 +29,7 @@ from nas.study import (
     load_study_config,
     resolve_objective,
 )
+from nas.study._config import RUN_ATTR
 
 try:  # typer >= 0.2x vendors click; its usage errors derive from TyperException
     from typer import TyperException as _UsageError
@@ -116,9 +117,6 @@ MaxRestartsOpt = Annotated[
         help="Re-runs of a trial whose worker died before it is marked FAILED.",
     ),
 ]
-#: Study user attribute: how ``nas run`` / ``nas worker FILE`` ran the study, so that
-#: ``nas worker NAME`` can join it without the file.
-RUN_ATTR = "nas.run"
 
 
 @dataclass

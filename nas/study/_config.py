@@ -34,7 +34,12 @@ from nas._types import Objective, parse_objectives
 from nas.exceptions import StudyConfigError
 from nas.space import SearchSpace
 
-__all__ = ["StudyConfig", "load_study_config", "resolve_objective"]
+__all__ = ["RUN_ATTR", "StudyConfig", "load_study_config", "resolve_objective"]
+
+#: Study user attribute: how ``nas run FILE`` / ``nas worker FILE`` / ``python -m
+#: nas.supernet.train FILE`` ran the study (objective spec, total, timeout, file), so that
+#: ``nas worker NAME`` can join it without the file.
+RUN_ATTR = "nas.run"
 
 _KEYS = {
     "name",

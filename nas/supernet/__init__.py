@@ -8,7 +8,9 @@ standalone network (:meth:`Supernet.extract`); :mod:`nas.supernet._cost` counts 
 parameters and measures latency; :func:`load_image_dataset` loads digits (embedded) or
 CIFAR-10 from a user's directory (never downloaded); :class:`SupernetTrainer` trains with a
 path sampler (``uniform``, ``sandwich``, ``pada``) and :func:`evaluate_arch` scores an
-architecture with inherited weights after batch-norm recalibration.
+architecture with inherited weights after batch-norm recalibration. Training is data-parallel
+over the processes of a ``torch.distributed`` group when one is initialised
+(``torchrun -m nas.supernet.train STUDY.yaml``, :mod:`nas.supernet.train`).
 
 Example::
 

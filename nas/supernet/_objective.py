@@ -34,6 +34,17 @@ user attributes.
 The definition is stored as the study user attribute ``nas.supernet``; running the study again
 with a different definition (anything but ``device``) is refused, since its trials were measured
 with another supernet.
+
+Several processes (``torchrun``, :mod:`nas.supernet.train`): when a ``torch.distributed``
+process group of more than one process is initialised, :meth:`SupernetObjective.prepare` is a
+collective. Every process trains (data-parallel, :class:`~nas.supernet.SupernetTrainer`); only
+rank 0 reads which artifacts exist (the others get its answer, so all load the same final
+weights or resume from the same checkpoint) and writes the definition, checkpoints and final
+weights; the others wait for each write before going on, so after :meth:`prepare` every process
+holds the same weights and the database the same artifacts as after a run in one process. A
+study trained with several processes is found by ``nas run`` / ``nas worker`` like any other
+(the weights' key does not depend on the number of processes; resuming a checkpoint with another
+number of processes works but is not bitwise an uninterrupted run).
 """
 
 from __future__ import annotations
@@ -310,18 +321,24 @@ class SupernetObjective:
             SupernetNotTrainedError: ``train=False`` and the study has no final weights.
             DatasetError, DeviceError: the data set or device cannot be used.
         """
+        from nas.supernet._distributed import main_first
+
         with self._lock:
             if _study_key(study) in self._state:
                 return
             self.check_objectives({o.name: o.direction for o in study.objectives})
             self.validate()
-            self._pin_definition(study)
+            # Rank 0 writes the definition; the others then find and compare it.
+            main_first(lambda: self._pin_definition(study))
             self._state[_study_key(study)] = self._load_or_train(study, on_epoch, train)
 
     def _pin_definition(self, study: Study) -> None:
+        from nas.supernet._distributed import is_main_process
+
         stored = study.user_attrs.get(STUDY_ATTR)
         if stored is None:
-            study.set_user_attr(STUDY_ATTR, self.definition())
+            if is_main_process():  # always true unless rank 0 failed to store it
+                study.set_user_attr(STUDY_ATTR, self.definition())
             return
         mine = self._identity(study.seed)
         theirs = SupernetObjective.from_definition(stored)._identity(study.seed)
@@ -342,17 +359,20 @@ class SupernetObjective:
         import torch
 
         from nas.supernet._checkpoint import checkpoint_from_bytes, checkpoint_to_bytes
+        from nas.supernet._distributed import barrier, on_main
         from nas.supernet._train import SupernetTrainer, build_supernet, check_device
 
         data = self.validate()
         device = check_device(self.device, "objective.device")
         storage, seed = study.storage, study.seed
+        study_id = study.study_id
         key = self.weights_key(seed)
         prefix = f"supernet/{key}/"
         net = build_supernet(self.space, seed)
-        finals = _artifacts(storage, study.study_id, WEIGHTS_KIND, prefix)
-        if finals:
-            state = checkpoint_from_bytes(storage.read_artifact(finals[-1].artifact_id))
+        # With several processes, rank 0 answers (on_main) and every process reads that artifact.
+        final_id = on_main(lambda: _last_id(storage, study_id, WEIGHTS_KIND, prefix))
+        if final_id is not None:
+            state = checkpoint_from_bytes(storage.read_artifact(final_id))
             net.load_state_dict(state["net"])
             net.to(device)
             history = list(state.get("history", []))
@@ -364,10 +384,10 @@ class SupernetObjective:
                 )
             config = self.train_config(seed)
             trainer = SupernetTrainer(net, data, config)
-            checkpoints = _artifacts(storage, study.study_id, CHECKPOINT_KIND, prefix)
-            if checkpoints:
+            checkpoint_id = on_main(lambda: _last_id(storage, study_id, CHECKPOINT_KIND, prefix))
+            if checkpoint_id is not None:
                 trainer.load_state_dict(
-                    checkpoint_from_bytes(storage.read_artifact(checkpoints[-1].artifact_id))
+                    checkpoint_from_bytes(storage.read_artifact(checkpoint_id))
                 )
                 if on_epoch is not None and trainer.history:
                     on_epoch(trainer.epoch, config.epochs, trainer.history[-1])
@@ -377,24 +397,18 @@ class SupernetObjective:
                 if on_epoch is not None:
                     on_epoch(done, config.epochs, record)
                 if done < config.epochs and done % self.checkpoint_every == 0:
-                    # Store the new checkpoint first, then drop the older ones: a kill in
-                    # between leaves an extra checkpoint, never none.
-                    new = storage.store_artifact(
-                        study.study_id,
-                        CHECKPOINT_KIND,
-                        f"{prefix}epoch-{done:05d}.pt",
-                        checkpoint_to_bytes(trainer.state_dict()),
-                    )
-                    _delete(storage, study.study_id, CHECKPOINT_KIND, prefix, keep=new)
+                    # Rank 0 writes; every process goes on once it is stored.
+                    on_main(lambda: _store_checkpoint(storage, study_id, prefix, trainer))
             history = list(trainer.history)
-            storage.store_artifact(
-                study.study_id,
-                WEIGHTS_KIND,
-                f"{prefix}final.pt",
-                checkpoint_to_bytes({"net": net.state_dict(), "history": history}),
+            final = {"net": net.state_dict(), "history": history}
+            on_main(
+                lambda: storage.store_artifact(
+                    study_id, WEIGHTS_KIND, f"{prefix}final.pt", checkpoint_to_bytes(final)
+                )
             )
         # Checkpoints are only needed until the final weights exist.
-        _delete(storage, study.study_id, CHECKPOINT_KIND, prefix, keep=None)
+        on_main(lambda: _delete(storage, study_id, CHECKPOINT_KIND, prefix, keep=None))
+        barrier()
         net.eval()
         perm = np.random.default_rng(
             np.random.SeedSequence([self.split_seed, 0xCA11B])
@@ -502,6 +516,26 @@ def _study_key(study: Study) -> tuple[str, int]:
 def _artifacts(storage: Any, study_id: int, kind: str, prefix: str) -> list[Any]:
     """The study's artifacts of ``kind`` whose name starts with ``prefix``, oldest first."""
     return [a for a in storage.get_artifacts(study_id, kind=kind) if a.path.startswith(prefix)]
+
+
+def _last_id(storage: Any, study_id: int, kind: str, prefix: str) -> int | None:
+    """The newest of :func:`_artifacts` (its id), or ``None``."""
+    found = _artifacts(storage, study_id, kind, prefix)
+    return int(found[-1].artifact_id) if found else None
+
+
+def _store_checkpoint(storage: Any, study_id: int, prefix: str, trainer: Any) -> None:
+    """Store ``trainer``'s state as the checkpoint of its epoch, then drop the older ones (a
+    kill in between leaves an extra checkpoint, never none)."""
+    from nas.supernet._checkpoint import checkpoint_to_bytes
+
+    new = storage.store_artifact(
+        study_id,
+        CHECKPOINT_KIND,
+        f"{prefix}epoch-{trainer.epoch:05d}.pt",
+        checkpoint_to_bytes(trainer.state_dict()),
+    )
+    _delete(storage, study_id, CHECKPOINT_KIND, prefix, keep=new)
 
 
 def _delete(storage: Any, study_id: int, kind: str, prefix: str, keep: int | None) -> None:

@@ -19,11 +19,18 @@ checkpoint restores it exactly.
   probability decays to 0 with ``tau``, as in the paper's code) unless ``skip_importance`` is
   set; the loss is the plain mean (no ``1 / (N p_i)`` unbiasing weights) unless ``unbiased``;
   kernel, width and depth stay uniform (the paper samples ops only).
+
+Data-parallel training (:mod:`nas.supernet._distributed`): every process holds the same sampler
+state and draws from the same generator, so paths and data orders agree; :meth:`observe` sees the
+gradients already all-reduced over processes (identical everywhere) but only this process's slice
+of the batch, so statistics of examples are summed over processes by
+:meth:`PathSampler.combine_processes` before :meth:`PathSampler.end_epoch`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -75,6 +82,9 @@ class PathSampler(ABC):
     name: str = ""
     #: Whether the paths after the first learn from the first's soft predictions.
     distill: bool = False
+    #: Whether :meth:`observe` reads the gradients (in data-parallel training they are then
+    #: all-reduced after every path, before it is called, rather than once per step).
+    reads_gradients: bool = False
 
     def __init__(self, space: ArchSpace) -> None:
         self.space = space
@@ -95,6 +105,18 @@ class PathSampler(ABC):
         self, net: Supernet, arch: Arch, logits: Tensor, y: Tensor, idx: Tensor
     ) -> None:
         """Called after the backward pass of each path (gradients are in ``net``)."""
+
+    def combine_processes(  # noqa: B027 - an optional hook
+        self, sum_over_processes: Callable[[np.ndarray], np.ndarray]
+    ) -> None:
+        """Data-parallel training: turn what this process observed since the last
+        :meth:`end_epoch` (its slices of the batches) into the totals over all processes, so
+        that every process computes the same next distributions.
+
+        Called on every process just before :meth:`end_epoch` (never in one process).
+        ``sum_over_processes(a)`` is a collective returning the elementwise sum of ``a`` over
+        the processes. Default: nothing to combine.
+        """
 
     def end_epoch(self, epoch: int, epochs: int) -> None:  # noqa: B027 - an optional hook
         """Called after epoch ``epoch`` (0-based) of ``epochs``."""
@@ -151,6 +173,7 @@ class PadaSampler(PathSampler):
     """
 
     name = "pada"
+    reads_gradients = True
 
     def __init__(
         self,
@@ -216,6 +239,14 @@ class PadaSampler(PathSampler):
         if self.skip_importance is not None:
             step[_OP_INDEX["skip"]] = self.skip_importance
         self.g = (self.g + step) / 2.0
+
+    def combine_processes(self, sum_over_processes: Callable[[np.ndarray], np.ndarray]) -> None:
+        # Scores s_i of the examples of each process's slices; the op importance g needs no
+        # combining: it was computed from the all-reduced gradients, the same everywhere.
+        n = self.n_train
+        total = sum_over_processes(np.concatenate([self._s_sum, self._s_count]))
+        self._s_sum = total[:n].copy()
+        self._s_count = total[n:].copy()
 
     def end_epoch(self, epoch: int, epochs: int) -> None:
         tau = (epoch + 1) / epochs

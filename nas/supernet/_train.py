@@ -10,7 +10,29 @@ order); the supernet's initial weights come from :func:`build_supernet`, which s
 copy of torch's generator. Everything the next
 step depends on is in :meth:`SupernetTrainer.state_dict` (weights, optimizer, epoch, sampler
 state, the generator's state), so training resumed from a checkpoint taken between epochs gives
-the same weights as an uninterrupted run, bit for bit on the same machine.
+the same weights as an uninterrupted run, bit for bit on the same machine (and the same number
+of processes).
+
+Data parallelism: when a ``torch.distributed`` process group of more than one process is
+initialised as the trainer is created (e.g. under ``torchrun``, :mod:`nas.supernet.train`), each
+process trains its contiguous slice of every batch (:func:`~nas.supernet._distributed.batch_slice`)
+and the gradients are all-reduced, weighted by the slices' sizes, so every process applies the
+gradient of the whole batch's mean loss. The invariant that keeps the processes in **lockstep**
+without sending paths or indices around: every process holds the same generator (seeded from the
+same ``seed``), the same sampler state and the same weights (rank 0's are broadcast at the
+start), so they draw the same data order and the same paths at every step, and everything that
+feeds later draws is made identical before it is used -- gradients all-reduced before
+:meth:`~nas.supernet._samplers.PathSampler.observe` reads them and before clipping and the step;
+per-example statistics summed over processes
+(:meth:`~nas.supernet._samplers.PathSampler.combine_processes`) before
+:meth:`~nas.supernet._samplers.PathSampler.end_epoch`. The settings and data shapes are checked
+to agree when the trainer is created, the epoch and generator state when a checkpoint is loaded.
+Batch norm normalises with the batch statistics of each process's slice (as
+``DistributedDataParallel`` without ``SyncBatchNorm`` does), so training is not bitwise that of
+one process on the whole batch; the running statistics are averaged over processes after every
+epoch, so the whole state (and every checkpoint) is the same on every process. (Trials
+recalibrate batch norm anyway.) The reported loss is the whole batches' mean. Without a process
+group, nothing of this runs and training is exactly the single-process one.
 
 :func:`recalibrate_bn` re-estimates the batch-norm statistics of one architecture (running
 statistics reset, cumulative average over calibration batches) before it is evaluated, since the
@@ -30,6 +52,7 @@ import torch.nn.functional as F  # noqa: N812 - the usual alias
 from torch import Tensor
 
 from nas.exceptions import NasError
+from nas.supernet import _distributed as dp
 from nas.supernet._arch import Arch, ArchSpace
 from nas.supernet._data import ImageDataset
 from nas.supernet._network import Supernet
@@ -212,8 +235,14 @@ class SupernetTrainer:
         data: the data set (its train part is used).
         config: the settings.
 
+    Data-parallel when a process group of more than one process is initialised (module
+    docstring): then creating the trainer, :meth:`train_epoch`, :meth:`fit`,
+    :meth:`gradient_variance` and :meth:`load_state_dict` are collectives that every process
+    calls alike, with the same ``config`` (but its ``device``) and data set.
+
     Raises:
         ValueError: an unknown sampler or a bad sampler option.
+        DistributedError: data-parallel processes were given other settings or data shapes.
     """
 
     def __init__(self, net: Supernet, data: ImageDataset, config: TrainConfig) -> None:
@@ -234,6 +263,16 @@ class SupernetTrainer:
         )
         self.epoch = 0
         self.history: list[dict[str, float]] = []
+        #: This process's rank and the number of data-parallel processes (0 and 1: alone).
+        self.rank = dp.rank()
+        self.world_size = dp.world_size()
+        if self.world_size > 1:
+            settings = {**config.__dict__, "device": None}
+            dp.check_identical(
+                repr((settings, tuple(data.x_train.shape), len(data.y_val), len(data.y_test))),
+                "the training settings and data set",
+            )
+            dp.broadcast_module(self.net)
 
     def _lr(self, epoch: int) -> float:
         c = self.config
@@ -259,6 +298,11 @@ class SupernetTrainer:
         for start in range(0, len(order), c.batch_size):
             idx = torch.as_tensor(order[start : start + c.batch_size], device=self.device)
             losses.append(self._step(x_all[idx], y_all[idx], idx))
+        if self.world_size > 1:
+            # Each process's shares of the batches' losses add up to the batches' losses.
+            losses = dp.sum_over_processes(np.asarray(losses, dtype=np.float64)).tolist()
+            self.sampler.combine_processes(dp.sum_over_processes)
+            dp.average_buffers(self.net)
         self.sampler.end_epoch(self.epoch, c.epochs)
         record = {"epoch": float(self.epoch), "loss": float(np.mean(losses)), "lr": lr}
         self.history.append(record)
@@ -276,7 +320,12 @@ class SupernetTrainer:
         self, x: Tensor, y: Tensor, idx: Tensor, rng: np.random.Generator
     ) -> float:
         """Forward and backward every path the sampler draws from ``rng`` for the batch ``x``
-        (gradients add up in ``.grad``); returns the first path's loss."""
+        (gradients add up in ``.grad``); returns the first path's loss.
+
+        Data-parallel: ``x``, ``y``, ``idx`` are the whole batch (the same on every process),
+        see :meth:`_accumulate_slice`."""
+        if self.world_size > 1:
+            return self._accumulate_slice(x, y, idx, rng)
         weights = self.sampler.sample_weights(idx)
         teacher: Tensor | None = None
         first_loss = 0.0
@@ -296,6 +345,65 @@ class SupernetTrainer:
                 first_loss = float(loss.detach())
                 if self.sampler.distill:
                     teacher = F.softmax(logits.detach(), -1)
+        return first_loss
+
+    def _accumulate_slice(
+        self, x: Tensor, y: Tensor, idx: Tensor, rng: np.random.Generator
+    ) -> float:
+        """:meth:`_accumulate_gradients` of one data-parallel process for the batch ``x``.
+
+        Every process draws the same paths from ``rng`` (lockstep, module docstring), forwards
+        and backwards its slice of the batch (nothing when the slice is empty), and the
+        gradients are all-reduced with weight ``slice size / batch size``: ``.grad`` then holds
+        the gradient of the whole batch's mean loss (its sum over the paths), identical on every
+        process. A sampler that :attr:`~PathSampler.reads_gradients` gets them all-reduced after
+        every path, before :meth:`~PathSampler.observe` (each path's increment is reduced and
+        added to the earlier paths' reduced sum: what one process would have accumulated);
+        otherwise they are reduced once, after the last path. With distillation each slice
+        learns from the first path's predictions on that slice. Returns this process's share of
+        the first path's loss (``share * slice loss``; the shares add up to the batch's loss).
+        """
+        lo, hi = dp.batch_slice(len(idx), self.rank, self.world_size)
+        share = (hi - lo) / len(idx) if len(idx) else 0.0
+        x, y, idx = x[lo:hi], y[lo:hi], idx[lo:hi]
+        params = list(self.net.parameters())
+        per_path = self.sampler.reads_gradients
+        weights = self.sampler.sample_weights(idx)
+        teacher: Tensor | None = None
+        first_loss = 0.0
+        for k, arch in enumerate(self.sampler.paths(rng)):
+            self.net.set_active(arch)
+            earlier: list[Tensor | None] = []
+            if per_path:  # keep the earlier paths' reduced gradients out of this reduction
+                earlier = [p.grad for p in params]
+                for p in params:
+                    p.grad = None
+            if hi > lo:
+                logits = self.net(x)
+                if k > 0 and self.sampler.distill and teacher is not None:
+                    loss = F.kl_div(
+                        F.log_softmax(logits, -1), teacher, reduction="batchmean", log_target=False
+                    )
+                else:
+                    per = F.cross_entropy(logits, y, reduction="none")
+                    loss = (per * weights.to(per)).mean() if weights is not None else per.mean()
+                loss.backward()
+                slice_loss = float(loss.detach())
+            else:
+                logits = torch.empty((0, self.net.space.classes), device=self.device)
+                slice_loss = 0.0
+            if per_path:
+                dp.all_reduce_gradients(params, share)
+                for p, g in zip(params, earlier, strict=True):
+                    if g is not None:
+                        p.grad = g if p.grad is None else p.grad.add_(g)
+            self.sampler.observe(self.net, arch, logits, y, idx)
+            if k == 0:
+                first_loss = share * slice_loss
+                if self.sampler.distill and hi > lo:
+                    teacher = F.softmax(logits.detach(), -1)
+        if not per_path:
+            dp.all_reduce_gradients(params, share)
         return first_loss
 
     def gradient_variance(self, draws: int = 16, seed: int = 0) -> float:
@@ -359,10 +467,21 @@ class SupernetTrainer:
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore :meth:`state_dict` (same space and config)."""
+        """Restore :meth:`state_dict` (same space and config).
+
+        Data-parallel: every process must load the same state (e.g. the same checkpoint).
+
+        Raises:
+            DistributedError: data-parallel processes loaded states of another epoch or
+                generator state.
+        """
         self.net.load_state_dict(state["net"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.epoch = int(state["epoch"])
         self.history = list(state["history"])
         self.sampler.load_state_dict(state["sampler"])
         self.rng.bit_generator.state = copy.deepcopy(state["rng"])
+        if self.world_size > 1:
+            dp.check_identical(
+                repr((self.epoch, self.rng.bit_generator.state)), "the loaded checkpoint"
+            )

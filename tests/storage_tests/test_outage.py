@@ -66,6 +66,15 @@ def test_terminated_connections_are_retried(postgres_url, _postgres_admin, tmp_p
 
     def storm() -> None:
         nonlocal killed
+        storage = nas.storage.RDBStorage(postgres_url)
+        while not stop.is_set():  # start once trials run (not during schema creation)
+            try:
+                if any(t.state == "COMPLETE" for t in nas.load_study("outage", storage).trials):
+                    break
+            except KeyError:
+                pass
+            time.sleep(0.05)
+        storage.dispose()
         while not stop.is_set():
             time.sleep(0.15)
             killed += _terminate_backends(_postgres_admin, db)
