@@ -465,7 +465,12 @@ def _prepare_with_progress(study: Study, objective: Any, quiet: bool) -> None:
             else:
                 progress.update(task, completed=done, loss=loss)
 
-        objective.prepare(study, on_epoch=on_epoch)
+        def on_wait(holder: str) -> None:
+            progress.console.print(
+                f"supernet: {holder} is training it; waiting for its weights", highlight=False
+            )
+
+        objective.prepare(study, on_epoch=on_epoch, on_wait=on_wait)
     if task is None:
         err.print(f"supernet: trained weights loaded from {study.storage.url}", highlight=False)
 

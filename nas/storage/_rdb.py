@@ -16,7 +16,7 @@ import re
 import threading
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
@@ -621,6 +621,102 @@ class RDBStorage:
             conn.execute(update(Study).where(Study.id == study_id).values(updated_at=_utcnow()))
 
         self._write(f"set_study_user_attr({study_id}, {key!r})", work)
+
+    # ------------------------------------------------------------------------------- leases
+
+    def acquire_lease(
+        self,
+        study_id: int,
+        name: str,
+        owner: str,
+        ttl: float,
+        *,
+        take_from: str | None = None,
+    ) -> bool:
+        """Take or renew the study's lease ``name`` for ``owner`` for ``ttl`` seconds.
+
+        A lease is a mutual-exclusion token for work that one worker should do for the whole
+        study (e.g. training its supernet). It is granted when nobody holds it, when it has
+        expired, when ``owner`` already holds it (a renewal), or when its holder is
+        ``take_from`` (the caller established that this holder is dead). The check and the
+        write are one transaction with the study row locked. Stored as the study user attribute
+        ``nas.lease.<name>``: ``{"owner": ..., "expires": ISO-8601 UTC}``.
+
+        Returns:
+            True if ``owner`` holds the lease now.
+
+        Raises:
+            StudyNotFoundError: no such study.
+            ValueError: bad name or owner, or ``ttl <= 0``.
+        """
+        _check_id(study_id, "study_id")
+        _check_name(name, "lease name")
+        _check_name(owner, "lease owner")
+        if not ttl > 0:
+            raise ValueError(f"lease ttl must be > 0 seconds, got {ttl!r}")
+        key = f"nas.lease.{name}"
+
+        def work(conn: Connection) -> bool:
+            self._require_study(conn, study_id, lock=True)
+            now = _utcnow()
+            current = _lease_value(conn, study_id, key)
+            if current is not None:
+                holder, expires = current
+                if holder not in (owner, take_from) and expires > now:
+                    return False
+            value = {"owner": owner, "expires": (now + timedelta(seconds=ttl)).isoformat()}
+            conn.execute(
+                delete(StudyUserAttr).where(
+                    StudyUserAttr.study_id == study_id, StudyUserAttr.key == key
+                )
+            )
+            conn.execute(
+                insert(StudyUserAttr).values(
+                    study_id=study_id, key=key, value_json=_dumps(value, key)
+                )
+            )
+            return True
+
+        return self._write(f"acquire_lease({study_id}, {name!r})", work)
+
+    def release_lease(self, study_id: int, name: str, owner: str) -> bool:
+        """Give the lease back if ``owner`` holds it; returns whether it did.
+
+        Raises:
+            StudyNotFoundError: no such study.
+        """
+        _check_id(study_id, "study_id")
+        key = f"nas.lease.{name}"
+
+        def work(conn: Connection) -> bool:
+            self._require_study(conn, study_id, lock=True)
+            current = _lease_value(conn, study_id, key)
+            if current is None or current[0] != owner:
+                return False
+            conn.execute(
+                delete(StudyUserAttr).where(
+                    StudyUserAttr.study_id == study_id, StudyUserAttr.key == key
+                )
+            )
+            return True
+
+        return self._write(f"release_lease({study_id}, {name!r})", work)
+
+    def get_lease(self, study_id: int, name: str) -> tuple[str, datetime] | None:
+        """``(owner, expires)`` of the study's lease ``name``, or ``None`` when nobody ever
+        held it or it was released (an expired lease is still returned).
+
+        Raises:
+            StudyNotFoundError: no such study.
+        """
+        _check_id(study_id, "study_id")
+        key = f"nas.lease.{name}"
+
+        def work(conn: Connection) -> tuple[str, datetime] | None:
+            self._require_study(conn, study_id)
+            return _lease_value(conn, study_id, key)
+
+        return self._read(f"get_lease({study_id}, {name!r})", work)
 
     # ------------------------------------------------------------------------------- trials
 
@@ -1375,6 +1471,26 @@ class RDBStorage:
             ]
 
         return self._read(f"get_artifacts(study {study_id})", work)
+
+
+def _lease_value(conn: Connection, study_id: int, key: str) -> tuple[str, datetime] | None:
+    """The lease stored under ``key``: ``(owner, expires)``; a malformed value counts as
+    expired (anyone may take it)."""
+    raw = conn.execute(
+        select(StudyUserAttr.value_json).where(
+            StudyUserAttr.study_id == study_id, StudyUserAttr.key == key
+        )
+    ).scalar()
+    if raw is None:
+        return None
+    try:
+        value = json.loads(raw)
+        expires = datetime.fromisoformat(value["expires"])
+        if expires.tzinfo is None:
+            expires = expires.replace(tzinfo=UTC)
+        return str(value["owner"]), expires
+    except (ValueError, KeyError, TypeError):
+        return "", datetime.min.replace(tzinfo=UTC)
 
 
 def get_storage(url_or_storage: str | RDBStorage) -> RDBStorage:

@@ -49,9 +49,11 @@ number of processes works but is not bitwise an uninterrupted run).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -309,11 +311,17 @@ class SupernetObjective:
         *,
         on_epoch: Callable[[int, int, Mapping[str, float]], None] | None = None,
         train: bool = True,
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
         """Load the study's supernet, or train it (resuming from its last checkpoint).
 
         Idempotent per study. ``on_epoch(done, total, record)`` is called after every epoch
-        trained here (and once with the epochs already done when resuming).
+        trained here (and once with the epochs already done when resuming). One process per
+        study trains: it holds the study's ``supernet-training`` lease (renewed every
+        15 s, expiring 60 s after its holder stops, at once when the holder was a process of
+        this host that died); any other process calls ``on_wait(holder)`` once and waits for
+        the final weights, taking the training over (from the last checkpoint) if the holder
+        dies.
 
         Raises:
             IncompatibleStudyError: the study holds another supernet definition.
@@ -330,7 +338,7 @@ class SupernetObjective:
             self.validate()
             # Rank 0 writes the definition; the others then find and compare it.
             main_first(lambda: self._pin_definition(study))
-            self._state[_study_key(study)] = self._load_or_train(study, on_epoch, train)
+            self._state[_study_key(study)] = self._load_or_train(study, on_epoch, train, on_wait)
 
     def _pin_definition(self, study: Study) -> None:
         from nas.supernet._distributed import is_main_process
@@ -355,12 +363,14 @@ class SupernetObjective:
         study: Study,
         on_epoch: Callable[[int, int, Mapping[str, float]], None] | None,
         train: bool,
+        on_wait: Callable[[str], None] | None = None,
     ) -> _Prepared:
         import torch
 
+        from nas.study._worker import new_worker_id
         from nas.supernet._checkpoint import checkpoint_from_bytes, checkpoint_to_bytes
-        from nas.supernet._distributed import barrier, on_main
-        from nas.supernet._train import SupernetTrainer, build_supernet, check_device
+        from nas.supernet._distributed import barrier, is_main_process, on_main
+        from nas.supernet._train import build_supernet, check_device
 
         data = self.validate()
         device = check_device(self.device, "objective.device")
@@ -370,42 +380,39 @@ class SupernetObjective:
         prefix = f"supernet/{key}/"
         net = build_supernet(self.space, seed)
         # With several processes, rank 0 answers (on_main) and every process reads that artifact.
-        final_id = on_main(lambda: _last_id(storage, study_id, WEIGHTS_KIND, prefix))
-        if final_id is not None:
-            state = checkpoint_from_bytes(storage.read_artifact(final_id))
-            net.load_state_dict(state["net"])
-            net.to(device)
-            history = list(state.get("history", []))
-        else:
+        owner = on_main(new_worker_id)  # one identity for all the processes of a group
+        waited = False
+        while True:
+            final_id = on_main(lambda: _last_id(storage, study_id, WEIGHTS_KIND, prefix))
+            if final_id is not None:
+                state = checkpoint_from_bytes(storage.read_artifact(final_id))
+                net.load_state_dict(state["net"])
+                net.to(device)
+                history = list(state.get("history", []))
+                break
             if not train:
                 raise SupernetNotTrainedError(
                     f"study {study.name!r} has no trained supernet yet; run the study "
                     "(`nas run FILE`) first"
                 )
-            config = self.train_config(seed)
-            trainer = SupernetTrainer(net, data, config)
-            checkpoint_id = on_main(lambda: _last_id(storage, study_id, CHECKPOINT_KIND, prefix))
-            if checkpoint_id is not None:
-                trainer.load_state_dict(
-                    checkpoint_from_bytes(storage.read_artifact(checkpoint_id))
-                )
-                if on_epoch is not None and trainer.history:
-                    on_epoch(trainer.epoch, config.epochs, trainer.history[-1])
-            while trainer.epoch < config.epochs:
-                record = trainer.train_epoch()
-                done = trainer.epoch
-                if on_epoch is not None:
-                    on_epoch(done, config.epochs, record)
-                if done < config.epochs and done % self.checkpoint_every == 0:
-                    # Rank 0 writes; every process goes on once it is stored.
-                    on_main(lambda: _store_checkpoint(storage, study_id, prefix, trainer))
-            history = list(trainer.history)
-            final = {"net": net.state_dict(), "history": history}
-            on_main(
-                lambda: storage.store_artifact(
-                    study_id, WEIGHTS_KIND, f"{prefix}final.pt", checkpoint_to_bytes(final)
-                )
-            )
+            # One trainer per study: whoever holds the lease trains, the others wait for the
+            # final weights (and take over if the holder dies).
+            holder = on_main(lambda: _try_lease(storage, study_id, owner))
+            if holder == owner:
+                try:
+                    with _LeaseKeeper(storage, study_id, owner) as keeper:
+                        history = self._train(
+                            study, net, data, prefix, on_epoch, keeper, checkpoint_to_bytes
+                        )
+                finally:  # also on an error or Ctrl-C: the next process resumes at once
+                    if is_main_process():
+                        with contextlib.suppress(NasError):
+                            storage.release_lease(study_id, LEASE_NAME, owner)
+                break
+            if on_wait is not None and not waited:
+                on_wait(holder)
+            waited = True
+            time.sleep(WAIT_POLL_SECONDS)
         # Checkpoints are only needed until the final weights exist.
         on_main(lambda: _delete(storage, study_id, CHECKPOINT_KIND, prefix, keep=None))
         barrier()
@@ -415,6 +422,52 @@ class SupernetObjective:
         ).permutation(len(data.y_train))
         calib = data.x_train[torch.as_tensor(perm[: self.eval.calibration])].to(device)
         return _Prepared(net=net, data=data, calibration=calib, history=history, key=key)
+
+    def _train(
+        self,
+        study: Study,
+        net: Supernet,
+        data: ImageDataset,
+        prefix: str,
+        on_epoch: Callable[[int, int, Mapping[str, float]], None] | None,
+        keeper: _LeaseKeeper,
+        to_bytes: Callable[[Mapping[str, Any]], bytes],
+    ) -> list[Any]:
+        """Train (resuming from the study's last checkpoint), store the final weights; returns
+        the history. Called by the lease holder only."""
+        from nas.supernet._checkpoint import checkpoint_from_bytes
+        from nas.supernet._distributed import on_main
+        from nas.supernet._train import SupernetTrainer
+
+        storage, study_id = study.storage, study.study_id
+        config = self.train_config(study.seed)
+        trainer = SupernetTrainer(net, data, config)
+        checkpoint_id = on_main(lambda: _last_id(storage, study_id, CHECKPOINT_KIND, prefix))
+        if checkpoint_id is not None:
+            trainer.load_state_dict(checkpoint_from_bytes(storage.read_artifact(checkpoint_id)))
+            if on_epoch is not None and trainer.history:
+                on_epoch(trainer.epoch, config.epochs, trainer.history[-1])
+        while trainer.epoch < config.epochs:
+            record = trainer.train_epoch()
+            done = trainer.epoch
+            if on_epoch is not None:
+                on_epoch(done, config.epochs, record)
+            if on_main(lambda: keeper.lost):
+                raise NasError(
+                    f"study {study.name!r}: this process lost the supernet-training lease "
+                    "(presumed dead by another worker, which now trains); its work is dropped"
+                )
+            if done < config.epochs and done % self.checkpoint_every == 0:
+                # Rank 0 writes; every process goes on once it is stored.
+                on_main(lambda: _store_checkpoint(storage, study_id, prefix, trainer))
+        history = list(trainer.history)
+        final = {"net": net.state_dict(), "history": history}
+        on_main(
+            lambda: storage.store_artifact(
+                study_id, WEIGHTS_KIND, f"{prefix}final.pt", to_bytes(final)
+            )
+        )
+        return history
 
     # ------------------------------------------------------------------ trials
 
@@ -507,6 +560,72 @@ class _Prepared:
     calibration: torch.Tensor
     history: list[Any]
     key: str
+
+
+#: The study lease whose holder trains the supernet, and its timings (seconds).
+LEASE_NAME = "supernet-training"
+LEASE_TTL_SECONDS = 60.0
+LEASE_RENEW_SECONDS = 15.0
+WAIT_POLL_SECONDS = 1.0
+
+
+def _try_lease(storage: Any, study_id: int, owner: str) -> str:
+    """Take the training lease for ``owner`` if free, expired, or held by a dead process of
+    this host; returns the holder afterwards (``owner`` when taken)."""
+    from datetime import UTC, datetime
+
+    from nas.study._worker import is_worker_dead
+
+    current = storage.get_lease(study_id, LEASE_NAME)
+    take_from = None
+    if current is not None:
+        holder = current[0]
+        # Same host and its pid gone: dead now. Remote holders are trusted until expiry.
+        if holder != owner and is_worker_dead(
+            holder or None, datetime.now(UTC), grace=LEASE_TTL_SECONDS
+        ):
+            take_from = holder
+    if storage.acquire_lease(study_id, LEASE_NAME, owner, LEASE_TTL_SECONDS, take_from=take_from):
+        return owner
+    current = storage.get_lease(study_id, LEASE_NAME)
+    return current[0] if current is not None else ""
+
+
+class _LeaseKeeper:
+    """Renews the training lease from a daemon thread while training runs (main process
+    only); :attr:`lost` turns True if a renewal is refused (another process took over)."""
+
+    def __init__(self, storage: Any, study_id: int, owner: str) -> None:
+        from nas.supernet._distributed import is_main_process
+
+        self.storage, self.study_id, self.owner = storage, study_id, owner
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._active = is_main_process()
+
+    def _run(self) -> None:
+        while not self._stop.wait(LEASE_RENEW_SECONDS):
+            try:
+                ok = self.storage.acquire_lease(
+                    self.study_id, LEASE_NAME, self.owner, LEASE_TTL_SECONDS
+                )
+            except NasError:
+                continue  # the database is away for a moment: try again at the next beat
+            if not ok:
+                self.lost = True
+                return
+
+    def __enter__(self) -> _LeaseKeeper:
+        if self._active:
+            self._thread = threading.Thread(target=self._run, daemon=True, name="nas-lease")
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
 
 
 def _study_key(study: Study) -> tuple[str, int]:

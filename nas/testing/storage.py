@@ -469,6 +469,31 @@ class StorageConformance:
         with pytest.raises(TrialNotFoundError):
             storage.abandon_trial(_MISSING_ID, "w1", "x")
 
+    def test_leases_are_exclusive_until_released_or_expired(self, storage: RDBStorage) -> None:
+        import time
+
+        study_id = make_study(storage)
+        assert storage.get_lease(study_id, "train") is None
+        assert storage.acquire_lease(study_id, "train", "a", ttl=60) is True
+        assert storage.acquire_lease(study_id, "train", "b", ttl=60) is False  # held
+        assert storage.acquire_lease(study_id, "train", "a", ttl=60) is True  # renewal
+        owner, expires = storage.get_lease(study_id, "train")  # type: ignore[misc]
+        assert owner == "a" and expires.tzinfo is not None
+        assert storage.acquire_lease(study_id, "train", "b", ttl=60, take_from="a") is True
+        assert storage.get_lease(study_id, "train")[0] == "b"  # type: ignore[index]
+        assert storage.release_lease(study_id, "train", "a") is False  # not the holder
+        assert storage.release_lease(study_id, "train", "b") is True
+        assert storage.get_lease(study_id, "train") is None
+        # An expired lease goes to whoever asks.
+        assert storage.acquire_lease(study_id, "other", "c", ttl=0.05) is True
+        time.sleep(0.1)
+        assert storage.acquire_lease(study_id, "other", "d", ttl=60) is True
+        assert storage.acquire_lease(study_id, "train", "e", ttl=60) is True  # independent
+        with pytest.raises(ValueError, match="ttl"):
+            storage.acquire_lease(study_id, "train", "e", ttl=0)
+        with pytest.raises(StudyNotFoundError):
+            storage.acquire_lease(_MISSING_ID, "train", "e", ttl=1)
+
     def test_heartbeat_ownership(self, storage: RDBStorage) -> None:
         study_id = make_study(storage)
         inserted, trial = storage.add_trials(study_id, _proposals(2), claim_worker="w1")

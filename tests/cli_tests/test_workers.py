@@ -3,6 +3,7 @@ under load on SQLite and PostgreSQL, and SIGKILLed workers whose trials are re-r
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -158,3 +159,52 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(tmp_path) -> None:
             assert p.returncode == 0, e
     trials = _check_exact(url, "chaos", 120)
     assert any(t.restarts > 0 for t in trials)  # killed mid-trial, re-run with the same params
+
+
+NAS_STUDY = """\
+name: nas_par
+objective:
+  type: supernet
+  space:
+    supernet:
+      input: {channels: 1, height: 8, width: 8}
+      classes: 10
+      stem: {channels: 4}
+      stages:
+        - {channels: 8, stride: 2, depth: [1, 2], ops: [conv, skip], kernel: 3, width: [4, 8]}
+  train: {epochs: 12, batch_size: 64, sampler: pada}
+  eval: {calibration: 128}
+objectives: {accuracy: maximize, mflops: minimize}
+searcher: random
+n_trials: 16
+seed: 0
+"""
+
+
+@pytest.mark.slow
+def test_workers_starting_a_nas_study_together_train_one_supernet(tmp_path) -> None:
+    from nas.supernet._objective import CHECKPOINT_KIND, WEIGHTS_KIND
+
+    (tmp_path / "nas.yaml").write_text(NAS_STUDY)
+    url = f"sqlite:///{tmp_path}/nas.db"
+    args = [sys.executable, "-m", "nas", "worker", str(tmp_path / "nas.yaml"), "--storage", url]
+    procs = [
+        subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [e for _, e in outputs]
+    trained = [e for _, e in outputs if "training supernet" in e]
+    waited = [e for _, e in outputs if "is training it; waiting" in e or "loaded from" in e]
+    assert len(trained) == 1 and len(waited) == 2, [e[-300:] for _, e in outputs]
+    study = nas.load_study("nas_par", url)
+    storage = study.storage
+    assert len(storage.get_artifacts(study.study_id, kind=WEIGHTS_KIND)) == 1
+    assert storage.get_artifacts(study.study_id, kind=CHECKPOINT_KIND) == []
+    assert storage.get_lease(study.study_id, "supernet-training") is None  # released
+    trials = _check_exact(url, "nas_par", 16)
+    # Every worker measured with the same weights: equal architectures, equal accuracies.
+    by_arch: dict[str, set[float]] = {}
+    for t in trials:
+        by_arch.setdefault(json.dumps(t.user_attrs["arch"]), set()).add(t.values["accuracy"])
+    assert all(len(v) == 1 for v in by_arch.values())
