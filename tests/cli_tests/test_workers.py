@@ -120,8 +120,13 @@ def test_eight_workers_run_exactly_400_trials(tmp_path, backend, request) -> Non
 
 
 @pytest.mark.slow
-def test_sigkilled_workers_lose_and_duplicate_nothing(tmp_path) -> None:
-    url = f"sqlite:///{tmp_path}/nas.db"
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_sigkilled_workers_lose_and_duplicate_nothing(tmp_path, backend, request) -> None:
+    url = (
+        f"sqlite:///{tmp_path}/nas.db"
+        if backend == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
     study_file = _write(tmp_path, "chaos", 120)
     rng = random.Random(0)
     procs = [_worker(study_file, url, 0.05) for _ in range(5)]
