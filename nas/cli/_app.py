@@ -242,19 +242,15 @@ def run(
     """Create the study of FILE, or resume it, and run it to its total number of trials."""
     opened = _open_file(file, storage, n_trials, seed, timeout, device)
     study, objective = opened.study, opened.objective
-    try:
-        if hasattr(objective, "prepare"):  # trained once here, loaded by every worker
-            _prepare_with_progress(study, objective, quiet)
-        if workers > 1:
+    if workers > 1:
+        try:
+            if hasattr(objective, "prepare"):  # trained once here, loaded by every worker
+                _prepare_with_progress(study, objective, quiet)
             _run_local_workers(study, file, opened, workers, quiet, device, max_restarts)
-        elif quiet:
-            study.optimize(
-                objective, n_trials=opened.total, timeout=opened.timeout, max_restarts=max_restarts
-            )
-        else:
-            _optimize_with_progress(study, objective, opened.total, opened.timeout, max_restarts)
-    except KeyboardInterrupt:
-        _interrupted(study)
+        except KeyboardInterrupt:
+            _interrupted(study)
+    else:
+        _work_here(opened, quiet, max_restarts)
     if not quiet:
         out.print(_summary(study), highlight=False)
         if len(study.objectives) > 1 and study.get_trials((TrialState.COMPLETE,)):
@@ -291,6 +287,14 @@ def worker(
         opened = _open_file(path, storage, n_trials, None, timeout, device)
     else:
         opened = _open_name(target, storage, n_trials, timeout, device)
+    _work_here(opened, quiet, max_restarts)
+    if not quiet:
+        out.print(_summary(opened.study), highlight=False)
+
+
+def _work_here(opened: _Opened, quiet: bool, max_restarts: int) -> None:
+    """Prepare the objective (e.g. train or load a supernet), then run trials in this process
+    until the study's total; Ctrl-C re-queues the running trial and exits 130."""
     study, objective = opened.study, opened.objective
     try:
         if hasattr(objective, "prepare"):
@@ -303,8 +307,6 @@ def worker(
             _optimize_with_progress(study, objective, opened.total, opened.timeout, max_restarts)
     except KeyboardInterrupt:
         _interrupted(study)
-    if not quiet:
-        out.print(_summary(study), highlight=False)
 
 
 def _interrupted(study: Study) -> None:

@@ -916,9 +916,23 @@ class RDBStorage:
         """
         _check_id(trial_id, "trial_id")
         query = REQUEUE_UNOWNED if expected_worker_id is None else REQUEUE_OWNED
-        params: dict[str, Any] = {"tid": trial_id}
-        if expected_worker_id is not None:
-            params["p_worker"] = expected_worker_id
+        return self._swap_owned(
+            f"requeue_trial({trial_id})", query, trial_id, expected_worker_id, {}
+        )
+
+    def _swap_owned(
+        self,
+        what: str,
+        query: Any,
+        trial_id: int,
+        worker_id: str | None,
+        extra: dict[str, Any],
+    ) -> bool:
+        """Run a compare-and-swap ``query`` on a trial RUNNING for ``worker_id``; True if it
+        matched (TrialNotFoundError when the trial does not exist)."""
+        params: dict[str, Any] = {"tid": trial_id, **extra}
+        if worker_id is not None:
+            params["p_worker"] = worker_id
 
         def work(conn: Connection) -> bool:
             if conn.execute(query, params).rowcount != 1:
@@ -926,7 +940,7 @@ class RDBStorage:
                 return False
             return True
 
-        return self._write(f"requeue_trial({trial_id})", work)
+        return self._write(what, work)
 
     def abandon_trial(self, trial_id: int, expected_worker_id: str | None, reason: str) -> bool:
         """Mark a RUNNING trial FAILED with ``reason`` because its worker died (too often to
@@ -943,17 +957,13 @@ class RDBStorage:
         if not isinstance(reason, str) or not reason:
             raise ValueError(f"reason must be a non-empty string, got {reason!r}")
         query = ABANDON_UNOWNED if expected_worker_id is None else ABANDON_OWNED
-        params: dict[str, Any] = {"tid": trial_id, "p_now": _utcnow(), "p_reason": reason}
-        if expected_worker_id is not None:
-            params["p_worker"] = expected_worker_id
-
-        def work(conn: Connection) -> bool:
-            if conn.execute(query, params).rowcount != 1:
-                self._require_trial(conn, trial_id)
-                return False
-            return True
-
-        return self._write(f"abandon_trial({trial_id})", work)
+        return self._swap_owned(
+            f"abandon_trial({trial_id})",
+            query,
+            trial_id,
+            expected_worker_id,
+            {"p_now": _utcnow(), "p_reason": reason},
+        )
 
     def heartbeat(self, trial_id: int, worker_id: str) -> bool:
         """Set the trial's ``heartbeat_at`` to now if it is RUNNING for ``worker_id``.

@@ -127,9 +127,9 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(tmp_path, backend, request
         if backend == "sqlite"
         else request.getfixturevalue("postgres_url")
     )
-    study_file = _write(tmp_path, "chaos", 120)
+    study_file = _write(tmp_path, "chaos", 60)
     rng = random.Random(0)
-    procs = [_worker(study_file, url, 0.05) for _ in range(5)]
+    procs = [_worker(study_file, url, 0.2) for _ in range(5)]
     storage = nas.storage.RDBStorage(url)
     killed = 0
     deadline = time.monotonic() + 120
@@ -155,14 +155,14 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(tmp_path, backend, request
         victim.send_signal(signal.SIGKILL)
         victim.wait()
         killed += 1
-        procs.append(_worker(study_file, url, 0.05))
+        procs.append(_worker(study_file, url, 0.2))
     storage.dispose()
     assert killed >= 3  # the study was still running while workers died
     for p in procs:
         if p.returncode is None:
             _, e = p.communicate(timeout=240)
             assert p.returncode == 0, e
-    trials = _check_exact(url, "chaos", 120)
+    trials = _check_exact(url, "chaos", 60)
     assert any(t.restarts > 0 for t in trials)  # killed mid-trial, re-run with the same params
 
 
