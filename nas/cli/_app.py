@@ -374,14 +374,8 @@ def _run_local_workers(
         raise NasError("; ".join(messages))
 
 
-def _follow(study: Study, procs: list[Any], total: int | None, quiet: bool) -> None:
-    """Poll the study until every worker process has exited, showing one progress bar."""
-    import time
-
-    if quiet:
-        for p in procs:
-            p.wait()
-        return
+def _trials_progress() -> Any:
+    """The progress bar of trials: description, bar, done/total, status line, elapsed time."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -391,7 +385,7 @@ def _follow(study: Study, procs: list[Any], total: int | None, quiet: bool) -> N
         TimeElapsedColumn,
     )
 
-    with Progress(
+    return Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -399,7 +393,18 @@ def _follow(study: Study, procs: list[Any], total: int | None, quiet: bool) -> N
         TextColumn("{task.fields[status]}"),
         TimeElapsedColumn(),
         console=err,
-    ) as progress:
+    )
+
+
+def _follow(study: Study, procs: list[Any], total: int | None, quiet: bool) -> None:
+    """Poll the study until every worker process has exited, showing one progress bar."""
+    import time
+
+    if quiet:
+        for p in procs:
+            p.wait()
+        return
+    with _trials_progress() as progress:
         trials = study.trials
         task = progress.add_task(
             f"{study.name} ({len(procs)} workers)",
@@ -480,25 +485,8 @@ def _prepare_with_progress(study: Study, objective: Any, quiet: bool) -> None:
 def _optimize_with_progress(
     study: Study, objective: Any, total: int | None, timeout: float | None, max_restarts: int = 3
 ) -> None:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
     trials = study.trials
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[status]}"),
-        TimeElapsedColumn(),
-        console=err,
-    ) as progress:
+    with _trials_progress() as progress:
         task = progress.add_task(
             study.name,
             total=total,

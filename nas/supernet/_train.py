@@ -332,13 +332,7 @@ class SupernetTrainer:
         for k, arch in enumerate(self.sampler.paths(rng)):
             self.net.set_active(arch)
             logits = self.net(x)
-            if k > 0 and self.sampler.distill and teacher is not None:
-                loss = F.kl_div(
-                    F.log_softmax(logits, -1), teacher, reduction="batchmean", log_target=False
-                )
-            else:
-                per = F.cross_entropy(logits, y, reduction="none")
-                loss = (per * weights.to(per)).mean() if weights is not None else per.mean()
+            loss = self._path_loss(k, logits, y, teacher, weights)
             loss.backward()
             self.sampler.observe(self.net, arch, logits, y, idx)
             if k == 0:
@@ -346,6 +340,24 @@ class SupernetTrainer:
                 if self.sampler.distill:
                     teacher = F.softmax(logits.detach(), -1)
         return first_loss
+
+    def _path_loss(
+        self,
+        k: int,
+        logits: Tensor,
+        y: Tensor,
+        teacher: Tensor | None,
+        weights: Tensor | None,
+    ) -> Tensor:
+        """Loss of the ``k``-th path of a step: distillation from ``teacher`` (the first path's
+        soft predictions) for later paths of a distilling sampler, else cross-entropy (weighted
+        per example by ``weights`` when the sampler unbiases)."""
+        if k > 0 and self.sampler.distill and teacher is not None:
+            return F.kl_div(
+                F.log_softmax(logits, -1), teacher, reduction="batchmean", log_target=False
+            )
+        per = F.cross_entropy(logits, y, reduction="none")
+        return (per * weights.to(per)).mean() if weights is not None else per.mean()
 
     def _accumulate_slice(
         self, x: Tensor, y: Tensor, idx: Tensor, rng: np.random.Generator
@@ -380,13 +392,7 @@ class SupernetTrainer:
                     p.grad = None
             if hi > lo:
                 logits = self.net(x)
-                if k > 0 and self.sampler.distill and teacher is not None:
-                    loss = F.kl_div(
-                        F.log_softmax(logits, -1), teacher, reduction="batchmean", log_target=False
-                    )
-                else:
-                    per = F.cross_entropy(logits, y, reduction="none")
-                    loss = (per * weights.to(per)).mean() if weights is not None else per.mean()
+                loss = self._path_loss(k, logits, y, teacher, weights)
                 loss.backward()
                 slice_loss = float(loss.detach())
             else:
