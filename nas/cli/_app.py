@@ -24,7 +24,7 @@ from nas.exceptions import NasError
 from nas.study import (
     DEFAULT_STORAGE,
     Study,
-    create_study,
+    create_study_from_config,
     load_study,
     load_study_config,
     resolve_objective,
@@ -157,28 +157,10 @@ def _open_file(
     validate = getattr(objective, "validate", None)
     if callable(validate):  # e.g. a supernet objective: device and data set, before any write
         validate()
-    url = storage or cfg.storage or DEFAULT_STORAGE
+    study = create_study_from_config(
+        cfg, storage=storage, seed=seed, n_trials=n_trials, timeout=timeout
+    )
     total = cfg.n_trials if n_trials is None else n_trials
-    study = create_study(
-        cfg.name,
-        cfg.space,
-        cfg.objectives,
-        searcher=cfg.searcher,
-        searcher_options=cfg.searcher_options,
-        storage=url,
-        seed=cfg.seed if seed is None else seed,
-        load_if_exists=True,
-    )
-    spec = cfg.objective if isinstance(cfg.objective, str) else "supernet"
-    study.set_user_attr(
-        RUN_ATTR,
-        {
-            "objective": spec,
-            "n_trials": total,
-            "timeout": cfg.timeout if timeout is None else timeout,
-            "file": str(Path(file).resolve()),
-        },
-    )
     return _Opened(study, objective, total, cfg.timeout if timeout is None else timeout, cfg.plot)
 
 

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from nas.study._config import StudyConfig, load_study_config, resolve_objective
-from nas.study._study import DEFAULT_STORAGE, Study, create_study, delete_study, load_study
+from nas.study._study import (
+    DEFAULT_STORAGE,
+    Study,
+    create_study,
+    create_study_from_config,
+    delete_study,
+    load_study,
+)
 from nas.study._trial import Trial
 
 __all__ = [
@@ -12,6 +19,7 @@ __all__ = [
     "StudyConfig",
     "Trial",
     "create_study",
+    "create_study_from_config",
     "delete_study",
     "load_study",
     "load_study_config",

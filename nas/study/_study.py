@@ -23,6 +23,7 @@ from nas.storage import RDBStorage, get_storage
 
 if TYPE_CHECKING:
     from nas.searchers import Searcher
+    from nas.study._config import StudyConfig
     from nas.study._trial import Trial
 
 __all__ = ["Study", "create_study", "delete_study", "load_study"]
@@ -418,6 +419,58 @@ def create_study(
         # Another worker created it between our lookup and our insert: open theirs.
         return reopen(store.get_study_id(name))
     return Study(store, study_id)
+
+
+def create_study_from_config(
+    cfg: StudyConfig,
+    *,
+    storage: str | RDBStorage | None = None,
+    seed: int | None = None,
+    n_trials: int | None = None,
+    timeout: float | None = None,
+    record: bool = True,
+) -> Study:
+    """Create (or reopen) the study a validated study file defines.
+
+    With ``record``, also store how to run it as the study attribute ``nas.run`` (the
+    objective spec -- ``"supernet"`` for a supernet objective --, the total, the timeout and
+    the file), so that ``nas worker NAME`` can join the study without the file.
+
+    Args:
+        cfg: from :func:`~nas.study.load_study_config`.
+        storage: overrides ``cfg.storage`` (else :data:`DEFAULT_STORAGE`).
+        seed / n_trials / timeout: override the file's values.
+        record: write the ``nas.run`` attribute.
+
+    Raises:
+        IncompatibleStudyError: the study exists with another definition (and the errors of
+            :func:`create_study`).
+    """
+    from nas.study._config import RUN_ATTR
+
+    study = create_study(
+        cfg.name,
+        cfg.space,
+        cfg.objectives,
+        searcher=cfg.searcher,
+        searcher_options=cfg.searcher_options,
+        storage=storage or cfg.storage or DEFAULT_STORAGE,
+        seed=cfg.seed if seed is None else seed,
+        load_if_exists=True,
+    )
+    if record:
+        spec = cfg.objective if isinstance(cfg.objective, str) else "supernet"
+        source = Path(cfg.source)
+        study.set_user_attr(
+            RUN_ATTR,
+            {
+                "objective": spec,
+                "n_trials": cfg.n_trials if n_trials is None else n_trials,
+                "timeout": cfg.timeout if timeout is None else timeout,
+                "file": str(source.resolve()) if source.is_file() else cfg.source,
+            },
+        )
+    return study
 
 
 def load_study(name: str, storage: str | RDBStorage = DEFAULT_STORAGE) -> Study:

@@ -15,6 +15,7 @@ import os
 import secrets
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from nas.storage import RDBStorage
 
-__all__ = ["Heartbeat", "WorkerId", "is_worker_dead", "new_worker_id"]
+__all__ = ["Heartbeat", "Renewal", "WorkerId", "is_worker_dead", "new_worker_id"]
 
 #: Seconds between two heartbeats of a running trial.
 HEARTBEAT_INTERVAL = 10.0
@@ -95,7 +96,43 @@ def is_worker_dead(
     return (now - last_seen).total_seconds() > grace
 
 
-class Heartbeat:
+class Renewal:
+    """Calls ``renew()`` every ``interval`` seconds from a daemon thread, inside a ``with``.
+
+    The first call comes after ``interval`` seconds. :attr:`lost` becomes True, and the thread
+    stops, when ``renew`` returns False (what it renewed is no longer ours); an exception
+    (e.g. the database away for a moment) is ignored until the next beat.
+    """
+
+    def __init__(self, renew: Callable[[], bool], interval: float, name: str) -> None:
+        self._renew = renew
+        self._interval = interval
+        self._name = name
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.lost = False
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                if not self._renew():
+                    self.lost = True
+                    return
+            except Exception:
+                continue
+
+    def __enter__(self) -> Renewal:
+        self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+class Heartbeat(Renewal):
     """Refreshes a RUNNING trial's heartbeat from a daemon thread while the objective runs.
 
     Use as a context manager around the objective call. The first beat comes after ``interval``
@@ -110,29 +147,6 @@ class Heartbeat:
         worker_id: str,
         interval: float = HEARTBEAT_INTERVAL,
     ) -> None:
-        self._storage = storage
-        self._trial_id = trial_id
-        self._worker_id = worker_id
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.lost = False
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                if not self._storage.heartbeat(self._trial_id, self._worker_id):
-                    self.lost = True
-                    return
-            except Exception:
-                continue
-
-    def __enter__(self) -> Heartbeat:
-        self._thread = threading.Thread(target=self._run, name="nas-heartbeat", daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        super().__init__(
+            lambda: storage.heartbeat(trial_id, worker_id), interval, name="nas-heartbeat"
+        )

@@ -388,7 +388,6 @@ class SupernetObjective:
                 state = checkpoint_from_bytes(storage.read_artifact(final_id))
                 net.load_state_dict(state["net"])
                 net.to(device)
-                history = list(state.get("history", []))
                 break
             if not train:
                 raise SupernetNotTrainedError(
@@ -401,7 +400,7 @@ class SupernetObjective:
             if holder == owner:
                 try:
                     with _LeaseKeeper(storage, study_id, owner) as keeper:
-                        history = self._train(
+                        self._train(
                             study, net, data, prefix, on_epoch, keeper, checkpoint_to_bytes
                         )
                 finally:  # also on an error or Ctrl-C: the next process resumes at once
@@ -421,7 +420,7 @@ class SupernetObjective:
             np.random.SeedSequence([self.split_seed, 0xCA11B])
         ).permutation(len(data.y_train))
         calib = data.x_train[torch.as_tensor(perm[: self.eval.calibration])].to(device)
-        return _Prepared(net=net, data=data, calibration=calib, history=history, key=key)
+        return _Prepared(net=net, data=data, calibration=calib)
 
     def _train(
         self,
@@ -432,9 +431,9 @@ class SupernetObjective:
         on_epoch: Callable[[int, int, Mapping[str, float]], None] | None,
         keeper: _LeaseKeeper,
         to_bytes: Callable[[Mapping[str, Any]], bytes],
-    ) -> list[Any]:
-        """Train (resuming from the study's last checkpoint), store the final weights; returns
-        the history. Called by the lease holder only."""
+    ) -> None:
+        """Train (resuming from the study's last checkpoint) and store the final weights (with
+        the training history). Called by the lease holder only."""
         from nas.supernet._checkpoint import checkpoint_from_bytes
         from nas.supernet._distributed import on_main
         from nas.supernet._train import SupernetTrainer
@@ -460,14 +459,12 @@ class SupernetObjective:
             if done < config.epochs and done % self.checkpoint_every == 0:
                 # Rank 0 writes; every process goes on once it is stored.
                 on_main(lambda: _store_checkpoint(storage, study_id, prefix, trainer))
-        history = list(trainer.history)
-        final = {"net": net.state_dict(), "history": history}
+        final = {"net": net.state_dict(), "history": list(trainer.history)}
         on_main(
             lambda: storage.store_artifact(
                 study_id, WEIGHTS_KIND, f"{prefix}final.pt", to_bytes(final)
             )
         )
-        return history
 
     # ------------------------------------------------------------------ trials
 
@@ -558,8 +555,6 @@ class _Prepared:
     net: Supernet
     data: ImageDataset
     calibration: torch.Tensor
-    history: list[Any]
-    key: str
 
 
 #: The study lease whose holder trains the supernet, and its timings (seconds).
@@ -592,40 +587,36 @@ def _try_lease(storage: Any, study_id: int, owner: str) -> str:
 
 
 class _LeaseKeeper:
-    """Renews the training lease from a daemon thread while training runs (main process
-    only); :attr:`lost` turns True if a renewal is refused (another process took over)."""
+    """Renews the training lease every 15 s while training runs (main process only; the
+    others share its answers through the collectives); :attr:`lost` turns True if a renewal
+    is refused (another process took over)."""
 
     def __init__(self, storage: Any, study_id: int, owner: str) -> None:
+        from nas.study._worker import Renewal
         from nas.supernet._distributed import is_main_process
 
-        self.storage, self.study_id, self.owner = storage, study_id, owner
-        self.lost = False
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._active = is_main_process()
+        self._renewal = (
+            Renewal(
+                lambda: storage.acquire_lease(study_id, LEASE_NAME, owner, LEASE_TTL_SECONDS),
+                LEASE_RENEW_SECONDS,
+                name="nas-lease",
+            )
+            if is_main_process()
+            else None
+        )
 
-    def _run(self) -> None:
-        while not self._stop.wait(LEASE_RENEW_SECONDS):
-            try:
-                ok = self.storage.acquire_lease(
-                    self.study_id, LEASE_NAME, self.owner, LEASE_TTL_SECONDS
-                )
-            except NasError:
-                continue  # the database is away for a moment: try again at the next beat
-            if not ok:
-                self.lost = True
-                return
+    @property
+    def lost(self) -> bool:
+        return self._renewal is not None and self._renewal.lost
 
     def __enter__(self) -> _LeaseKeeper:
-        if self._active:
-            self._thread = threading.Thread(target=self._run, daemon=True, name="nas-lease")
-            self._thread.start()
+        if self._renewal is not None:
+            self._renewal.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        if self._renewal is not None:
+            self._renewal.__exit__(*exc)
 
 
 def _study_key(study: Study) -> tuple[str, int]:

@@ -80,8 +80,12 @@ def _env_int(name: str, default: int) -> int:
 def _train(args: argparse.Namespace) -> None:
     import torch
 
-    from nas.study import DEFAULT_STORAGE, create_study, load_study_config, resolve_objective
-    from nas.study._config import RUN_ATTR
+    from nas.study import (
+        DEFAULT_STORAGE,
+        create_study_from_config,
+        load_study_config,
+        resolve_objective,
+    )
     from nas.supernet._distributed import is_main_process, main_first
     from nas.supernet._objective import SupernetObjective
 
@@ -123,28 +127,8 @@ def _train(args: argparse.Namespace) -> None:
         is_main = is_main_process()
         url = args.storage or cfg.storage or DEFAULT_STORAGE
 
-        def open_study() -> Any:
-            study = create_study(
-                cfg.name,
-                cfg.space,
-                cfg.objectives,
-                searcher=cfg.searcher,
-                searcher_options=cfg.searcher_options,
-                storage=url,
-                seed=cfg.seed,
-                load_if_exists=True,
-            )
-            if is_main_process():  # as `nas run FILE` records it, for `nas worker NAME`
-                study.set_user_attr(
-                    RUN_ATTR,
-                    {
-                        "objective": "supernet",
-                        "n_trials": cfg.n_trials,
-                        "timeout": cfg.timeout,
-                        "file": str(Path(args.file).resolve()),
-                    },
-                )
-            return study
+        def open_study() -> Any:  # as `nas run FILE` records it, for `nas worker NAME`
+            return create_study_from_config(cfg, storage=url, record=is_main_process())
 
         study = main_first(open_study)  # rank 0 creates it, the others then open it
 
