@@ -134,7 +134,9 @@ def test_sigkill_while_writing_keeps_every_committed_trial(sqlite_url: str) -> N
     storage = RDBStorage(sqlite_url)
     study_id = make_study(storage)
     ctx = multiprocessing.get_context("spawn")
-    committed = ctx.Value("i", 0)
+    # No lock: the writer is SIGKILLed, possibly while holding it, and reading a locked Value
+    # would then block forever. One writer, one int: the unlocked read is safe.
+    committed = ctx.Value("i", 0, lock=False)
     process = ctx.Process(target=endless_writer, args=(sqlite_url, study_id, committed))
     process.start()
     try:
