@@ -113,6 +113,9 @@ class FrozenTrial:
         failure_reason: traceback or reason of a FAILED (or PRUNED) trial.
         worker_id: id of the worker that ran (or runs) the trial.
         restarts: how many times the trial was re-queued after its worker died.
+        datetime_updated: when the trial or its children last changed (creation, claim,
+            report, user attribute, finish, re-queue, abandon; not heartbeats), as stored;
+            ``None`` for a trial that does not come from a storage.
     """
 
     trial_id: int
@@ -131,6 +134,7 @@ class FrozenTrial:
     datetime_complete: datetime | None = None
     heartbeat: datetime | None = None
     restarts: int = 0
+    datetime_updated: datetime | None = None
 
     @property
     def duration(self) -> float | None:

@@ -44,6 +44,7 @@ def installed(tmp_path_factory) -> Path:
         "nas/_alembic/versions/v0.1.0.a.py",
         "nas/_alembic/versions/v0.1.0.b.py",
         "nas/_alembic/versions/v0.2.0.a.py",
+        "nas/_alembic/versions/v0.3.0.a.py",
     } <= set(names)
     assert not any(n.startswith("alembic/") for n in names)  # never shadows the alembic package
     target = tmp / "site"
@@ -100,7 +101,7 @@ def test_installed_wheel_upgrades_an_old_database(installed, tmp_path):
 
     up = _nas(installed, tmp_path, "db", "upgrade", "--storage", url)
     assert up.returncode == 0, up.stderr
-    assert "v0.1.0.a" in up.stdout and "v0.2.0.a" in up.stdout
+    assert "v0.1.0.a" in up.stdout and "v0.3.0.a" in up.stdout  # from the fixture to head
 
     listed = _nas(installed, tmp_path, "studies", "--storage", url, "--format", "json")
     assert listed.returncode == 0, listed.stderr

@@ -22,7 +22,7 @@ Conventions:
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -119,6 +119,29 @@ class UtcDateTime(TypeDecorator[datetime]):
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
 
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        """On SQLite, parse the stored text straight into an aware UTC datetime.
+
+        SQLite returns the text SQLAlchemy wrote (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC): one
+        ``fromisoformat`` of it with ``+00:00`` appended is several times faster than parsing
+        it and then ``replace(tzinfo=UTC)`` (a load of 10,000 trials parses 20,000 or more).
+        Any other text falls back to the general path; other dialects use it always.
+        """
+        general = super().result_processor(dialect, coltype)
+        if dialect.name != "sqlite" or general is None:
+            return general
+        parse = datetime.fromisoformat
+
+        def process(value: Any) -> datetime | None:
+            if value.__class__ is str:
+                try:
+                    return parse(value + "+00:00")
+                except ValueError:  # not the usual format (e.g. it has an offset already)
+                    pass
+            return cast("datetime | None", general(value))
+
+        return process
+
 
 class Base(DeclarativeBase):
     """Declarative base; ``Base.metadata`` holds the whole schema at the head revision."""
@@ -188,7 +211,12 @@ class StudyUserAttr(Base):
 
 
 class Trial(Base):
-    """One trial of a study; ``number`` is its 0-based position within the study."""
+    """One trial of a study; ``number`` is its 0-based position within the study.
+
+    ``updated_at`` (added in v0.3.0.a, hence the last column) is the time of the last write
+    that changed the trial or its children (creation, claim, report, user attribute, finish,
+    re-queue, abandon); a heartbeat does not change it.
+    """
 
     __tablename__ = "trials"
     __table_args__ = (
@@ -196,6 +224,8 @@ class Trial(Base):
         Index("ix_trials_study_id_state", "study_id", "state"),
         # Added in v0.1.0.b: lets a reaper find stale RUNNING trials without a table scan.
         Index("ix_trials_state_heartbeat_at", "state", "heartbeat_at"),
+        # Added in v0.3.0.a: "trials of a study changed since t" (a dashboard's poll).
+        Index("ix_trials_study_id_updated_at", "study_id", "updated_at"),
         CheckConstraint(_STATE_CHECK, name="state"),
     )
 
@@ -213,6 +243,7 @@ class Trial(Base):
     restarts: Mapped[int] = mapped_column(
         Integer, nullable=False, default=0, server_default=text("0")
     )
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
 
 
 class TrialParam(Base):

@@ -86,7 +86,11 @@ __all__ = [
     "STATE_RUNNING",
     "STATE_WAITING",
     "StudyQueries",
+    "TOUCH_TRIAL",
+    "TOUCH_TRIAL_FOR_REPORT",
     "TRIALS_IN_SCOPE",
+    "TRIALS_UPDATED_SINCE",
+    "TRIALS_UPDATED_SINCE_IN_SCOPE",
     "TrialChildren",
     "decode_json_into",
     "frozen_trial",
@@ -135,6 +139,7 @@ _TRIAL_COLUMNS = (
     _TRIALS.c.worker_id,
     _TRIALS.c.failure_reason,
     _TRIALS.c.restarts,
+    _TRIALS.c.updated_at,
 )
 _N_TRIAL_COLUMNS = len(_TRIAL_COLUMNS)
 
@@ -203,7 +208,9 @@ SELECT_CLAIM_CANDIDATES = (
     .limit(CLAIM_BATCH)
 )
 
-# Trials: writes.
+# Trials: writes. Every statement that changes a trial or its children sets (or runs in a
+# transaction that sets) ``trials.updated_at`` to the time of the write, except HEARTBEAT:
+# liveness only, or every RUNNING trial would look changed at every poll.
 INSERT_TRIAL = insert(_TRIALS)
 INSERT_PARAMS = insert(_PARAMS)
 INSERT_SYSTEM_ATTRS = insert(_SYSTEM_ATTRS)
@@ -218,6 +225,7 @@ CLAIM_TRIAL = (
         worker_id=bindparam("p_worker"),
         started_at=bindparam("p_now"),
         heartbeat_at=bindparam("p_now"),
+        updated_at=bindparam("p_now"),
     )
 )
 FINISH_TRIAL = (
@@ -227,6 +235,7 @@ FINISH_TRIAL = (
         state=bindparam("p_state"),
         finished_at=bindparam("p_now"),
         failure_reason=bindparam("p_reason"),
+        updated_at=bindparam("p_now"),
     )
 )
 HEARTBEAT = (
@@ -237,6 +246,27 @@ HEARTBEAT = (
         _TRIALS.c.worker_id == bindparam("p_worker"),
     )
     .values(heartbeat_at=bindparam("p_now"))
+)
+#: Marks a trial changed (a write to its children); the row count tells whether it exists.
+#: Takes the same row lock as ``LOCK_TRIAL_OWNER``, in the statement that had to run anyway.
+TOUCH_TRIAL = (
+    update(_TRIALS).where(_TRIALS.c.id == bindparam("tid")).values(updated_at=bindparam("p_now"))
+)
+_N_OBJECTIVES_OF_TRIAL = (
+    select(func.count()).where(_OBJECTIVES.c.study_id == _TRIALS.c.study_id).scalar_subquery()
+)
+#: ``report``'s fast path: marks the trial changed only if it is RUNNING and its study has
+#: more than ``p_max_idx`` objectives (parameter: the largest objective index reported), so
+#: the one UPDATE both validates and locks. A row count of 0 sends ``report`` to
+#: ``LOCK_TRIAL_FOR_REPORT`` to find out why.
+TOUCH_TRIAL_FOR_REPORT = (
+    update(_TRIALS)
+    .where(
+        _TRIALS.c.id == bindparam("tid"),
+        _TRIALS.c.state == STATE_RUNNING,
+        bindparam("p_max_idx", type_=Integer) < _N_OBJECTIVES_OF_TRIAL,
+    )
+    .values(updated_at=bindparam("p_now"))
 )
 
 
@@ -250,6 +280,7 @@ def _requeue(owner: ColumnElement[bool]) -> Update:
             started_at=None,
             heartbeat_at=None,
             restarts=_TRIALS.c.restarts + 1,
+            updated_at=bindparam("p_now"),
         )
     )
 
@@ -266,6 +297,7 @@ def _abandon(owner: ColumnElement[bool]) -> Update:
             state=TrialState.FAILED.value,
             finished_at=bindparam("p_now"),
             failure_reason=bindparam("p_reason"),
+            updated_at=bindparam("p_now"),
         )
     )
 
@@ -342,12 +374,13 @@ MAX_TRIALS_LOADED_ONE_BY_ONE = 8
 class StudyQueries:
     """``get_trials``' statements for one scope of a study's trials.
 
-    ``trials`` selects the trials' rows in number order; the others, one per child table,
-    select ``(trial_id, ...)`` for those same trials (used beyond
-    ``MAX_TRIALS_LOADED_ONE_BY_ONE`` trials; grouped by
+    ``trials`` selects the trials' rows, in number order if ``by_number`` (else the caller
+    sorts them); the others, one per child table, select ``(trial_id, ...)`` for those same
+    trials (used beyond ``MAX_TRIALS_LOADED_ONE_BY_ONE`` trials; grouped by
     ``RDBStorage._children_of_study_trials``).
     """
 
+    by_number: bool
     trials: Select[Any]
     params: Select[Any]
     values: Select[Any]
@@ -356,8 +389,12 @@ class StudyQueries:
     system_attrs: Select[Any]
 
 
-def _study_queries(*scope: ColumnElement[bool]) -> StudyQueries:
-    """The statements of :class:`StudyQueries` for the trials matching ``scope``."""
+def _study_queries(
+    *scope: ColumnElement[bool], order_by: ColumnElement[Any] | None = None
+) -> StudyQueries:
+    """The statements of :class:`StudyQueries` for the trials matching ``scope``, the trials
+    ordered by ``order_by`` (default: by number) - an order that steers the planner to an
+    index, when the default would steer it away."""
 
     def of_trials_in_scope(child: Table, *columns: ColumnElement[Any]) -> Select[Any]:
         return (
@@ -368,9 +405,12 @@ def _study_queries(*scope: ColumnElement[bool]) -> StudyQueries:
 
     p, v, iv, ua, sa = _PARAMS, _VALUES, _INTERMEDIATE, _USER_ATTRS, _SYSTEM_ATTRS
     return StudyQueries(
+        by_number=order_by is None,
         # ORDER BY number on the bare table (no join) is what makes PostgreSQL pick the
         # (study_id, number) index in a generic plan (psycopg prepares repeated statements).
-        trials=select(*_TRIAL_COLUMNS).where(*scope).order_by(_TRIALS.c.number),
+        trials=select(*_TRIAL_COLUMNS)
+        .where(*scope)
+        .order_by(_TRIALS.c.number if order_by is None else order_by),
         params=of_trials_in_scope(p, p.c.name, p.c.value_json).order_by(p.c.id),
         values=of_trials_in_scope(v, v.c.objective_idx, v.c.value).order_by(v.c.objective_idx),
         intermediate=of_trials_in_scope(iv, iv.c.objective_idx, iv.c.step, iv.c.value).order_by(
@@ -392,6 +432,28 @@ TRIALS_IN_SCOPE = _study_queries(
     _TRIALS.c.study_id == bindparam("sid"),
     _TRIALS.c.number >= bindparam("min_number"),
     _TRIALS.c.state.in_([bindparam(slot) for slot in _STATE_SLOTS]),
+)
+#: Trials with ``updated_at >= since`` (parameters ``sid`` and ``since``, an aware datetime): a
+#: poller's "what changed since my cursor". The equality on ``study_id`` and the range on
+#: ``updated_at`` are the index ``ix_trials_study_id_updated_at``. The trials come ordered by
+#: ``updated_at`` (``get_trials`` sorts them by number): ordered by number, SQLite (no
+#: statistics) prefers the (study_id, number) index, which spares the sort but reads every
+#: trial of the study.
+TRIALS_UPDATED_SINCE = _study_queries(
+    _TRIALS.c.study_id == bindparam("sid"),
+    _TRIALS.c.updated_at >= bindparam("since"),
+    order_by=_TRIALS.c.updated_at,
+)
+#: :data:`TRIALS_UPDATED_SINCE` and :data:`TRIALS_IN_SCOPE` combined (parameters ``sid``,
+#: ``since``, ``min_number`` and :func:`state_slots`). Separate from the former because
+#: PostgreSQL's generic plan, which expects few trials in the state slots, would then prefer
+#: ``ix_trials_study_id_state`` for the plain poll too.
+TRIALS_UPDATED_SINCE_IN_SCOPE = _study_queries(
+    _TRIALS.c.study_id == bindparam("sid"),
+    _TRIALS.c.updated_at >= bindparam("since"),
+    _TRIALS.c.number >= bindparam("min_number"),
+    _TRIALS.c.state.in_([bindparam(slot) for slot in _STATE_SLOTS]),
+    order_by=_TRIALS.c.updated_at,
 )
 
 
@@ -476,6 +538,7 @@ def frozen_trial(row: Sequence[Any], children: TrialChildren) -> FrozenTrial:
         worker_id,
         failure_reason,
         restarts,
+        updated_at,
     ) = row[:_N_TRIAL_COLUMNS]
     return FrozenTrial(
         trial_id=trial_id,
@@ -494,4 +557,5 @@ def frozen_trial(row: Sequence[Any], children: TrialChildren) -> FrozenTrial:
         datetime_complete=finished_at,
         heartbeat=heartbeat_at,
         restarts=restarts,
+        datetime_updated=updated_at,
     )

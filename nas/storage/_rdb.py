@@ -96,7 +96,11 @@ from nas.storage._queries import (
     STATE_RUNNING,
     STATE_WAITING,
     STATES_BY_NAME,
+    TOUCH_TRIAL,
+    TOUCH_TRIAL_FOR_REPORT,
     TRIALS_IN_SCOPE,
+    TRIALS_UPDATED_SINCE,
+    TRIALS_UPDATED_SINCE_IN_SCOPE,
     StudyQueries,
     TrialChildren,
     decode_json_into,
@@ -165,6 +169,17 @@ def _check_name(value: Any, what: str, max_length: int = _MAX_NAME_LENGTH) -> st
         raise ValueError(f"{what} must be a non-empty string, got {value!r}")
     if len(value) > max_length:
         raise ValueError(f"{what} must have at most {max_length} characters, got {len(value)}")
+    return value
+
+
+def _check_aware(value: Any, what: str) -> datetime:
+    if not isinstance(value, datetime):
+        raise TypeError(f"{what} must be a datetime, got {value!r}")
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(
+            f"{what} must be a timezone-aware datetime (e.g. datetime.now(UTC)), got the "
+            f"naive {value.isoformat()}"
+        )
     return value
 
 
@@ -244,6 +259,10 @@ class RDBStorage:
     * **Time**: every datetime returned is timezone-aware UTC (also on SQLite). Times are taken
       from the clock of the calling process, so workers on several machines need synchronized
       clocks (NTP) for heartbeats to be comparable.
+    * **Change tracking**: every write that changes a trial or its children (not a
+      heartbeat) stamps the trial's ``updated_at`` (:attr:`~nas.FrozenTrial.datetime_updated`)
+      in the same transaction, so a poller can read only what changed:
+      ``get_trials(study_id, updated_since=...)`` (see its contract on overlapping cursors).
     * **JSON**: parameter values, attributes, the space and the searcher are stored as strict
       JSON (``json.dumps(..., allow_nan=False)``): ``int``, ``float``, ``str``, ``bool`` and
       ``None`` round-trip exactly; tuples come back as lists.
@@ -536,7 +555,8 @@ class RDBStorage:
         return self._read(f"get_study({study_id})", work)
 
     def list_studies(self) -> list[StudySummary]:
-        """Every study, by id, with its objectives and trial counts (two queries in all)."""
+        """Every study, by id, with its objectives, searcher name, trial counts and the time
+        its trials last changed (two queries in all)."""
 
         def work(conn: Connection) -> list[StudySummary]:
             rows = conn.execute(
@@ -544,6 +564,7 @@ class RDBStorage:
                     Study.id,
                     Study.name,
                     Study.created_at,
+                    Study.searcher_json,
                     StudyObjective.name,
                     StudyObjective.direction,
                 )
@@ -552,19 +573,25 @@ class RDBStorage:
                 .order_by(Study.id, StudyObjective.idx)
             ).all()
             counts: dict[int, dict[TrialState, int]] = {}
-            for study_id, state, count in conn.execute(
-                select(Trial.study_id, Trial.state, func.count()).group_by(
-                    Trial.study_id, Trial.state
-                )
+            last_updates: dict[int, datetime] = {}
+            for study_id, state, count, last_update in conn.execute(
+                select(
+                    Trial.study_id, Trial.state, func.count(), func.max(Trial.updated_at)
+                ).group_by(Trial.study_id, Trial.state)
             ):
                 counts.setdefault(study_id, {})[STATES_BY_NAME[state]] = int(count)
-            studies: dict[int, tuple[str, datetime, list[Objective]]] = {}
-            for study_id, name, created_at, obj_name, direction in rows:
-                entry = studies.setdefault(study_id, (name, created_at, []))
+                if study_id not in last_updates or last_update > last_updates[study_id]:
+                    last_updates[study_id] = last_update
+            studies: dict[int, tuple[str, datetime, str, list[Objective]]] = {}
+            for study_id, name, created_at, searcher_json, obj_name, direction in rows:
+                entry = studies.get(study_id)
+                if entry is None:
+                    searcher = str(json.loads(searcher_json)["name"])
+                    entry = studies[study_id] = (name, created_at, searcher, [])
                 if obj_name is not None:
-                    entry[2].append(_objective(obj_name, direction))
+                    entry[3].append(_objective(obj_name, direction))
             summaries = []
-            for study_id, (name, created_at, objectives) in studies.items():
+            for study_id, (name, created_at, searcher, objectives) in studies.items():
                 state_counts = {s: counts.get(study_id, {}).get(s, 0) for s in TrialState}
                 summaries.append(
                     StudySummary(
@@ -574,11 +601,45 @@ class RDBStorage:
                         created_at=created_at,
                         state_counts=state_counts,
                         n_trials=sum(state_counts.values()),
+                        last_update=last_updates.get(study_id, created_at),
+                        searcher=searcher,
                     )
                 )
             return summaries
 
         return self._read("list_studies()", work)
+
+    def rename_study(self, study_id: int, new_name: str) -> None:
+        """Give the study a new unique name; its id, definition and trials stay.
+
+        One UPDATE, which also sets the study's ``updated_at``: whether the name is taken is
+        decided by the database's unique constraint inside the transaction, so two concurrent
+        renames (or a rename and a :meth:`create_study`) to one name cannot both succeed.
+        Renaming a study to its current name succeeds.
+
+        Raises:
+            StudyNotFoundError: no such study.
+            DuplicatedStudyError: another study is named ``new_name`` (nothing changes).
+            ValueError: ``new_name`` is not a 1 to 512 character string.
+        """
+        _check_id(study_id, "study_id")
+        _check_name(new_name, "study name")
+
+        def work(conn: Connection) -> None:
+            try:
+                result = conn.execute(
+                    update(Study)
+                    .where(Study.id == study_id)
+                    .values(name=new_name, updated_at=_utcnow())
+                )
+            except IntegrityError as e:  # uq_studies_name: the only constraint it can break
+                raise DuplicatedStudyError(
+                    f"a study named {new_name!r} already exists in {self._masked_url}"
+                ) from e
+            if result.rowcount != 1:
+                raise self._study_missing(study_id)
+
+        self._write(f"rename_study({study_id}, {new_name!r})", work)
 
     def delete_study(self, study_id: int) -> None:
         """Delete the study and, by cascade, its objectives, attributes, trials and artifacts.
@@ -796,6 +857,7 @@ class RDBStorage:
                         "heartbeat_at": now if claimed else None,
                         "worker_id": claim_worker if claimed else None,
                         "restarts": 0,
+                        "updated_at": now,
                     }
                 )
             if n == 1:  # the common case: the driver reports the new id, no SELECT needed
@@ -839,6 +901,7 @@ class RDBStorage:
                     datetime_created=now,
                     datetime_start=row["started_at"],
                     heartbeat=row["heartbeat_at"],
+                    datetime_updated=now,
                 )
                 for trial_id, row, p in zip(ids, rows, kept, strict=True)
             ]
@@ -929,13 +992,14 @@ class RDBStorage:
         extra: dict[str, Any],
     ) -> bool:
         """Run a compare-and-swap ``query`` on a trial RUNNING for ``worker_id``; True if it
-        matched (TrialNotFoundError when the trial does not exist)."""
+        matched (TrialNotFoundError when the trial does not exist). ``p_now`` is the time of
+        the attempt (``finished_at``/``updated_at``)."""
         params: dict[str, Any] = {"tid": trial_id, **extra}
         if worker_id is not None:
             params["p_worker"] = worker_id
 
         def work(conn: Connection) -> bool:
-            if conn.execute(query, params).rowcount != 1:
+            if conn.execute(query, {**params, "p_now": _utcnow()}).rowcount != 1:
                 self._require_trial(conn, trial_id)
                 return False
             return True
@@ -962,11 +1026,16 @@ class RDBStorage:
             query,
             trial_id,
             expected_worker_id,
-            {"p_now": _utcnow(), "p_reason": reason},
+            {"p_reason": reason},
         )
 
     def heartbeat(self, trial_id: int, worker_id: str) -> bool:
         """Set the trial's ``heartbeat_at`` to now if it is RUNNING for ``worker_id``.
+
+        Liveness only: the trial's ``updated_at`` (:attr:`~nas.FrozenTrial.datetime_updated`)
+        is left alone, so a heartbeat does not make the trial show up in
+        ``get_trials(updated_since=...)`` (otherwise every RUNNING trial would look changed at
+        every poll).
 
         Returns:
             False if the trial is no longer RUNNING for this worker (re-queued, finished):
@@ -1002,17 +1071,31 @@ class RDBStorage:
         checked = _check_objective_values(values, f"report(trial {trial_id}, step {step})")
 
         def work(conn: Connection) -> None:
-            row = conn.execute(LOCK_TRIAL_FOR_REPORT, {"tid": trial_id}).first()
-            if row is None:
-                raise self._trial_missing(trial_id)
-            if row.state != STATE_RUNNING:
-                raise TrialNotRunningError(
-                    f"cannot report step {step} of trial {trial_id}: it is {row.state}, "
-                    "not RUNNING"
-                )
-            _check_indices(int(row.n_objectives), checked, f"report(trial {trial_id})")
-            if not checked:
-                return
+            touch = {"tid": trial_id, "p_now": _utcnow()}
+            # Fast path: one UPDATE checks the state and the indices, locks the row and marks
+            # the trial changed. Otherwise (or with nothing to report) find out why, in order.
+            touched = (
+                bool(checked)
+                and conn.execute(
+                    TOUCH_TRIAL_FOR_REPORT, {**touch, "p_max_idx": max(checked)}
+                ).rowcount
+                == 1
+            )
+            if not touched:
+                row = conn.execute(LOCK_TRIAL_FOR_REPORT, {"tid": trial_id}).first()
+                if row is None:
+                    raise self._trial_missing(trial_id)
+                if row.state != STATE_RUNNING:
+                    raise TrialNotRunningError(
+                        f"cannot report step {step} of trial {trial_id}: it is {row.state}, "
+                        "not RUNNING"
+                    )
+                _check_indices(int(row.n_objectives), checked, f"report(trial {trial_id})")
+                if not checked:
+                    return
+                # Only when the trial became RUNNING again between the two statements
+                # (PostgreSQL, READ COMMITTED: re-queued and claimed meanwhile).
+                conn.execute(TOUCH_TRIAL, touch)
             conn.execute(
                 DELETE_INTERMEDIATE_AT_STEP,
                 [{"tid": trial_id, "step": step, "idx": i} for i in checked],
@@ -1039,7 +1122,9 @@ class RDBStorage:
         value_json = _dumps(value, f"trial user attr {key!r}")
 
         def work(conn: Connection) -> None:
-            self._require_trial(conn, trial_id, lock=True)
+            # Marks the trial changed and locks its row; no row: no such trial.
+            if conn.execute(TOUCH_TRIAL, {"tid": trial_id, "p_now": _utcnow()}).rowcount != 1:
+                raise self._trial_missing(trial_id)
             conn.execute(DELETE_USER_ATTR, {"tid": trial_id, "attr_key": key})
             conn.execute(
                 INSERT_USER_ATTR, {"trial_id": trial_id, "key": key, "value_json": value_json}
@@ -1147,6 +1232,7 @@ class RDBStorage:
                 datetime_complete=now,
                 heartbeat=row.heartbeat_at,
                 restarts=row.restarts,
+                datetime_updated=now,
             )
 
         return self._write(f"finish_trial({trial_id})", work)
@@ -1166,6 +1252,7 @@ class RDBStorage:
         *,
         min_number: int = 0,
         states: Container[TrialState] | None = None,
+        updated_since: datetime | None = None,
     ) -> list[FrozenTrial]:
         """Snapshots of the study's trials with ``number >= min_number``, in number order.
 
@@ -1174,29 +1261,51 @@ class RDBStorage:
         system attributes, objective names) - one UNION ALL per trial for up to 8 trials, one
         SELECT per table beyond - grouped in Python.
 
+        Polling for changes (``updated_since``): every write that changes a trial or its
+        children - its creation, claim, report, user attribute, finish, re-queue or abandon,
+        but not a heartbeat - sets its ``updated_at`` (:attr:`~nas.FrozenTrial.datetime_updated`)
+        to the writer's clock at the time of the write, in the same transaction. Concurrent
+        writers commit out of timestamp order: a write stamped ``t`` may become visible after
+        a poll that already returned writes stamped later than ``t``. So a poller must not
+        use the latest ``datetime_updated`` it saw as its next cursor as is; it should ask
+        for ``updated_since=cursor - overlap`` (an overlap longer than a write transaction
+        lasts plus the clock skew between writers - a few seconds) and de-duplicate the
+        trials it gets again by ``number`` (keeping the latest snapshot). The filter is
+        inclusive (``updated_at >= updated_since``) and uses the index
+        ``(study_id, updated_at)``.
+
         Args:
             study_id: the study.
             min_number: only trials numbered at least this (incremental history loading).
             states: only trials whose state is in this container; ``None`` for all.
+            updated_since: only trials whose ``updated_at >= updated_since`` (an aware
+                datetime); ``None`` for all. Combines with the other filters.
 
         Raises:
             StudyNotFoundError: no such study.
+            ValueError: ``updated_since`` is a naive datetime.
+            TypeError: ``updated_since`` is not a datetime.
         """
         _check_id(study_id, "study_id")
         _check_id(min_number, "min_number")
         queries: StudyQueries
         params: dict[str, Any] = {"sid": study_id}
-        if min_number <= 0 and states is None:
-            queries = ALL_TRIALS
-        else:
-            queries = TRIALS_IN_SCOPE
+        everything = min_number <= 0 and states is None
+        if not everything:
             params |= {"min_number": min_number, **state_slots(states)}
+        if updated_since is not None:
+            params["since"] = _check_aware(updated_since, "updated_since")
+            queries = TRIALS_UPDATED_SINCE if everything else TRIALS_UPDATED_SINCE_IN_SCOPE
+        else:
+            queries = ALL_TRIALS if everything else TRIALS_IN_SCOPE
 
         def work(conn: Connection) -> list[FrozenTrial]:
             rows = conn.execute(queries.trials, params).all()
             if not rows:
                 self._require_study(conn, study_id)
                 return []
+            if not queries.by_number:
+                rows = sorted(rows, key=lambda row: row.number)
             if len(rows) <= MAX_TRIALS_LOADED_ONE_BY_ONE:
                 children = {
                     row[0]: self._children_of_trial(conn, study_id, row[0])[1] for row in rows

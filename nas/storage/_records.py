@@ -74,6 +74,10 @@ class StudySummary:
     Attributes:
         state_counts: number of trials per state; every :class:`TrialState` is a key.
         n_trials: total number of trials.
+        last_update: the latest ``updated_at`` of the study's trials (when one of them last
+            changed; heartbeats excluded), or ``created_at`` if it has no trial. Aware UTC.
+        searcher: the searcher's name (``searcher["name"]`` given to
+            :meth:`RDBStorage.create_study`).
     """
 
     study_id: int
@@ -82,6 +86,8 @@ class StudySummary:
     created_at: datetime
     state_counts: dict[TrialState, int]
     n_trials: int
+    last_update: datetime
+    searcher: str
 
 
 @dataclass(frozen=True, slots=True)

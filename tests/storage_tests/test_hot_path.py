@@ -55,7 +55,12 @@ def test_statements_per_call_on_the_hot_path(sqlite_url: str) -> None:
     assert kinds == ["BEGIN", "UPDATE"]
 
     _, kinds = log.run(lambda: storage.report(trial.trial_id, 0, {0: 0.5}))
-    assert kinds == ["BEGIN", "SELECT", "DELETE", "INSERT"]
+    # one UPDATE checks state and objective indices, locks the row and stamps updated_at.
+    assert kinds == ["BEGIN", "UPDATE", "DELETE", "INSERT"]
+
+    _, kinds = log.run(lambda: storage.set_trial_user_attr(trial.trial_id, "k", 1))
+    # the UPDATE stamping updated_at is the existence check and the row lock.
+    assert kinds == ["BEGIN", "UPDATE", "DELETE", "INSERT"]
 
     done, kinds = log.run(
         lambda: storage.finish_trial(

@@ -61,7 +61,7 @@ def _reflect(url: str) -> dict[str, object]:
 def test_head_revision_is_alembic_script_head() -> None:
     script = ScriptDirectory(str(script_location()))
     assert script.get_heads() == [HEAD_REVISION]
-    assert known_revisions() == ["v0.1.0.a", "v0.1.0.b", "v0.2.0.a"]
+    assert known_revisions() == ["v0.1.0.a", "v0.1.0.b", "v0.2.0.a", "v0.3.0.a"]
     for revision in known_revisions():  # ids are the file names
         assert (script_location() / "versions" / f"{revision}.py").is_file()
 
@@ -137,6 +137,13 @@ def test_old_fixture_db_is_refused_then_upgraded(tmp_path: Path) -> None:
     assert trials[2].failure_reason == "Traceback: boom" and trials[2].values == {}
     assert trials[0].datetime_complete == datetime(2024, 6, 2, 10, 0, 30, 500000, tzinfo=UTC)
     assert trials[0].intermediate_values == {} and trials[0].user_attrs == {}
+    # v0.3.0.a backfilled updated_at = COALESCE(finished_at, started_at, created_at).
+    assert trials[3].datetime_start is None and trials[3].datetime_created == record.created_at
+    assert [t.datetime_updated for t in trials] == [
+        datetime(2024, 6, 2, 10, n, 30, 500000, tzinfo=UTC) for n in range(3)
+    ] + [record.created_at]
+    (summary,) = storage.list_studies()
+    assert (summary.last_update, summary.searcher) == (trials[2].datetime_updated, "random")
 
     # The upgraded database is fully usable: new tables and numbering continue.
     inserted, claimed = storage.add_trials(study_id, [Proposal({"lr": 0.2})], claim_worker="w")
@@ -194,7 +201,7 @@ def test_upgrade_from_previous_revision_keeps_artifacts_and_adds_blobs(
                 {"s": study_id, "h": "a" * 64},
             )
         before = _reflect(storage_url)
-        assert upgrade(storage_url) == ("v0.1.0.b", HEAD_REVISION)
+        assert upgrade(storage_url, "v0.2.0.a") == ("v0.1.0.b", "v0.2.0.a")
         after = _reflect(storage_url)
         assert set(after) - set(before) == {"artifact_blobs"}
         assert {t: after[t] for t in before} == before
