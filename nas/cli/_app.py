@@ -748,6 +748,56 @@ def delete(
     err.print(f"deleted study {name!r}", highlight=False)
 
 
+@app.command()
+def dashboard(
+    storage: StorageOpt = None,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind (loopback by default).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.", min=1, max=65535)] = 8080,
+    allow_write: Annotated[
+        bool,
+        typer.Option(
+            "--allow-write",
+            help="Enable renaming/deleting studies, notes and excluding trials from the pages.",
+        ),
+    ] = False,
+) -> None:
+    """Serve the web dashboard (studies, plots, trial table, JSON API at /docs)."""
+    import errno
+    import socket
+
+    from sqlalchemy.engine import make_url
+
+    from nas.dashboard import serve
+    from nas.storage import get_storage
+
+    url = _storage(storage)
+    try:
+        parsed = make_url(url)
+    except Exception as e:  # sqlalchemy raises ArgumentError; any failure is a bad URL
+        raise NasError(f"dashboard: --storage {url!r} is not a database URL ({e})") from e
+    database = parsed.database or ""
+    sqlite_file = parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:")
+    if sqlite_file and not Path(database).is_file():
+        raise NasError(
+            f"dashboard: no database file {database!r}; run a study first or pass --storage"
+        )
+    opened = get_storage(url)
+    try:  # a clear line instead of uvicorn's log when the port is taken
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as e:
+        why = "is in use" if e.errno == errno.EADDRINUSE else f"cannot be bound ({e.strerror})"
+        raise NasError(f"dashboard: {host}:{port} {why}; choose another with --port/--host") from e
+    where = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
+    mode = "read-write" if allow_write else "read-only"
+    err.print(f"nas dashboard ({mode}) on {where} for {url} - Ctrl-C to stop", highlight=False)
+    serve(opened, host=host, port=port, allow_write=allow_write)
+
+
 # --------------------------------------------------------------------------- db
 @db_app.command("upgrade")
 def db_upgrade(storage: StorageOpt = None) -> None:

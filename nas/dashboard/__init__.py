@@ -1,0 +1,45 @@
+"""Web dashboard: browse, query and (optionally) annotate studies in a browser.
+
+``nas dashboard [--storage URL] [--host 127.0.0.1] [--port 8080] [--allow-write]`` serves
+:func:`create_app` with uvicorn. Pages: the studies list, a study page (optimisation history,
+Pareto front, parallel coordinates, parameter importance, learning curves, the trial table with
+server-side filter/sort/pagination, NAS architectures) and a trial page. Every page is backed by a
+JSON API documented at ``/docs`` (OpenAPI at ``/openapi.json``). plotly.js comes from the
+installed ``plotly`` package: nothing is fetched from the internet.
+
+Pages poll ``/api/studies/{id}/changes`` with a cursor and receive only the trials written since;
+the server itself reads only those from the database (:mod:`nas.dashboard._view`).
+"""
+
+from __future__ import annotations
+
+from nas.dashboard._app import PLOTLY_URL, create_app
+from nas.dashboard._view import EXCLUDED_ATTR, NOTE_ATTR
+from nas.storage import RDBStorage
+
+__all__ = ["EXCLUDED_ATTR", "NOTE_ATTR", "PLOTLY_URL", "create_app", "serve"]
+
+
+def serve(
+    storage: str | RDBStorage,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    allow_write: bool = False,
+    log_level: str = "warning",
+) -> None:
+    """Run the dashboard until interrupted (blocking).
+
+    A server bound to anything but a loopback address accepts any ``Host`` header (the user
+    chose to expose it); on loopback only local names are accepted.
+
+    Raises:
+        StorageError / SchemaVersionError: the storage cannot be opened.
+        OSError: the port is taken.
+    """
+    import uvicorn
+
+    loopback = host in ("127.0.0.1", "localhost", "::1")
+    hosts = ("127.0.0.1", "localhost", "::1", "[::1]") if loopback else ("*",)
+    app = create_app(storage, allow_write=allow_write, allowed_hosts=hosts)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)

@@ -1,0 +1,378 @@
+"""The dashboard in a real headless Chromium (Debian's ``chromium``, driven by playwright-python).
+
+The server runs in a thread of the test process (uvicorn on a free loopback port) over a SQLite
+file built with the public API. Nothing sleeps for a fixed time: every wait is on a condition the
+page reports (``body[data-ready]``, a plot's ``data-rendered`` / ``data-points``, the table's
+``data-total``), bounded by a timeout. Screenshots go to ``$NAS_TEST_ARTIFACTS`` (default
+``test-artifacts/`` at the repository root) so a failing CI run can be looked at.
+
+Skipped where Chromium or playwright is missing, except under ``CI=true`` (``.ci/run`` installs
+Debian's chromium), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import nas
+from nas.storage import get_storage
+
+CHROMIUM = os.environ.get("NAS_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(
+    os.environ.get("NAS_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts")
+)
+TIMEOUT_MS = 60_000
+N_TRIALS = 150
+XSS = "<script>alert(1)</script>"
+SPACE = {
+    "params": {
+        "x": {"type": "float", "low": 0.0, "high": 1.0},
+        "lr": {"type": "float", "low": 1.0e-4, "high": 1.0e-1, "log": True},
+        "opt": {"type": "categorical", "choices": ["sgd", "adam"]},
+    }
+}
+
+pytestmark = pytest.mark.slow
+
+
+def _missing(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (CI=true: .ci/run must install it)")
+    pytest.skip(reason)
+
+
+def _two_objectives(trial: Any) -> dict[str, float]:
+    x = trial.params["x"]
+    for step in range(3):
+        trial.report(step, {"f1": x * (3 - step)})
+    return {"f1": x, "f2": (1 - math.sqrt(x)) * (1 + 10 * trial.params["lr"])}
+
+
+# ---------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def db_url(tmp_path_factory) -> str:
+    """A storage with a 2-objective study of N_TRIALS COMPLETE trials, a study named like a
+    script tag, and a study shaped like a NAS study (architecture attribute per trial)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('dash')}/dash.db"
+    study = nas.create_study(
+        name="two", space=SPACE, objectives={"f1": "minimize", "f2": "minimize"}, storage=url
+    )
+    study.optimize(_two_objectives, n_trials=N_TRIALS)
+    xss = nas.create_study(name=XSS, space=SPACE, objectives={XSS: "minimize"}, storage=url)
+    xss.optimize(lambda t: t.params["x"], n_trials=5)
+    archs = nas.create_study(
+        name="archs",
+        space=SPACE,
+        objectives={"accuracy": "maximize", "mflops": "minimize"},
+        storage=url,
+    )
+
+    def arch_objective(trial: Any) -> dict[str, float]:
+        width = 8 if trial.params["opt"] == "sgd" else 16
+        trial.set_user_attr(
+            "arch", {"depths": [1], "layers": [[["sepconv", 3, width], ["skip", 0, 0]]]}
+        )
+        return {"accuracy": trial.params["x"], "mflops": width * (1 + trial.params["x"])}
+
+    archs.set_user_attr("nas.supernet", {"space": "fake"})
+    archs.optimize(arch_objective, n_trials=12)
+    return url
+
+
+class _Server:
+    def __init__(self, url: str, allow_write: bool) -> None:
+        import uvicorn
+
+        from nas.dashboard import create_app
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        app = create_app(url, allow_write=allow_write, poll_seconds=0.3)
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the dashboard server did not start")
+            time.sleep(0.02)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(db_url) -> Iterator[_Server]:
+    s = _Server(db_url, allow_write=False)
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def write_server(db_url) -> Iterator[_Server]:
+    s = _Server(db_url, allow_write=True)
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        _missing(f"Chromium not found at {CHROMIUM} (Debian package chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright-python is not installed (test extra)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, request) -> Iterator[Any]:
+    """A fresh page that fails the test on any JavaScript error or dialog (alert = XSS)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    problems: list[str] = []
+    answers: list[str] = []  # prompts a test expects, answered in order
+
+    def on_dialog(dialog: Any) -> None:
+        if answers:
+            dialog.accept(answers.pop(0))
+        else:
+            problems.append(f"unexpected dialog: {dialog.message}")
+            dialog.dismiss()
+
+    pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    pg.on("dialog", on_dialog)
+    pg.answers = answers
+    yield pg
+    context.close()
+    assert not problems, problems
+
+
+def _shot(pg: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"dashboard-{name}.png"
+    pg.screenshot(path=str(path), full_page=True)
+    assert path.stat().st_size > 10_000  # a real rendering, not an empty page
+    return path
+
+
+def _study_id(url: str, name: str) -> int:
+    return get_storage(url).get_study_id(name)
+
+
+def _plotted(pg: Any, selector: str) -> int:
+    """Markers plotly really holds in the figure's marker traces (not our own attribute)."""
+    return int(
+        pg.eval_on_selector(
+            selector,
+            "gd => gd.data.filter(t => (t.mode || '').includes('markers'))"
+            ".reduce((n, t) => n + t.x.length, 0)",
+        )
+    )
+
+
+# ---------------------------------------------------------------------------- tests
+
+
+def test_studies_list_shows_every_study_with_its_counts(server, db_url, page):
+    page.goto(server.base + "/")
+    page.wait_for_selector("body[data-ready='1']")
+    rows = page.locator("#studies tbody tr")
+    assert rows.count() == 3
+    names = page.locator("#studies tbody a.study-link").all_inner_texts()
+    assert sorted(names) == sorted(["two", XSS, "archs"])
+    two = page.locator("#studies tbody tr", has_text="two")
+    assert f"{N_TRIALS} complete" in two.inner_text()
+    # The best/Pareto cell fills in from the study summary.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#studies tbody tr')]"
+        ".every(r => !r.children[4].textContent.includes('\u2026'))"
+    )
+    front = len(nas.load_study("two", db_url).pareto_front())
+    assert f"{front} on the front" in two.inner_text()
+    page.fill("#study-filter", "arch")
+    assert page.locator("#studies tbody tr").count() == 1
+    _shot(page, "studies")
+
+
+def test_study_page_plots_every_trial_and_filters_on_the_server(server, db_url, page):
+    sid = _study_id(db_url, "two")
+    trials = get_storage(db_url).get_trials(sid)
+    assert len(trials) == N_TRIALS and all(t.state == "COMPLETE" for t in trials)
+    page.goto(f"{server.base}/studies/{sid}")
+    page.wait_for_selector("body[data-ready='1']")
+    page.wait_for_selector("#plot-history[data-rendered='1']")
+    page.wait_for_selector("#plot-pareto[data-rendered='1']")
+    assert page.get_attribute("#plot-history", "data-points") == str(len(trials))
+    assert page.get_attribute("#plot-pareto", "data-points") == str(len(trials))
+    assert _plotted(page, "#plot-history") == len(trials)
+    assert _plotted(page, "#plot-pareto") == len(trials)
+    front = nas.load_study("two", db_url).pareto_front()
+    front_trace = page.eval_on_selector("#plot-pareto", "gd => gd.data[1].customdata")
+    assert sorted(front_trace) == sorted(t.number for t in front)
+    assert page.locator("#loading").is_hidden()
+    _shot(page, "study")
+
+    # Filter: evaluated by the server; the table reports the match count and shows one page.
+    expected = sorted(
+        t.number for t in trials if t.values["f1"] < 0.5 and t.params["opt"] == "adam"
+    )
+    page.fill("#trial-filter", "f1 < 0.5 and opt == adam")
+    page.press("#trial-filter", "Enter")
+    page.wait_for_selector(f"#trials tbody[data-total='{len(expected)}']")
+    shown = [int(n) for n in page.locator("#trials tbody tr td:first-child").all_inner_texts()]
+    assert shown == expected[:50]
+    assert f"of {len(expected)}" in page.inner_text("#page-info")
+    # Sort by f1 descending with a click on its header (twice: asc then desc).
+    page.click("#trials thead th:has-text('f1')")
+    page.wait_for_selector("#trials thead th.sorted-asc")
+    page.click("#trials thead th:has-text('f1')")
+    page.wait_for_selector("#trials thead th.sorted-desc")
+    by_f1 = sorted(expected, key=lambda n: -trials[n].values["f1"])
+    first = int(page.locator("#trials tbody tr td:first-child").first.inner_text())
+    assert first == by_f1[0]
+    # A bad filter is reported in one line, not a broken page.
+    page.fill("#trial-filter", "nosuch > 1")
+    page.press("#trial-filter", "Enter")
+    page.wait_for_selector("#filter-error:has-text('unknown field')")
+    _shot(page, "study-filtered")
+
+
+def test_other_tabs_render(server, db_url, page):
+    sid = _study_id(db_url, "two")
+    page.goto(f"{server.base}/studies/{sid}")
+    page.wait_for_selector("body[data-ready='1']")
+    page.click("button[data-tab='params']")
+    page.wait_for_selector("#plot-parallel[data-rendered='1']")
+    page.wait_for_selector("#plot-importance[data-rendered='1']")
+    assert page.get_attribute("#plot-parallel", "data-points") == str(N_TRIALS)
+    bars = page.eval_on_selector("#plot-importance", "gd => gd.data[0].y")
+    assert sorted(bars) == ["lr", "opt", "x"]
+    _shot(page, "params")
+    page.click("button[data-tab='curves']")
+    page.wait_for_selector("#plot-curves[data-rendered='1']")
+    assert page.get_attribute("#plot-curves", "data-points") == str(N_TRIALS)
+    _shot(page, "curves")
+
+
+def test_live_update_fetches_only_changes(server, db_url, page):
+    sid = _study_id(db_url, "two")
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(f"{server.base}/studies/{sid}")
+    page.wait_for_selector("body[data-ready='1']")
+    before = int(page.get_attribute("#plot-history", "data-points"))
+    study = nas.load_study("two", db_url)
+    study.optimize(_two_objectives, n_trials=len(study.trials) + 4)
+    after = len(study.trials)
+    page.wait_for_selector(f"#plot-history[data-points='{after}']")
+    page.wait_for_selector(f"#plot-pareto[data-points='{after}']")
+    assert after == before + 4
+    assert page.get_attribute("#facts", "data-n-trials") == str(after)
+    assert sum("/data" in u for u in requests) == 1, "the page reloaded every trial"
+    assert any("/changes?cursor=" in u for u in requests)
+
+
+def test_hostile_names_are_shown_as_text(server, db_url, page):
+    sid = _study_id(db_url, XSS)
+    page.goto(f"{server.base}/studies/{sid}")
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.inner_text("#study-name") == XSS
+    assert page.title().startswith(XSS)
+    assert page.locator("script:not([src]):not([type='application/json'])").count() == 0
+    page.goto(f"{server.base}/")
+    page.wait_for_selector("body[data-ready='1']")
+    assert XSS in page.locator("#studies tbody").inner_text()
+    # The page fixture fails the test if any alert() ran.
+
+
+def test_nas_study_shows_architectures(server, db_url, page):
+    sid = _study_id(db_url, "archs")
+    page.goto(f"{server.base}/studies/{sid}")
+    page.wait_for_selector("body[data-ready='1']")
+    page.click("button[data-tab='archs']")
+    page.wait_for_selector("#archs[data-rows]")
+    front = nas.load_study("archs", db_url).pareto_front()
+    assert page.get_attribute("#archs", "data-rows") == str(len(front))
+    assert "sepconv3/" in page.inner_text("#archs tbody")
+    number = front[0].number
+    page.goto(f"{server.base}/studies/{sid}/trials/{number}")
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.locator("#arch tbody tr").count() == 2
+    assert "sepconv" in page.inner_text("#arch-text")
+    _shot(page, "nas-trial")
+
+
+def test_trial_page_shows_failure_and_curves(server, db_url, page):
+    url = db_url
+    study = nas.load_study("two", url)
+
+    def boom(trial: Any) -> float:
+        trial.report(0, {"f1": 1.0})
+        raise RuntimeError("exploded <b>here</b>")
+
+    study.optimize(boom, n_trials=len(study.trials) + 1)
+    failed = study.trials[-1]
+    assert failed.state == "FAILED"
+    page.goto(f"{server.base}/studies/{_study_id(url, 'two')}/trials/{failed.number}")
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.inner_text("#trial-state") == "FAILED"
+    assert "RuntimeError: exploded <b>here</b>" in page.inner_text("#failure")
+    page.wait_for_selector("#plot-curves[data-rendered='1']")
+    assert page.get_attribute("#plot-curves", "data-points") == "1"
+    _shot(page, "trial-failed")
+
+
+def test_write_mode_note_and_exclusion(write_server, db_url, page):
+    sid = _study_id(db_url, "archs")
+    page.goto(f"{write_server.base}/studies/{sid}")
+    page.wait_for_selector("body[data-ready='1']")
+    n = int(page.get_attribute("#plot-history", "data-points"))
+    page.click("text=add note")
+    hostile = "<img src=x onerror=alert(2)> keep the wide ones"
+    page.fill("#note-edit", hostile)
+    page.click("text=save note")
+    page.wait_for_selector("#note-text")
+    assert page.inner_text("#note-text") == hostile
+    assert nas.load_study("archs", db_url).user_attrs["nas.note"] == hostile
+
+    page.goto(f"{write_server.base}/studies/{sid}/trials/0")
+    page.wait_for_selector("body[data-ready='1']")
+    page.answers.append("diverged")
+    page.click("#exclude-toggle")
+    page.wait_for_selector("#excluded-reason")
+    assert "diverged" in page.inner_text("#excluded-reason")
+    page.goto(f"{write_server.base}/studies/{sid}")
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.get_attribute("#plot-history", "data-points") == str(n - 1)
+    assert page.locator("#trials tbody tr.excluded").count() == 1
+    # Include it again (no prompt when including).
+    page.goto(f"{write_server.base}/studies/{sid}/trials/0")
+    page.wait_for_selector("body[data-ready='1']")
+    page.click("#exclude-toggle")
+    page.wait_for_selector("#excluded-reason", state="detached")
