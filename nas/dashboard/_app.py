@@ -247,7 +247,8 @@ def create_app(
     )
     app.state.views = views
     app.state.allow_write = allow_write
-    app.add_middleware(GZipMiddleware, minimum_size=2048)
+    # Level 1: 8 ms instead of 66 ms for 10k trials' columns, for 4% more bytes.
+    app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=1)
 
     hosts = {h.lower() for h in allowed_hosts}
 
@@ -347,17 +348,27 @@ def create_app(
     ) -> Response:
         """One page of the study's trials, filtered and sorted on the server."""
         view = views.get(study_id)
-        record, trials, _ = view.snapshot()
+        record = view.record
+        assert record is not None
         params = _data.param_names(record)
         predicate = compile_filter(filter, record.objectives, params)
-        matching = [t for t in trials if predicate(t)]
         field = resolve_field(sort, record.objectives, params)
-        ordered = sort_trials(matching, field, descending=order == "desc")
+
+        def select(record: Any, trials: list[Any]) -> tuple[int, list[Any]]:
+            matching = [t for t in trials if predicate(t)] if filter.strip() else trials
+            if sort == "number":  # the snapshot is in number order already
+                ordered = matching[::-1] if order == "desc" else matching
+            else:
+                ordered = sort_trials(matching, field, descending=order == "desc")
+            return len(trials), ordered
+
+        # Paging through the same query reuses its filtered, sorted list until the study changes.
+        n_trials, ordered = view.derived(("table", filter.strip(), sort, order), select)
         nas = is_nas_study(record)
         return _json(
             {
-                "total": len(matching),
-                "n_trials": len(trials),
+                "total": len(ordered),
+                "n_trials": n_trials,
                 "offset": offset,
                 "limit": limit,
                 "objectives": [

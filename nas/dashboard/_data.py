@@ -87,21 +87,22 @@ def objective_index(record: StudyRecord, name: str | None) -> int:
 
 
 def best_summary(view: StudyView) -> dict[str, Any]:
-    """``{"best": {...} | None, "pareto_size": int | None, "n_final": int}`` of the study."""
+    """``{"best": {...} | None, "pareto_size": int | None, "n_final": int}`` of the study (the
+    front is the one :func:`pareto` serves for all objectives, computed once per change)."""
+    record = view.record
+    assert record is not None
+    objectives = record.objectives
+    if len(objectives) > 1:
+        front = pareto(view, None)
+        return {"best": None, "pareto_size": len(front["numbers"]), "n_final": front["n_final"]}
 
     def compute(record: StudyRecord, trials: list[FrozenTrial]) -> dict[str, Any]:
         final = view.final_trials(trials)
-        objectives = record.objectives
         out: dict[str, Any] = {"best": None, "pareto_size": None, "n_final": len(final)}
-        if not final:
-            return out
-        if len(objectives) == 1:
+        if final:
             o = objectives[0]
             best = min(final, key=lambda t: (o.sign * t.values[o.name], t.number))
             out["best"] = {"number": best.number, "value": _num(best.values[o.name])}
-        else:
-            points = np.array([t.value_vector(objectives) for t in final], dtype=float)
-            out["pareto_size"] = int(pareto_mask(points).sum())
         return out
 
     return view.derived("best", compute)
@@ -124,8 +125,15 @@ def study_item(summary: StudySummary, view: StudyView | None) -> dict[str, Any]:
 
 
 def study_detail(view: StudyView) -> dict[str, Any]:
-    """Definition, counts and results of a study (``GET /api/studies/{id}``)."""
-    record, trials, seq = view.snapshot()
+    """Definition, counts and results of a study (``GET /api/studies/{id}``), computed once
+    per change of the study."""
+    detail = view.derived("detail", lambda record, trials: _study_detail(view, record, trials))
+    return {**detail, "seq": view.derived_seq("detail")}
+
+
+def _study_detail(
+    view: StudyView, record: StudyRecord, trials: list[FrozenTrial]
+) -> dict[str, Any]:
     counts = {s.value: 0 for s in TrialState}
     budgets: set[float] = set()
     last = record.created_at
@@ -154,7 +162,6 @@ def study_detail(view: StudyView) -> dict[str, Any]:
         "created": _iso(record.created_at),
         "last_update": _iso(last),
         **best_summary(view),
-        "seq": seq,
     }
 
 

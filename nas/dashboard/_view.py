@@ -1,9 +1,10 @@
 """The dashboard's in-memory, incrementally refreshed copy of each study it shows.
 
 A :class:`StudyView` holds one snapshot per trial, indexed by trial number, and refreshes from the
-database by asking only for the trials written since its *database cursor* (the largest
-``trials.updated_at`` it has seen), minus :data:`OVERLAP`: concurrent writers on PostgreSQL commit
-out of timestamp order, so a trial stamped just before the cursor may become visible after it.
+database by asking only for the trials stamped (``trials.updated_at``) since the later of its
+*database cursor* (the largest stamp it has seen) and the start of its previous refresh, minus
+:data:`OVERLAP`: concurrent writers on PostgreSQL commit out of timestamp order, and writer
+machines' clocks differ a little, so a trial stamped just before may become visible after.
 Re-read trials are compared with the cached snapshot and only those that really changed get a new
 *change number* (``seq``), a counter local to this process. Browsers poll with the last ``seq``
 they saw and get exactly the trials changed since (:meth:`StudyView.changes`): neither the
@@ -25,7 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import numpy as np
@@ -52,6 +53,8 @@ T = TypeVar("T")
 OVERLAP = timedelta(seconds=5)
 #: A view refreshes from the database at most this often (seconds), however many polls arrive.
 MIN_REFRESH_SECONDS = 0.2
+#: Memoised results kept per study (plots, fronts, table queries); the oldest goes first.
+MAX_DERIVED = 64
 #: Trial user attribute marking a trial excluded from the dashboard's analyses (value: the reason,
 #: a string; ``None`` means included again). Set with ``--allow-write``.
 EXCLUDED_ATTR = "nas.excluded"
@@ -95,6 +98,7 @@ class StudyView:
     Attributes:
         storage: where the study lives.
         study_id: the study.
+        clock: the time now (aware UTC), read at the start of each refresh.
         record: the study's definition and user attributes as of the last refresh.
         trials: snapshot of trial ``n`` at index ``n`` (``None`` for a number not read yet).
         seq: the change number of the latest change seen (0 before the first load).
@@ -102,12 +106,14 @@ class StudyView:
 
     storage: RDBStorage
     study_id: int
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), repr=False)
     record: StudyRecord | None = None
     trials: list[FrozenTrial | None] = field(default_factory=list)
     seq: int = 0
     _seq_of: list[int] = field(default_factory=list)
     _record_seq: int = 0
     _cursor: datetime | None = None
+    _previous_start: datetime | None = None
     _refreshed_at: float = -math.inf
     _derived: dict[Any, _Derived] = field(default_factory=dict)
     _key_locks: dict[Any, threading.Lock] = field(default_factory=dict)
@@ -126,13 +132,16 @@ class StudyView:
             now = time.monotonic()
             if not force and now - self._refreshed_at < MIN_REFRESH_SECONDS:
                 return self
+            started = self.clock()
             record = self.storage.get_study(self.study_id)
             if self._cursor is None:
                 fresh = self.storage.get_trials(self.study_id)
             else:
-                fresh = self.storage.get_trials(
-                    self.study_id, updated_since=self._cursor - OVERLAP
-                )
+                # Whatever was stamped before the previous refresh began (minus the overlap)
+                # was read then: an idle study costs an empty read, not its last 5 s of writes.
+                since = max(self._cursor, self._previous_start or self._cursor) - OVERLAP
+                fresh = self.storage.get_trials(self.study_id, updated_since=since)
+            self._previous_start = started
             # The trial counter moves with every new trial; only a change of the study itself
             # (name, note, attributes) counts as a study change.
             if self.record is None or replace(record, next_trial_number=0) != replace(
@@ -219,6 +228,10 @@ class StudyView:
             value = compute(record, trials)
             with self._lock:
                 self._derived[key] = _Derived(seq, value, time.monotonic())
+                if len(self._derived) > MAX_DERIVED:  # many distinct table queries
+                    oldest = min(self._derived, key=lambda k: self._derived[k].at)
+                    del self._derived[oldest]
+                    self._key_locks.pop(oldest, None)
             return value
 
     def forget_derived(self) -> None:

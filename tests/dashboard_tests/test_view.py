@@ -52,7 +52,8 @@ def view_of(spy: Spy, study_id: int) -> StudyView:
 
 
 def test_first_refresh_reads_everything_then_only_since_the_cursor(dashboard_db, spy) -> None:
-    view = view_of(spy, dashboard_db.multi)
+    now = [datetime(2000, 1, 1, tzinfo=UTC)]  # this server's clock, behind every stamp at first
+    view = StudyView(spy, dashboard_db.multi, clock=lambda: now[0]).refresh()  # type: ignore[arg-type]
     assert spy.calls == [(None, 60)]
     trials = spy.storage.get_trials(dashboard_db.multi)
     _, snapshot, seq = view.snapshot()
@@ -61,10 +62,17 @@ def test_first_refresh_reads_everything_then_only_since_the_cursor(dashboard_db,
     assert changed == trials and study_changed is True
 
     # Re-read trials that did not change get no new change number.
-    view.refresh(force=True)
     cursor = max(t.datetime_updated for t in trials)
+    view.refresh(force=True)
     assert spy.calls[1][0] == cursor - OVERLAP
     assert view.seq == 61 and view.changes(61) == ([], False)
+    # An idle study: once a refresh started well after the last write, the next one reads
+    # from that start (minus the overlap), i.e. nothing - not the last 5 s of writes forever.
+    now[0] = cursor + timedelta(minutes=1)
+    view.refresh(force=True)
+    view.refresh(force=True)
+    assert spy.calls[3] == (cursor + timedelta(minutes=1) - OVERLAP, 0)
+    assert view.seq == 61
 
 
 def test_changes_are_exactly_what_was_written(dashboard_db, spy, storage) -> None:
@@ -130,7 +138,7 @@ def test_a_late_commit_with_an_older_stamp_is_still_seen() -> None:
             ]
 
     storage = Storage()
-    view = StudyView(storage, 1).refresh()  # type: ignore[arg-type]
+    view = StudyView(storage, 1, clock=lambda: t0).refresh()  # type: ignore[arg-type]
     assert view.trial(1) is None and [t.number for t in view.snapshot()[1]] == [0, 2]
     seq = view.seq
     storage.visible = [made(0, 1), made(1, 2), made(2, 3)]  # trial 1 commits late
