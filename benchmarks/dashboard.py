@@ -1420,11 +1420,11 @@ during the series and is stopped after it (nas `study.optimize`; Optuna `study.o
 Optuna copy), its objective paced to {args.rate:g} trials/s; the rate achieved (from the trials'
 completion times) is shown, and for each of its trials completed during the series, whether and
 how soon a poll of the series returned it as COMPLETE. Before each series (and each page load in
-a) both server processes are left to become idle (< 5% CPU). Idle nas polls:
-{polls["tail"][0]} trials of the study were written in the {polls["tail"][1]:g} s before its last
-write (the end of the build), and the nas server re-reads every trial stamped within
-{polls["tail"][1]:g} s of its cursor (its latest stamp) on each refresh, so every idle poll
-re-reads those {polls["tail"][0]} trials from SQLite. nas's full reload is
+a) both server processes are left to become idle (< 5% CPU). Idle nas polls: the nas server
+asks SQLite for the trials stamped since the later of its cursor and the start of its previous
+refresh, minus {polls["tail"][1]:g} s, so an idle study costs an empty indexed read (the
+{polls["tail"][0]} trials written in the last {polls["tail"][1]:g} s of the build are re-read once,
+by the first refresh after it). nas's full reload is
 {_mb(len(json.dumps(polls["nas_reloads"][0][1])))} MB of JSON ({_mb(wire)} MB gzipped on the
 wire); nas pages poll every 2 s, optuna-dashboard's every 10 s once a study has 500 trials or more
 (its server also re-reads every trial from the database when its 10-s cache has expired).
