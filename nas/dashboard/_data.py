@@ -293,19 +293,28 @@ def pareto(view: StudyView, names: Sequence[str] | None) -> dict[str, Any]:
     return {**front, "seq": view.derived_seq(key)}
 
 
-def history(view: StudyView, objective: str | None) -> dict[str, Any]:
-    """Value and best-so-far of every included COMPLETE trial, by number."""
+def _chosen_objective(view: StudyView, name: str | None) -> Objective:
+    """Objective ``name`` of the viewed study (the first for ``None``); raises DataError."""
     record = view.record
     assert record is not None
-    idx = objective_index(record, objective)
-    o = record.objectives[idx]
+    return record.objectives[objective_index(record, name)]
+
+
+def _scored(trials: list[FrozenTrial], name: str) -> list[FrozenTrial]:
+    """The included COMPLETE trials that have a value for objective ``name``."""
+    return [
+        t
+        for t in trials
+        if t.state is TrialState.COMPLETE and excluded_reason(t) is None and name in t.values
+    ]
+
+
+def history(view: StudyView, objective: str | None) -> dict[str, Any]:
+    """Value and best-so-far of every included COMPLETE trial, by number."""
+    o = _chosen_objective(view, objective)
 
     def compute(record: StudyRecord, trials: list[FrozenTrial]) -> dict[str, Any]:
-        done = [
-            t
-            for t in trials
-            if t.state is TrialState.COMPLETE and excluded_reason(t) is None and o.name in t.values
-        ]
+        done = _scored(trials, o.name)
         values = np.array([t.values[o.name] for t in done], dtype=float)
         best = np.minimum.accumulate(values * o.sign) * o.sign if values.size else np.empty(0)
         return {
@@ -373,18 +382,11 @@ def _dimension(name: str, param: Any, raw: list[Any]) -> dict[str, Any]:
 def parallel(view: StudyView, objective: str | None) -> dict[str, Any]:
     """Parallel-coordinates data: one axis per parameter (categoricals as indices with labels,
     log-scaled parameters as log10), coloured by the objective; included COMPLETE trials."""
-    record = view.record
-    assert record is not None
-    idx = objective_index(record, objective)
-    o = record.objectives[idx]
+    o = _chosen_objective(view, objective)
 
     def compute(record: StudyRecord, trials: list[FrozenTrial]) -> dict[str, Any]:
         space = _space(record)
-        done = [
-            t
-            for t in trials
-            if t.state is TrialState.COMPLETE and excluded_reason(t) is None and o.name in t.values
-        ]
+        done = _scored(trials, o.name)
         dims = []
         if space is not None:
             for p in space.params:
@@ -404,10 +406,7 @@ def parallel(view: StudyView, objective: str | None) -> dict[str, Any]:
 def intermediate(view: StudyView, objective: str | None, limit: int) -> dict[str, Any]:
     """Learning curves (intermediate values by step) of the latest ``limit`` trials that
     reported any, with the budget and, for Hyperband/BOHB, the bracket and rung of each."""
-    record = view.record
-    assert record is not None
-    idx = objective_index(record, objective)
-    o = record.objectives[idx]
+    o = _chosen_objective(view, objective)
 
     def compute(record: StudyRecord, trials: list[FrozenTrial]) -> dict[str, Any]:
         with_curves = [
