@@ -1,8 +1,11 @@
-"""get_trials must stay fast on a large study: 10,000 trials x 5 params x 2 objectives."""
+"""get_trials must stay fast on a large study: 10,000 trials x 5 params x 2 objectives.
+
+Speed is measured by benchmarks/bench_storage.py, not asserted here (a loaded CI machine would
+make a time limit flaky); what a test can pin down is the cause of a slow load: the number of
+SQL statements must not grow with the number of trials.
+"""
 
 from __future__ import annotations
-
-import time
 
 import sqlalchemy as sa
 
@@ -13,7 +16,7 @@ from nas.storage._models import Trial, TrialValue
 N_TRIALS = 10_000
 
 
-def test_get_trials_loads_10k_trials_in_well_under_a_second(sqlite_url: str) -> None:
+def test_get_trials_loads_10k_trials_in_a_bounded_number_of_queries(sqlite_url: str) -> None:
     storage = RDBStorage(sqlite_url)
     objectives = [Objective("loss", "minimize"), Objective("acc", "maximize")]
     study_id = storage.create_study("big", objectives, {}, {"name": "random"}, 0)
@@ -39,12 +42,17 @@ def test_get_trials_loads_10k_trials_in_well_under_a_second(sqlite_url: str) -> 
         )
     engine.dispose()
 
-    timings = []
-    for _ in range(2):
-        started = time.perf_counter()
-        trials = storage.get_trials(study_id)
-        timings.append(time.perf_counter() - started)
-    assert min(timings) < 1.0, timings
+    statements: list[str] = []
+    sa.event.listen(
+        storage._engine,
+        "before_cursor_execute",
+        lambda conn, cursor, statement, *args: statements.append(statement),
+    )
+    trials = storage.get_trials(study_id)
+    # One SELECT of the trials and one per child table (params, values, intermediate values,
+    # user and system attributes), whatever the number of trials - never one per trial.
+    selects = [s for s in statements if s.lstrip().upper().startswith(("SELECT", "WITH"))]
+    assert 1 <= len(selects) <= 8, statements
     assert len(trials) == N_TRIALS
     last = trials[-1]
     assert last.state is TrialState.COMPLETE and last.number == N_TRIALS - 1
