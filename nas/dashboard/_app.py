@@ -60,6 +60,8 @@ _MAX_ID = 2**31 - 1  # ids and numbers are 32-bit integer columns
 StudyId = Annotated[int, PathParam(ge=0, le=_MAX_ID, description="study id (see /api/studies)")]
 TrialNumber = Annotated[int, PathParam(ge=0, le=_MAX_ID, description="trial number in the study")]
 ArtifactId = Annotated[int, PathParam(ge=0, le=_MAX_ID, description="artifact id")]
+#: Trials the importance forest is fitted on at most (a seeded sample of a larger study).
+IMPORTANCE_MAX_TRIALS = 2000
 #: Seconds a parameter-importance result may lag behind a running study.
 IMPORTANCE_MAX_AGE = 30.0
 
@@ -514,13 +516,16 @@ def _importance(view: Any, objective: str | None) -> dict[str, Any]:
         if space is None or len(final) < 2:
             return {"objective": name, "importances": {}, "n_trials": len(final)}
         try:
-            scores = param_importances(final, space, name, seed=record.seed, max_trials=2000)
+            scores = param_importances(
+                final, space, name, seed=record.seed, max_trials=IMPORTANCE_MAX_TRIALS
+            )
         except (NasError, ValueError) as e:
             return {"objective": name, "importances": {}, "n_trials": len(final), "error": str(e)}
         return {
             "objective": name,
             "importances": scores,
             "n_trials": len(final),
+            "n_used": min(len(final), IMPORTANCE_MAX_TRIALS),
             "method": "fANOVA main effects of a scikit-learn random forest",
         }
 

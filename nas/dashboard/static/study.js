@@ -286,7 +286,8 @@ async function drawParams() {
 async function drawImportance(objective) {
   const imp = await api(`/api/studies/${STUDY_ID}/plots/importance?objective=${objective}`);
   const names = Object.keys(imp.importances).reverse();
-  $("importance-note").textContent = imp.error ? imp.error : `fANOVA over ${count(imp.n_trials)} trials`;
+  const sample = imp.n_used < imp.n_trials ? ` (a sample of ${count(imp.n_used)})` : "";
+  $("importance-note").textContent = imp.error ? imp.error : `fANOVA over ${count(imp.n_trials)} trials${sample}`;
   await render($("plot-importance"), [{
     type: "bar", orientation: "h", x: names.map((n) => imp.importances[n]), y: names.map(esc),
     marker: { color: BEST }, hovertemplate: "%{y}: %{x:.3f}<extra></extra>",
