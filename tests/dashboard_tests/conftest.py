@@ -190,25 +190,15 @@ def _copy(template: Path, path: Path, multi: int, single: int, xss: int) -> Dash
     return DashboardDB(url=f"sqlite:///{path}", path=path, multi=multi, single=single, xss=xss)
 
 
-@pytest.fixture(scope="session")
-def _plotly_bundle() -> Any:
-    from nas.dashboard import _app
-
-    return _app._Plotly()
-
-
 @pytest.fixture
-def make_client(
-    _plotly_bundle: Any, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Callable[..., Any]]:
+def make_client() -> Iterator[Callable[..., Any]]:
     """``make_client(storage, allow_write=False, **options)`` -> a TestClient (see above).
 
-    Every app of the session shares one gzip-compressed plotly bundle: each app would otherwise
-    spend over a second of CPU compressing the same 4.6 MB in a background thread.
+    Every app of a process shares one gzip-compressed plotly bundle (``_app._PLOTLY``), so
+    making many apps costs no repeated compression of the 4.6 MB script.
     """
-    from nas.dashboard import _app, create_app
+    from nas.dashboard import create_app
 
-    monkeypatch.setattr(_app, "_Plotly", lambda: _plotly_bundle)
     clients: list[TestClient] = []
 
     def make(storage: str | RDBStorage, allow_write: bool = False, **options: Any) -> TestClient:

@@ -22,7 +22,7 @@ import nas
 from nas import TrialState
 from nas.dashboard import EXCLUDED_ATTR, PLOTLY_URL, _view
 from nas.pareto import pareto_mask
-from nas.storage import RDBStorage
+from nas.storage import RDBStorage, get_storage
 
 COMPLETE = TrialState.COMPLETE
 
@@ -909,3 +909,28 @@ def test_sql_metacharacters_are_just_text(mdb, writer, mstorage) -> None:
 
 def client_status(client, study_id: int, **params: Any) -> int:
     return client.get(f"/api/studies/{study_id}/trials", params=params).status_code
+
+
+def test_polling_on_both_backends(storage_url, make_client, instant_refresh) -> None:
+    """The cursor protocol over SQLite and PostgreSQL (timestamps with time zones, the
+    (study_id, updated_at) index): a poll returns exactly the trials written since."""
+    study = nas.create_study(
+        name="poll",
+        space={"params": {"x": {"type": "float", "low": 0.0, "high": 1.0}}},
+        objectives={"v": "minimize"},
+        storage=storage_url,
+    )
+    study.optimize(lambda t: t.params["x"], n_trials=6)
+    client = make_client(storage_url, preload=False)
+    data = client.get(f"/api/studies/{study.study_id}/data").json()
+    assert data["trials"]["number"] == list(range(6))
+    quiet = client.get(f"/api/studies/{study.study_id}/changes", params={"cursor": data["cursor"]})
+    assert quiet.json()["trials"]["number"] == []
+    study.optimize(lambda t: t.params["x"], n_trials=9)
+    get_storage(storage_url).set_trial_user_attr(study.trials[2].trial_id, "seen", True)
+    changes = client.get(
+        f"/api/studies/{study.study_id}/changes", params={"cursor": quiet.json()["cursor"]}
+    ).json()
+    assert changes["reset"] is False
+    assert sorted(changes["trials"]["number"]) == [2, 6, 7, 8]
+    assert changes["trials"]["state"] == ["COMPLETE"] * 4
