@@ -32,9 +32,11 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field
 from starlette.middleware.gzip import GZipMiddleware
 
+from nas import __version__
+from nas._types import FrozenTrial
 from nas.dashboard import _data
 from nas.dashboard._table import FilterError, compile_filter, resolve_field, sort_trials
-from nas.dashboard._view import EXCLUDED_ATTR, NOTE_ATTR, Views, is_nas_study
+from nas.dashboard._view import EXCLUDED_ATTR, NOTE_ATTR, StudyView, Views, is_nas_study
 from nas.exceptions import DuplicatedStudyError, NasError, StudyNotFoundError
 from nas.storage import RDBStorage, get_storage
 
@@ -60,10 +62,6 @@ _MAX_ID = 2**31 - 1  # ids and numbers are 32-bit integer columns
 StudyId = Annotated[int, PathParam(ge=0, le=_MAX_ID, description="study id (see /api/studies)")]
 TrialNumber = Annotated[int, PathParam(ge=0, le=_MAX_ID, description="trial number in the study")]
 ArtifactId = Annotated[int, PathParam(ge=0, le=_MAX_ID, description="artifact id")]
-#: Trials the importance forest is fitted on at most (a seeded sample of a larger study).
-IMPORTANCE_MAX_TRIALS = 2000
-#: Seconds a parameter-importance result may lag behind a running study.
-IMPORTANCE_MAX_AGE = 30.0
 
 
 def _json(payload: Any, status: int = 200) -> Response:
@@ -233,8 +231,7 @@ def create_app(
     """
     store = get_storage(storage)
     views = Views(store)
-    plotly_js = _PLOTLY
-    threading.Thread(target=plotly_js.load, daemon=True, name="nas-plotly-gzip").start()
+    threading.Thread(target=_PLOTLY.load, daemon=True, name="nas-plotly-gzip").start()
     if preload:
         threading.Thread(target=views.preload, daemon=True, name="nas-preload").start()
 
@@ -244,11 +241,9 @@ def create_app(
             "Read-only JSON API over a nas storage (write endpoints only with "
             "`nas dashboard --allow-write`). Studies are addressed by id."
         ),
-        version=_version(),
+        version=__version__,
         static_url="/static/docs",
     )
-    app.state.views = views
-    app.state.allow_write = allow_write
     # Level 1: 8 ms instead of 66 ms for 10k trials' columns, for 4% more bytes.
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=1)
 
@@ -284,12 +279,18 @@ def create_app(
         return JSONResponse({"detail": str(exc)}, status_code=400)
 
     # ------------------------------------------------------------------ pages
+    # What the pages' scripts read (embedded as JSON in each page, and at /api/config).
+    client_config = {"poll_ms": int(poll_seconds * 1000), "allow_write": allow_write}
+    pages = {
+        name: (_STATIC / name)
+        .read_text(encoding="utf-8")
+        .replace("{{PLOTLY_URL}}", PLOTLY_URL)
+        .replace("{{CONFIG}}", json.dumps(client_config))
+        for name in ("index.html", "study.html", "trial.html")
+    }
+
     def page(name: str) -> Response:
-        text = (_STATIC / name).read_text(encoding="utf-8")
-        text = text.replace("{{PLOTLY_URL}}", PLOTLY_URL)
-        text = text.replace("{{POLL_MS}}", str(int(poll_seconds * 1000)))
-        text = text.replace("{{WRITE}}", "true" if allow_write else "false")
-        return Response(text, media_type="text/html; charset=utf-8", headers=_PAGE_HEADERS)
+        return Response(pages[name], media_type="text/html; charset=utf-8", headers=_PAGE_HEADERS)
 
     @app.get("/", include_in_schema=False)
     def index_page() -> Response:
@@ -305,7 +306,7 @@ def create_app(
 
     @app.get(PLOTLY_URL, include_in_schema=False)
     def plotly_bundle(request: Request) -> Response:
-        raw, gz = plotly_js.load()
+        raw, gz = _PLOTLY.load()
         # Vary: the bytes depend on Accept-Encoding; a shared cache must not mix them up.
         headers = {
             "Cache-Control": "public, max-age=31536000, immutable",
@@ -322,7 +323,7 @@ def create_app(
     @app.get("/api/studies", response_model=list[StudyItemModel], tags=["studies"])
     def list_studies() -> Response:
         """Every study: objectives, searcher, trials per state, last update."""
-        return _json([_data.study_item(s, views.peek(s.study_id)) for s in store.list_studies()])
+        return _json([_data.study_item(s) for s in store.list_studies()])
 
     @app.get("/api/studies/{study_id}", response_model=StudyDetailModel, tags=["studies"])
     def study_summary(study_id: StudyId) -> Response:
@@ -373,9 +374,7 @@ def create_app(
                 "n_trials": n_trials,
                 "offset": offset,
                 "limit": limit,
-                "objectives": [
-                    {"name": o.name, "direction": o.direction} for o in record.objectives
-                ],
+                "objectives": [_data.objective_json(o) for o in record.objectives],
                 "params": params,
                 "rows": [
                     _data.trial_row(t, record.objectives, nas)
@@ -389,9 +388,7 @@ def create_app(
         """Everything about one trial: params, values, intermediate values, attributes, failure
         reason, artifacts (download stored ones from ``/api/artifacts/{id}``)."""
         view = views.get(study_id)
-        t = view.trial(number)
-        if t is None:
-            raise HTTPException(404, f"study {study_id} has no trial {number}")
+        t = _trial_or_404(view, number)
         record = view.record
         assert record is not None
         artifacts = store.get_artifacts(study_id, t.trial_id)
@@ -464,7 +461,7 @@ def create_app(
     @app.get("/api/studies/{study_id}/plots/importance", tags=["plots"])
     def plot_importance(study_id: StudyId, objective: str | None = None) -> Response:
         """fANOVA parameter importances (random forest, scikit-learn) for the objective."""
-        return _json(_importance(views.get(study_id), objective))
+        return _json(_data.importance(views.get(study_id), objective))
 
     @app.get("/api/studies/{study_id}/plots/intermediate", tags=["plots"])
     def plot_intermediate(
@@ -496,43 +493,18 @@ def create_app(
 
     @app.get("/api/config", include_in_schema=False)
     def config() -> Response:
-        return _json({"allow_write": allow_write, "poll_ms": int(poll_seconds * 1000)})
+        return _json(client_config)
 
     if allow_write:
         _write_routes(app, store, views)
     return app
 
 
-def _importance(view: Any, objective: str | None) -> dict[str, Any]:
-    from nas.importance import param_importances
-
-    record = view.record
-    idx = _data.objective_index(record, objective)
-    name = record.objectives[idx].name
-
-    def compute(record: Any, trials: list[Any]) -> dict[str, Any]:
-        space = _data._space(record)
-        final = view.final_trials(trials)
-        if space is None or len(final) < 2:
-            return {"objective": name, "importances": {}, "n_trials": len(final)}
-        try:
-            scores = param_importances(
-                final, space, name, seed=record.seed, max_trials=IMPORTANCE_MAX_TRIALS
-            )
-        except (NasError, ValueError) as e:
-            return {"objective": name, "importances": {}, "n_trials": len(final), "error": str(e)}
-        return {
-            "objective": name,
-            "importances": scores,
-            "n_trials": len(final),
-            "n_used": min(len(final), IMPORTANCE_MAX_TRIALS),
-            "method": "fANOVA main effects of a scikit-learn random forest",
-        }
-
-    # A forest per change of a running study would be wasted work: at most one per 30 s.
-    return view.derived(  # type: ignore[no-any-return]
-        ("importance", name), compute, max_age=IMPORTANCE_MAX_AGE
-    )
+def _trial_or_404(view: StudyView, number: int) -> FrozenTrial:
+    t = view.trial(number)
+    if t is None:
+        raise HTTPException(404, f"study {view.study_id} has no trial {number}")
+    return t
 
 
 def _write_routes(app: FastAPI, store: RDBStorage, views: Views) -> None:
@@ -569,20 +541,9 @@ def _write_routes(app: FastAPI, store: RDBStorage, views: Views) -> None:
         """Exclude the trial from the dashboard's plots, best value and Pareto front (or
         include it again). The searcher is not affected."""
         view = views.get(study_id)
-        t = view.trial(number)
-        if t is None:
-            raise HTTPException(404, f"study {study_id} has no trial {number}")
+        t = _trial_or_404(view, number)
         reason = (body.reason or "excluded from the dashboard") if body.excluded else None
         store.set_trial_user_attr(t.trial_id, EXCLUDED_ATTR, reason)
         view.refresh(force=True)
         view.forget_derived()  # importance too, which may otherwise lag a running study
         return _json({"number": number, "excluded": reason})
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("nas")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0"

@@ -25,10 +25,14 @@ from nas.space._params import CategoricalParam, FixedParam, FloatParam, IntParam
 from nas.storage import ArtifactRecord, StudyRecord, StudySummary
 
 __all__ = [
+    "IMPORTANCE_MAX_AGE",
+    "IMPORTANCE_MAX_TRIALS",
     "DataError",
     "columns",
     "history",
+    "importance",
     "intermediate",
+    "objective_json",
     "parallel",
     "pareto",
     "study_detail",
@@ -54,6 +58,17 @@ def _num(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def objective_json(o: Objective) -> dict[str, str]:
+    """``{"name": ..., "direction": ...}`` of an objective, as every document shows it."""
+    return {"name": o.name, "direction": o.direction}
+
+
+def _curve(curve: dict[int, float]) -> dict[str, list[Any]]:
+    """``{"steps": [...], "values": [...]}`` of one intermediate-value curve, by step."""
+    steps = sorted(curve)
+    return {"steps": steps, "values": [_num(curve[s]) for s in steps]}
 
 
 def _space(record: StudyRecord) -> SearchSpace | None:
@@ -108,20 +123,18 @@ def best_summary(view: StudyView) -> dict[str, Any]:
     return view.derived("best", compute)
 
 
-def study_item(summary: StudySummary, view: StudyView | None) -> dict[str, Any]:
-    """One row of the studies list; best/Pareto fields only when the study is loaded already
-    (the page asks ``/api/studies/{id}`` for the rest)."""
-    item: dict[str, Any] = {
+def study_item(summary: StudySummary) -> dict[str, Any]:
+    """One row of the studies list (the page asks ``/api/studies/{id}`` for best/Pareto)."""
+    return {
         "id": summary.study_id,
         "name": summary.name,
-        "objectives": [{"name": o.name, "direction": o.direction} for o in summary.objectives],
+        "objectives": [objective_json(o) for o in summary.objectives],
         "searcher": summary.searcher,
         "states": {s.value: n for s, n in summary.state_counts.items()},
         "n_trials": summary.n_trials,
         "created": _iso(summary.created_at),
         "last_update": _iso(summary.last_update),
     }
-    return item
 
 
 def study_detail(view: StudyView) -> dict[str, Any]:
@@ -147,7 +160,7 @@ def _study_detail(
     return {
         "id": record.study_id,
         "name": record.name,
-        "objectives": [{"name": o.name, "direction": o.direction} for o in record.objectives],
+        "objectives": [objective_json(o) for o in record.objectives],
         "searcher": record.searcher,
         "seed": record.seed,
         "space": record.space,
@@ -193,7 +206,7 @@ def trial_detail(
     return {
         "study_id": record.study_id,
         "study_name": record.name,
-        "objectives": [{"name": o.name, "direction": o.direction} for o in record.objectives],
+        "objectives": [objective_json(o) for o in record.objectives],
         "trial_id": t.trial_id,
         "number": t.number,
         "state": t.state.value,
@@ -201,8 +214,7 @@ def trial_detail(
         "values": {k: _num(v) for k, v in t.values.items()},
         "budget": t.budget,
         "intermediate_values": {
-            name: {"steps": sorted(curve), "values": [_num(curve[s]) for s in sorted(curve)]}
-            for name, curve in t.intermediate_values.items()
+            name: _curve(curve) for name, curve in t.intermediate_values.items()
         },
         "user_attrs": t.user_attrs,
         "system_attrs": t.system_attrs,
@@ -283,7 +295,7 @@ def pareto(view: StudyView, names: Sequence[str] | None) -> dict[str, Any]:
         front.sort(key=lambda t: (first.sign * t.values[first.name], t.number))
         nas = is_nas_study(record)
         return {
-            "objectives": [{"name": o.name, "direction": o.direction} for o in chosen],
+            "objectives": [objective_json(o) for o in chosen],
             "n_final": len(final),
             "numbers": [t.number for t in front],
             "trials": [trial_row(t, record.objectives, nas) for t in front],
@@ -318,7 +330,7 @@ def history(view: StudyView, objective: str | None) -> dict[str, Any]:
         values = np.array([t.values[o.name] for t in done], dtype=float)
         best = np.minimum.accumulate(values * o.sign) * o.sign if values.size else np.empty(0)
         return {
-            "objective": {"name": o.name, "direction": o.direction},
+            "objective": objective_json(o),
             "number": [t.number for t in done],
             "value": values.tolist(),
             "best": best.tolist(),
@@ -394,7 +406,7 @@ def parallel(view: StudyView, objective: str | None) -> dict[str, Any]:
                     continue
                 dims.append(_dimension(p.name, p, [t.params.get(p.name) for t in done]))
         return {
-            "objective": {"name": o.name, "direction": o.direction},
+            "objective": objective_json(o),
             "number": [t.number for t in done],
             "color": [t.values[o.name] for t in done],
             "dimensions": dims,
@@ -415,8 +427,6 @@ def intermediate(view: StudyView, objective: str | None, limit: int) -> dict[str
         shown = with_curves[-limit:]
         curves = []
         for t in shown:
-            curve = t.intermediate_values[o.name]
-            steps = sorted(curve)
             curves.append(
                 {
                     "number": t.number,
@@ -424,14 +434,50 @@ def intermediate(view: StudyView, objective: str | None, limit: int) -> dict[str
                     "budget": t.budget,
                     "bracket": t.system_attrs.get("bracket"),
                     "rung": t.system_attrs.get("rung"),
-                    "steps": steps,
-                    "values": [_num(curve[s]) for s in steps],
+                    **_curve(t.intermediate_values[o.name]),
                 }
             )
         return {
-            "objective": {"name": o.name, "direction": o.direction},
+            "objective": objective_json(o),
             "n_total": len(with_curves),
             "curves": curves,
         }
 
     return view.derived(("intermediate", o.name, limit), compute)
+
+
+#: Trials the importance forest is fitted on at most (a seeded sample of a larger study).
+IMPORTANCE_MAX_TRIALS = 2000
+#: Seconds a parameter-importance result may lag behind a running study.
+IMPORTANCE_MAX_AGE = 30.0
+
+
+def importance(view: StudyView, objective: str | None) -> dict[str, Any]:
+    """fANOVA parameter importances of the final trials for the objective
+    (:func:`nas.importance.param_importances`); an ``error`` key instead when they cannot be
+    computed. A running study's result is recomputed at most every :data:`IMPORTANCE_MAX_AGE`
+    seconds: a forest per change would be wasted work."""
+    from nas.importance import param_importances
+
+    name = _chosen_objective(view, objective).name
+
+    def compute(record: StudyRecord, trials: list[FrozenTrial]) -> dict[str, Any]:
+        space = _space(record)
+        final = view.final_trials(trials)
+        out: dict[str, Any] = {"objective": name, "importances": {}, "n_trials": len(final)}
+        if space is None or len(final) < 2:
+            return out
+        try:
+            scores = param_importances(
+                final, space, name, seed=record.seed, max_trials=IMPORTANCE_MAX_TRIALS
+            )
+        except (NasError, ValueError) as e:
+            return {**out, "error": str(e)}
+        return {
+            **out,
+            "importances": scores,
+            "n_used": min(len(final), IMPORTANCE_MAX_TRIALS),
+            "method": "fANOVA main effects of a scikit-learn random forest",
+        }
+
+    return view.derived(("importance", name), compute, max_age=IMPORTANCE_MAX_AGE)

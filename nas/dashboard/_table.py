@@ -44,18 +44,6 @@ __all__ = [
     "sort_trials",
 ]
 
-#: Field names that are not objectives or parameters.
-BUILTIN_FIELDS = (
-    "number",
-    "state",
-    "budget",
-    "duration",
-    "worker",
-    "restarts",
-    "excluded",
-    "arch",
-)
-
 _MAX_FILTER_LENGTH = 2000
 
 
@@ -74,22 +62,22 @@ class Field:
 _MISSING = object()
 
 
-def _builtin(name: str) -> Callable[[FrozenTrial], Any] | None:
-    getters: dict[str, Callable[[FrozenTrial], Any]] = {
-        "number": lambda t: t.number,
-        "state": lambda t: t.state.value,
-        "budget": lambda t: _MISSING if t.budget is None else t.budget,
-        "duration": lambda t: _MISSING if t.duration is None else t.duration,
-        "worker": lambda t: _MISSING if t.worker_id is None else t.worker_id,
-        "restarts": lambda t: t.restarts,
-        "excluded": lambda t: excluded_reason(t) is not None,
-        "arch": lambda t: _or_missing(arch_text(t.user_attrs.get("arch"))),
-    }
-    return getters.get(name)
-
-
 def _or_missing(value: Any) -> Any:
     return _MISSING if value is None else value
+
+
+_BUILTIN: dict[str, Callable[[FrozenTrial], Any]] = {
+    "number": lambda t: t.number,
+    "state": lambda t: t.state.value,
+    "budget": lambda t: _or_missing(t.budget),
+    "duration": lambda t: _or_missing(t.duration),
+    "worker": lambda t: _or_missing(t.worker_id),
+    "restarts": lambda t: t.restarts,
+    "excluded": lambda t: excluded_reason(t) is not None,
+    "arch": lambda t: _or_missing(arch_text(t.user_attrs.get("arch"))),
+}
+#: Field names that are not objectives or parameters.
+BUILTIN_FIELDS = tuple(_BUILTIN)
 
 
 def resolve_field(name: str, objectives: Sequence[Objective], params: Sequence[str]) -> Field:
@@ -106,9 +94,8 @@ def resolve_field(name: str, objectives: Sequence[Objective], params: Sequence[s
         return Field(name, lambda t: t.params.get(rest, _MISSING))
     if rest and prefix == "attrs":
         return Field(name, lambda t: _scalar(t.user_attrs.get(rest, _MISSING)))
-    getter = _builtin(name)
-    if getter is not None:
-        return Field(name, getter)
+    if name in _BUILTIN:
+        return Field(name, _BUILTIN[name])
     if name in objective_names:
         return Field(name, lambda t: t.values.get(name, _MISSING))
     if name in params:
@@ -178,6 +165,10 @@ def _literal(kind: str, text: str) -> Any:
     return value if math.isfinite(value) else text
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def _matches(op: str, have: Any, want: Any) -> bool:
     if have is _MISSING:
         return False
@@ -185,14 +176,13 @@ def _matches(op: str, have: Any, want: Any) -> bool:
         return isinstance(have, str) and str(want).lower() in have.lower()
     if op == "in":
         return any(_matches("==", have, w) for w in want)
-    numeric = isinstance(have, int | float) and not isinstance(have, bool)
+    numeric = _is_number(have)
     if op in ("==", "=", "!="):
         same = have == want
         if not same and not numeric and isinstance(want, int | float) and isinstance(have, str):
             same = have == str(want)  # a categorical choice "32" written bare
         return same if op != "!=" else not same
-    want_numeric = isinstance(want, int | float) and not isinstance(want, bool)
-    if numeric != want_numeric:
+    if numeric != _is_number(want):
         return False
     try:
         return bool(_COMPARE[op](have, want))

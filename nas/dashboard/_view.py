@@ -31,9 +31,10 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from nas._types import FrozenTrial, Objective, TrialState
+from nas._types import FrozenTrial, TrialState
 from nas.exceptions import NasError
 from nas.storage import RDBStorage, StudyRecord
+from nas.study._study import highest_fidelity
 
 __all__ = [
     "EXCLUDED_ATTR",
@@ -73,15 +74,6 @@ def excluded_reason(trial: FrozenTrial) -> str | None:
 def is_nas_study(record: StudyRecord) -> bool:
     """True for a supernet architecture-search study (its trials carry an ``arch`` attribute)."""
     return _SUPERNET_ATTR in record.user_attrs
-
-
-def _changed(old: FrozenTrial | None, new: FrozenTrial) -> bool:
-    if old is None:
-        return True
-    if old.datetime_updated != new.datetime_updated or old.state != new.state:
-        return True
-    # Same stamp: the same write, unless two writes landed within the clock's resolution.
-    return old != new
 
 
 @dataclass
@@ -162,8 +154,8 @@ class StudyView:
             # same refresh, or by the next one if its trial committed late.
             self.trials.append(None)
             self._seq_of.append(-1)
-        old = self.trials[n]
-        if _changed(old, trial):
+        # Equal snapshots (a re-read inside the overlap) keep their change number.
+        if self.trials[n] != trial:
             self.seq += 1
             self.trials[n] = trial
             self._seq_of[n] = self.seq
@@ -172,12 +164,6 @@ class StudyView:
             self._cursor = stamp
 
     # ------------------------------------------------------------------ queries
-    @property
-    def objectives(self) -> tuple[Objective, ...]:
-        """The study's objectives, in order."""
-        assert self.record is not None
-        return self.record.objectives
-
     def changes(self, since: int) -> tuple[list[FrozenTrial], bool]:
         """Trials changed after change number ``since``, by number, and whether the study's own
         record (name, note, attributes) changed too."""
@@ -249,16 +235,13 @@ class StudyView:
     def final_trials(self, trials: list[FrozenTrial]) -> list[FrozenTrial]:
         """The included COMPLETE trials results are reported from: in a multi-fidelity study,
         those at the largest budget reached (as :meth:`nas.study.Study.final_trials`)."""
-        complete = [
-            t
-            for t in trials
-            if t.state is TrialState.COMPLETE and excluded_reason(t) is None and t.values
-        ]
-        if not any(t.budget is not None for t in complete):
-            return complete
-        level = [math.inf if t.budget is None else float(t.budget) for t in complete]
-        top = max(level)
-        return [t for t, b in zip(complete, level, strict=True) if b == top]
+        return highest_fidelity(
+            [
+                t
+                for t in trials
+                if t.state is TrialState.COMPLETE and excluded_reason(t) is None and t.values
+            ]
+        )
 
 
 class Views:

@@ -167,12 +167,7 @@ class Study:
         then those at the largest budget among the COMPLETE trials, a trial without a budget
         counting as full fidelity. Empty if no trial is COMPLETE.
         """
-        complete = self.get_trials((TrialState.COMPLETE,))
-        if not any(t.budget is not None for t in complete):
-            return complete
-        level = [math.inf if t.budget is None else float(t.budget) for t in complete]
-        top = max(level)
-        return [t for t, b in zip(complete, level, strict=True) if b == top]
+        return highest_fidelity(self.get_trials((TrialState.COMPLETE,)))
 
     def pareto_front(self) -> list[FrozenTrial]:
         """The non-dominated trials of :meth:`final_trials` (all objectives, mixed directions),
@@ -296,6 +291,16 @@ class Study:
             heartbeat_grace=heartbeat_grace,
             max_restarts=max_restarts,
         )
+
+
+def highest_fidelity(complete: Sequence[FrozenTrial]) -> list[FrozenTrial]:
+    """The trials of ``complete`` at the largest budget among them (a trial without a budget
+    counting as full fidelity); all of them when none has a budget. Order is kept."""
+    if not any(t.budget is not None for t in complete):
+        return list(complete)
+    level = [math.inf if t.budget is None else float(t.budget) for t in complete]
+    top = max(level)
+    return [t for t, b in zip(complete, level, strict=True) if b == top]
 
 
 def _as_space(space: SearchSpace | Mapping[str, Any] | str | Path) -> SearchSpace:

@@ -1,6 +1,6 @@
 // The studies list: name, objectives, searcher, trials by state, best value or Pareto size,
 // last update. Best/Pareto come from each study's summary, fetched once per change.
-import { CONFIG, api, ago, count, el, fmt, poll, states } from "/static/common.js";
+import { CONFIG, api, ago, count, el, fmt, markReady, poll, states } from "/static/common.js";
 
 const tbody = document.querySelector("#studies tbody");
 const errorLine = document.getElementById("error");
@@ -84,7 +84,7 @@ async function refresh() {
   studies = await api("/api/studies");
   document.getElementById("loading").hidden = true;
   draw();
-  document.body.dataset.ready = "1";
+  markReady();
   for (const s of studies) loadSummary(s);
 }
 

@@ -1,6 +1,6 @@
 // The trial page: state, values, params, intermediate values, architecture (NAS), failure
 // traceback, artifacts, attributes. Refreshes while the trial is unfinished.
-import { CONFIG, api, count, duration, el, esc, fmt, poll, render } from "/static/common.js";
+import { CONFIG, api, count, duration, el, esc, fmt, markReady, poll, render } from "/static/common.js";
 
 const parts = window.location.pathname.split("/");
 const STUDY_ID = Number(parts[2]);
@@ -90,7 +90,7 @@ async function load() {
   draw();
   $("loading").hidden = true;
   await drawCurves();
-  document.body.dataset.ready = "1";
+  markReady();
 }
 
 load().catch((error) => {
