@@ -25,22 +25,12 @@ from nas.supernet._objective import CHECKPOINT_KIND, WEIGHTS_KIND
 from nas.supernet._samplers import PadaSampler
 from nas.supernet._train import SupernetTrainer, TrainConfig, build_supernet, evaluate_arch
 from nas.supernet.train import main as train_main
+from nas.testing.supernet import TINY_SPACE
 
 REPO = Path(__file__).resolve().parents[2]
 TORCHRUN = Path(sys.executable).with_name("torchrun")
 
-#: The TINY space of test_objective.py: 6 architectures on 8x8 digits.
-TINY = {
-    "input": {"channels": 1, "height": 8, "width": 8},
-    "classes": 10,
-    "stem": {"channels": 4},
-    "stages": [
-        {"channels": 4, "stride": 1, "depth": [1], "ops": ["conv", "skip"], "kernel": 3,
-         "width": [2, 4]},
-        {"channels": 8, "stride": 2, "depth": [1], "ops": ["sepconv", "skip"], "kernel": 3,
-         "width": 4},
-    ],
-}  # fmt: skip
+TINY = TINY_SPACE  # 6 architectures on 8x8 digits
 SAMPLERS = ("pada", "uniform", "sandwich")
 
 

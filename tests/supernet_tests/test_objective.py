@@ -28,21 +28,11 @@ from nas.supernet import (
 )
 from nas.supernet._checkpoint import checkpoint_from_bytes, checkpoint_to_bytes
 from nas.supernet._objective import CHECKPOINT_KIND, STUDY_ATTR, WEIGHTS_KIND
+from nas.testing.supernet import TINY_SPACE
 
 REPO = Path(__file__).resolve().parents[2]
 
-#: 2 stages, 1 slot each: (conv x 2 widths + skip) x (sepconv + skip) = 6 architectures.
-TINY = {
-    "input": {"channels": 1, "height": 8, "width": 8},
-    "classes": 10,
-    "stem": {"channels": 4},
-    "stages": [
-        {"channels": 4, "stride": 1, "depth": [1], "ops": ["conv", "skip"], "kernel": 3,
-         "width": [2, 4]},
-        {"channels": 8, "stride": 2, "depth": [1], "ops": ["sepconv", "skip"], "kernel": 3,
-         "width": 4},
-    ],
-}  # fmt: skip
+TINY = TINY_SPACE  # 6 architectures on 8x8 digits
 
 
 def _objective(**overrides) -> SupernetObjective:
