@@ -102,13 +102,8 @@ def test_run_with_local_workers_shares_one_study(tmp_path, monkeypatch) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-def test_eight_workers_run_exactly_400_trials(tmp_path, backend, request) -> None:
-    url = (
-        f"sqlite:///{tmp_path}/nas.db"
-        if backend == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
+def test_eight_workers_run_exactly_400_trials(tmp_path, storage_url) -> None:
+    url = storage_url
     study_file = _write(tmp_path, "load", 400)
     procs = [_worker(study_file, url, 0.005) for _ in range(8)]
     outputs = [p.communicate(timeout=240) for p in procs]
@@ -120,13 +115,8 @@ def test_eight_workers_run_exactly_400_trials(tmp_path, backend, request) -> Non
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-def test_sigkilled_workers_lose_and_duplicate_nothing(tmp_path, backend, request) -> None:
-    url = (
-        f"sqlite:///{tmp_path}/nas.db"
-        if backend == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
+def test_sigkilled_workers_lose_and_duplicate_nothing(tmp_path, storage_url) -> None:
+    url = storage_url
     study_file = _write(tmp_path, "chaos", 60)
     rng = random.Random(0)
     procs = [_worker(study_file, url, 0.2) for _ in range(5)]
