@@ -1,4 +1,5 @@
-"""Fixtures shared by the whole test suite: storage URLs for SQLite and PostgreSQL.
+"""Fixtures shared by the whole test suite: storage URLs for SQLite and PostgreSQL, and a guard
+against tests that leak process-wide state into the tests that run after them.
 
 ``postgres_url`` creates a throw-away database on the server named by ``NAS_TEST_POSTGRES_URL``
 (default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``) and drops it afterwards. Without
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +18,40 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+#: Signals whose handlers a test must leave as it found them: a handler left behind (ignored, or
+#: replaced by one that does not raise) changes how Ctrl-C reaches every later test of the same
+#: worker process.
+_GUARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_process_state() -> Iterator[None]:
+    """Fail the test that changes a signal handler, the working directory or a ``NAS_``
+    environment variable without restoring it (and restore them), instead of letting a later
+    test of the same worker fail in its place."""
+    handlers = {s: signal.getsignal(s) for s in _GUARDED_SIGNALS}
+    cwd = os.getcwd()
+    env = {k: v for k, v in os.environ.items() if k.startswith("NAS_")}
+    yield
+    leaked = []
+    for s, handler in handlers.items():
+        now = signal.getsignal(s)
+        if now is not handler:
+            leaked.append(f"the {signal.Signals(s).name} handler ({handler!r} -> {now!r})")
+            signal.signal(s, handler)
+    if os.getcwd() != cwd:
+        leaked.append(f"the working directory ({cwd} -> {os.getcwd()})")
+        os.chdir(cwd)
+    now_env = {k: v for k, v in os.environ.items() if k.startswith("NAS_")}
+    if now_env != env:
+        leaked.append(f"NAS_ environment variables ({env} -> {now_env})")
+        for k in set(now_env) - set(env):
+            del os.environ[k]
+        os.environ.update(env)
+    if leaked:
+        pytest.fail("the test left changed process state behind: " + "; ".join(leaked))
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from nas.study import (
     resolve_objective,
 )
 from nas.study._config import RUN_ATTR
+from nas.study._objectives import objective_from_definition, stored_definition
 
 try:  # typer >= 0.2x vendors click; its usage errors derive from TyperException
     from typer import TyperException as _UsageError
@@ -131,16 +132,14 @@ class _Opened:
 def _with_device(objective: Any, device: str | None) -> Any:
     if device is None:
         return objective
-    import dataclasses
-
-    from nas.supernet import SupernetObjective
-
-    if not isinstance(objective, SupernetObjective):
+    with_device = getattr(objective, "with_device", None)
+    if not callable(with_device):
         raise NasError(
-            f"--device {device}: only a supernet objective (objective: {{type: supernet}}) "
-            "has a device; set it inside your objective function instead"
+            f"--device {device}: only a supernet objective (objective: {{type: supernet}}) or "
+            "another typed objective with a device has one; set it inside your objective "
+            "function instead"
         )
-    return dataclasses.replace(objective, device=device)
+    return with_device(device)
 
 
 def _open_file(
@@ -180,15 +179,14 @@ def _open_name(
             f"study {name!r} was not started by `nas run FILE` or `nas worker FILE`, so its "
             "objective is unknown here; pass the study file instead of the name"
         )
-    if how.get("objective") == "supernet":
-        from nas.supernet import SupernetObjective
-        from nas.supernet._objective import STUDY_ATTR
-
-        if STUDY_ATTR not in attrs:
+    spec = how.get("objective")
+    if isinstance(spec, dict) or spec == "supernet":  # a typed objective ("supernet": earlier)
+        definition = stored_definition(attrs)
+        if definition is None:
             raise NasError(
-                f"study {name!r}: its supernet is not defined yet; start it with its file"
+                f"study {name!r}: its objective is not defined yet; start it with its file"
             )
-        objective: Any = SupernetObjective.from_definition(attrs[STUDY_ATTR], device=device)
+        objective: Any = objective_from_definition(definition, device=device)
     else:
         source = Path(str(how.get("file", "")))
         objective = _with_device(
@@ -536,7 +534,11 @@ def _emit(
         table.add_column(c.removeprefix("param:"), no_wrap=True)
     for r in flat:
         table.add_row(*(r[c] for c in columns))
-    # Render at the table's natural width, wider than the terminal if needed (like psql).
+    _print_table(table)
+
+
+def _print_table(table: Table) -> None:
+    """Render at the table's natural width, wider than the terminal if needed (like psql)."""
     needed = Measurement.get(out, out.options.update_width(10_000), table).maximum
     Console(width=max(out.width, needed), soft_wrap=True).print(table)
 
@@ -661,23 +663,33 @@ def _print_front(study: Study, fmt: Format) -> None:
     title = f"Pareto front of {study.name} ({len(front)} trials)"
     archs = [arch_text(t.user_attrs.get("arch")) for t in front]
     if front and all(a is not None for a in archs):
-        # A NAS study: one architecture column, and one row per distinct architecture (the
-        # raw dimensions map many params to one network: a skipped layer's kernel, ...).
+        # A NAS study: one row per architecture of the front, with every trial of it (a study
+        # proposes each network once, but trials from before that rule, or enqueued by hand,
+        # may repeat one).
         names = [o.name for o in study.objectives]
-        groups: dict[tuple[Any, ...], list[FrozenTrial]] = {}
+        same: dict[str, list[int]] = {}
+        for t in study.get_trials((TrialState.COMPLETE,)):
+            same.setdefault(json.dumps(t.user_attrs.get("arch"), sort_keys=True), []).append(
+                t.number
+            )
+        flat = []
+        shown: set[str] = set()
         for t, a in zip(front, archs, strict=True):
-            groups.setdefault((a, *(t.values[n] for n in names)), []).append(t)
-        flat = [
-            {
-                "number": ts[0].number,
-                **{n: ts[0].values[n] for n in names},
-                "arch": key[0],
-                "same arch": len(ts) - 1 or "",
-            }
-            for key, ts in groups.items()
-        ]
+            key = json.dumps(t.user_attrs.get("arch"), sort_keys=True)
+            if key in shown:
+                continue
+            shown.add(key)
+            numbers = same.get(key, [t.number])
+            flat.append(
+                {
+                    "number": t.number,
+                    **{n: t.values[n] for n in names},
+                    "arch": a,
+                    "trials": ", ".join(map(str, numbers)),
+                }
+            )
         title = f"Pareto front of {study.name} ({len(front)} trials, {len(flat)} architectures)"
-        _emit(flat, fmt, ["number", *names, "arch", "same arch"], title=title)
+        _emit(flat, fmt, ["number", *names, "arch", "trials"], title=title)
         return
     flat, cols = _flatten(study, rows)
     _emit(flat, fmt, ["number", *cols], title=title)
@@ -828,18 +840,21 @@ def db_current(storage: StorageOpt = None) -> None:
 
 
 # --------------------------------------------------------------------------- bench
-class RankingSampler(StrEnum):
-    uniform = "uniform"
-    sandwich = "sandwich"
-    pada = "pada"
-    all = "all"
+def _sampler_choices() -> dict[str, str]:
+    from nas.supernet._samplers import PATH_SAMPLERS  # torch-free: the registry alone
+
+    return {name: name for name in [*PATH_SAMPLERS.names(), "all"]}
+
+
+#: The ``--sampler`` choices of ``nas bench ranking``: every registered path sampler, or all.
+RankingSampler = StrEnum("RankingSampler", _sampler_choices())  # type: ignore[misc]
 
 
 @bench_app.command("ranking")
 def bench_ranking(
     sampler: Annotated[
         RankingSampler, typer.Option("--sampler", help="Path sampler to measure, or all.")
-    ] = RankingSampler.all,
+    ] = RankingSampler["all"],
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="Supernet seeds per sampler.")] = 3,
     epochs: Annotated[
         int, typer.Option("--epochs", min=1, help="Supernet training epochs (every sampler).")
@@ -854,66 +869,94 @@ def bench_ranking(
     device: Annotated[
         str, typer.Option("--device", help="Where supernets train: cpu, cuda, cuda:1, ...")
     ] = "cpu",
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Processes training supernets at once.")
+    ] = 1,
 ) -> None:
-    """Kendall tau and top-5 overlap of supernet vs stand-alone accuracy, per path sampler.
+    """Kendall tau of supernet vs stand-alone accuracy per path sampler, beside its floor (free
+    cost proxies) and ceiling (the ground truth's split-half agreement).
 
-    Trains one supernet per sampler and seed on digits (same epochs and batch size for all),
-    scores every architecture of the ground truth's space with inherited weights after
-    batch-norm recalibration, and compares with the stand-alone accuracies.
+    Trains one supernet per sampler and seed on the ground truth's data (its recipe, ``--epochs``
+    epochs), scores every architecture of its space on the held-out half with inherited weights
+    after batch-norm recalibration, and compares with the stand-alone accuracies: over all
+    architectures and within FLOPs bins.
     """
     import statistics
 
     from rich.progress import Progress
 
-    from nas.supernet import load_image_dataset
-    from nas.supernet._ranking import load_ground_truth, rank_samplers
+    from nas.supernet._ranking import GroundTruth, paired, run_ranking
 
-    space, archs, truth = load_ground_truth(ground_truth)
+    gt = GroundTruth.load(ground_truth)
     _check_device(device, "--device")
     if json_out is not None and not json_out.parent.exists():
         raise NasError(f"--json {json_out}: directory {json_out.parent} does not exist")
-    names = ["uniform", "sandwich", "pada"] if sampler == RankingSampler.all else [sampler.value]
-    data = load_image_dataset("digits")
+    names = (
+        [n for n in _sampler_choices() if n != "all"]
+        if sampler.value == "all"
+        else [sampler.value]
+    )
     with Progress(console=err, transient=True) as bar:
-        task = bar.add_task("training supernets", total=len(names) * seeds * epochs)
-        results = rank_samplers(
-            space,
-            archs,
-            truth,
-            data,
-            names,
-            list(range(seeds)),
-            epochs=epochs,
-            on_step=lambda: bar.advance(task),
-            device=device,
-        )
+        task = bar.add_task("training supernets", total=len(names) * seeds)
+        results = [
+            run_ranking(
+                gt,
+                name,
+                list(range(seeds)),
+                epochs=epochs,
+                device=device,
+                workers=workers,
+                on_seed=lambda: bar.advance(task),
+            )
+            for name in names
+        ]
 
     def spread(values: list[float]) -> str:
         sd = statistics.stdev(values) if len(values) > 1 else 0.0
         return f"{statistics.fmean(values):.3f} ± {sd:.3f}"
 
-    table = Table(title=f"{len(archs)} architectures, {seeds} seed(s), {epochs} epochs")
-    for col in ("sampler", "Kendall tau", "top-5 overlap", "train s / seed"):
+    proxies, ceiling = gt.proxies(), gt.ceiling()
+    within = gt.proxies_within_bins()
+    table = Table(
+        title=f"{len(gt.archs)} architectures, {seeds} seed(s), {epochs} epochs "
+        f"(ground truth: {gt.seeds} stand-alone seeds)"
+    )
+    for col in ("", "Kendall tau", "within FLOPs bins", "tau by NLL", "top-5 overlap", "s / seed"):
         table.add_column(col)
+    table.add_row("ceiling (split-half)", f"{ceiling:.3f}", "", "", "", "")
+    for name, tau in proxies.items():
+        table.add_row(f"floor: {name} proxy", f"{tau:.3f}", f"{within[name]:.3f}", "", "", "")
     for r in results:
         table.add_row(
             r.sampler,
             spread(r.kendall_tau),
+            spread(r.kendall_tau_within_bins),
+            spread(r.kendall_tau_nll),
             spread(r.top5_overlap),
             f"{statistics.fmean(r.train_seconds):.1f}",
         )
-    out.print(table)
+    _print_table(table)
+    best_proxy = max(proxies, key=lambda k: proxies[k])
+    if seeds >= 2:
+        by_name = {r.sampler: r for r in results}
+        for r in results:
+            vs = paired(r.kendall_tau, proxies[best_proxy])
+            line = (
+                f"{r.sampler} - {best_proxy} proxy: {vs.mean:+.3f} ± {vs.se:.3f} "
+                f"(higher on {vs.wins}/{vs.n} seeds, signed-rank p = {vs.p_value:.3f})"
+            )
+            if r.sampler != "uniform" and "uniform" in by_name:
+                u = paired(r.kendall_tau, by_name["uniform"].kendall_tau)
+                line += f"; - uniform: {u.mean:+.3f} ± {u.se:.3f} (p = {u.p_value:.3f})"
+            out.print(line, highlight=False)
     if json_out is not None:
-        payload = {
-            r.sampler: {
-                "kendall_tau": r.kendall_tau,
-                "top5_overlap": r.top5_overlap,
-                "train_seconds": r.train_seconds,
-                "epochs": epochs,
-                "seeds": list(range(seeds)),
-            }
+        payload: dict[str, Any] = {
+            r.sampler: {**r.to_json(), "epochs": epochs, "seeds": list(range(seeds))}
             for r in results
         }
+        payload["proxies"] = proxies
+        payload["proxies_within_bins"] = within
+        payload["ceiling"] = ceiling
         try:
             json_out.write_text(json.dumps(payload, indent=1) + "\n")
         except OSError as e:

@@ -8,6 +8,7 @@ cost one small allocation per field instead of one object per trial.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from datetime import datetime
@@ -294,15 +295,39 @@ def pareto(view: StudyView, names: Sequence[str] | None) -> dict[str, Any]:
         first = chosen[0]
         front.sort(key=lambda t: (first.sign * t.values[first.name], t.number))
         nas = is_nas_study(record)
-        return {
+        out: dict[str, Any] = {
             "objectives": [objective_json(o) for o in chosen],
             "n_final": len(final),
             "numbers": [t.number for t in front],
             "trials": [trial_row(t, record.objectives, nas) for t in front],
         }
+        if nas:
+            out["architectures"] = architectures(front, final, record.objectives)
+        return out
 
     front = view.derived(key, compute)
     return {**front, "seq": view.derived_seq(key)}
+
+
+def architectures(
+    front: Sequence[FrozenTrial], final: Sequence[FrozenTrial], objectives: Sequence[Objective]
+) -> list[dict[str, Any]]:
+    """One row per distinct architecture of ``front`` (in front order): the row of its first
+    trial there, plus ``trials``, the numbers of every trial of ``final`` with that
+    architecture (its ``arch`` user attribute)."""
+
+    def key(t: FrozenTrial) -> str:
+        return json.dumps(t.user_attrs.get("arch"), sort_keys=True)
+
+    same: dict[str, list[int]] = {}
+    for t in final:
+        same.setdefault(key(t), []).append(t.number)
+    rows: dict[str, dict[str, Any]] = {}
+    for t in front:
+        k = key(t)
+        if k not in rows:
+            rows[k] = {**trial_row(t, objectives, True), "trials": same.get(k, [t.number])}
+    return list(rows.values())
 
 
 def _chosen_objective(view: StudyView, name: str | None) -> Objective:

@@ -61,8 +61,6 @@ MAX_DERIVED = 64
 EXCLUDED_ATTR = "nas.excluded"
 #: Study user attribute holding the free-text note written from the dashboard.
 NOTE_ATTR = "nas.note"
-#: Study user attribute present in supernet (NAS) studies.
-_SUPERNET_ATTR = "nas.supernet"
 
 
 def excluded_reason(trial: FrozenTrial) -> str | None:
@@ -72,8 +70,16 @@ def excluded_reason(trial: FrozenTrial) -> str | None:
 
 
 def is_nas_study(record: StudyRecord) -> bool:
-    """True for a supernet architecture-search study (its trials carry an ``arch`` attribute)."""
-    return _SUPERNET_ATTR in record.user_attrs
+    """True for an architecture-search study: its typed objective (dispatched on its stored
+    type through :data:`nas.study.OBJECTIVE_TYPES`) produces architectures (its trials carry an
+    ``arch`` attribute)."""
+    from nas.study._objectives import OBJECTIVE_TYPES, stored_definition
+
+    definition = stored_definition(record.user_attrs)
+    kind = definition.get("type") if definition is not None else None
+    if not isinstance(kind, str) or kind not in OBJECTIVE_TYPES:
+        return False
+    return bool(getattr(OBJECTIVE_TYPES.get(kind), "produces_architectures", False))
 
 
 @dataclass

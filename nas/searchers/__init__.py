@@ -28,8 +28,10 @@ from nas.searchers._operators import (
 from nas.searchers._optuna import OptunaSearcher
 from nas.searchers._random import RandomSearcher
 from nas.searchers._registry import create_searcher, register_searcher, searcher_names
+from nas.searchers._unique import UniqueProposals
 
 __all__ = [
+    "UniqueProposals",
     "BayesianSearcher",
     "BOHBSearcher",
     "BinaryTournament",

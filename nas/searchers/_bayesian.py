@@ -57,7 +57,7 @@ from nas.exceptions import SearcherConfigError
 from nas.searchers._base import Searcher
 from nas.searchers._bo_encoding import BoEncoding
 from nas.searchers._memo import HistoryMemo, SeenKeys
-from nas.searchers._operators import check_int_option, params_key, rank_vector, sample_unique
+from nas.searchers._operators import check_int_option, rank_vector, sample_unique
 from nas.searchers._registry import register_searcher
 
 if TYPE_CHECKING:
@@ -268,7 +268,7 @@ class BayesianSearcher(Searcher):
             )
         seq = np.random.SeedSequence([self.seed, _DESIGN_SALT])
         self._design_seed = int(seq.generate_state(1, dtype=np.uint32)[0])
-        self._memo = HistoryMemo(self.objectives)
+        self._memo = HistoryMemo(self.objectives, self.space.key)
 
     # ------------------------------------------------------------------ public
 
@@ -333,9 +333,9 @@ class BayesianSearcher(Searcher):
                 k = len(trials) + i
                 params = self.space.validate(enc.decode(self.design_point(k)))
                 info: dict[str, Any] = {"origin": "sobol", "index": k}
-                if params_key(params) in seen:
+                if self.space.key(params) in seen:
                     params, info = self._random(fallback_rng, seen, "duplicate design point")
-                seen.add(params_key(params))
+                seen.add(self.space.key(params))
                 pending.append(enc.encode(params))
                 out.append(Proposal(params=params, info=info))
             if n_design < count:
@@ -389,7 +389,7 @@ class BayesianSearcher(Searcher):
             reason = f"model failed numerically ({type(e).__name__}: {str(e)[:200]})"
             while len(out) < count:
                 params, info = self._random(fallback_rng, seen, reason)
-                seen.add(params_key(params))
+                seen.add(self.space.key(params))
                 out.append((params, info))
         return out
 
@@ -452,7 +452,7 @@ class BayesianSearcher(Searcher):
                 chosen_x: np.ndarray | None = None
                 for j, (x, v) in enumerate(zip(cands, values, strict=True)):
                     params = self.space.validate(enc.decode(x))
-                    if params_key(params) not in seen:
+                    if self.space.key(params) not in seen:
                         info: dict[str, Any] = {
                             "origin": "model",
                             "acquisition": acq_name,
@@ -471,7 +471,7 @@ class BayesianSearcher(Searcher):
                         fallback_rng, seen, "every scored candidate was already tried"
                     )
                     chosen, chosen_x = (params, info), enc.encode(params)
-                seen.add(params_key(chosen[0]))
+                seen.add(self.space.key(chosen[0]))
                 out.append(chosen)
                 if len(out) < count:
                     pending.append(np.asarray(chosen_x, dtype=float))

@@ -57,7 +57,6 @@ from nas.searchers._kde import MixedKDE, impute_missing
 from nas.searchers._operators import (
     check_int_option,
     check_probability_option,
-    params_key,
     sample_unique,
 )
 from nas.searchers._registry import register_searcher
@@ -304,7 +303,7 @@ class BOHBSearcher(HyperbandSearcher):
         score = np.asarray(good.log_pdf(candidates)) - np.asarray(bad.log_pdf(candidates))
         for k in np.argsort(-score, kind="stable"):
             params = self.decode(candidates[int(k)], rng)
-            if params_key(params) not in call.seen:
+            if self.space.key(params) not in call.seen:
                 return params
         return None
 

@@ -24,7 +24,6 @@ from nas.searchers._operators import (
     check_sigma_option,
     is_mutable,
     mutate_one,
-    params_key,
     rank_vector,
     sample_unique,
 )
@@ -110,7 +109,7 @@ class RegularizedEvolutionSearcher(Searcher):
         self.mutation_sigma = check_sigma_option(owner, "mutation_sigma", mutation_sigma)
         self.max_retries = check_int_option(owner, "max_retries", max_retries, 0)
         self._can_mutate = any(is_mutable(p) for p in space.params)
-        self._memo = HistoryMemo(self.objectives)
+        self._memo = HistoryMemo(self.objectives, self.space.key)
 
     def population(self, trials: Sequence[FrozenTrial]) -> tuple[list[FrozenTrial], np.ndarray]:
         """The current population and its minimization scores.
@@ -160,7 +159,7 @@ class RegularizedEvolutionSearcher(Searcher):
                 else:
                     params, info = self._child(members, scores, rng, seen)
                 params = self.space.validate(params)
-                seen.add(params_key(params))
+                seen.add(self.space.key(params))
                 out.append(Proposal(params=params, info=info))
         return out
 
@@ -182,7 +181,7 @@ class RegularizedEvolutionSearcher(Searcher):
         for _ in range(self.max_retries + 1):
             parent = self._tournament(members, scores, rng)
             child, mutated = mutate_one(self.space, parent.params, rng, self.mutation_sigma)
-            if params_key(child) not in seen:
+            if self.space.key(child) not in seen:
                 return child, {"origin": "mutation", "parent": parent.number, "mutated": mutated}
         params = sample_unique(self.space, rng, seen, self.max_retries)
         return params, {"origin": "random"}

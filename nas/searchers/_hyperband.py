@@ -52,7 +52,7 @@ from nas._types import FrozenTrial, Objective, Proposal, TrialState
 from nas.exceptions import SearcherConfigError
 from nas.searchers._base import Searcher
 from nas.searchers._memo import HistoryMemo, SeenKeys
-from nas.searchers._operators import params_key, rank_vector, sample_unique
+from nas.searchers._operators import rank_vector, sample_unique
 from nas.searchers._registry import register_searcher
 
 if TYPE_CHECKING:
@@ -326,7 +326,7 @@ class HyperbandSearcher(Searcher):
     ) -> None:
         super().__init__(space, objectives, seed)
         self.schedule = HyperbandSchedule(min_budget, max_budget, eta, owner=self._owner)
-        self._memo = HistoryMemo(self.objectives)
+        self._memo = HistoryMemo(self.objectives, self.space.key)
         self._entries: dict[int, _Entry] = {}
 
     # Pickles and copies drop the per-trial cache (rebuilt on the next call).
@@ -464,7 +464,7 @@ class HyperbandSearcher(Searcher):
     def _new_proposal(self, call: _Call, bracket: Bracket, slot: int) -> Proposal:
         params, extra = self._new_config(call, bracket, slot)
         params = self.space.validate(params)
-        call.seen.add(params_key(params))
+        call.seen.add(self.space.key(params))
         info = self._info(bracket, 0, slot=slot, **extra)
         return Proposal(params=params, budget=bracket.budgets[0], info=info)
 

@@ -32,7 +32,7 @@ from nas._types import FrozenTrial, Objective, Proposal, TrialState
 from nas.exceptions import SearcherConfigError
 from nas.pareto import non_dominated_sort, pareto_mask
 from nas.searchers._base import Searcher
-from nas.searchers._operators import check_int_option, params_key
+from nas.searchers._operators import check_int_option
 from nas.searchers._registry import register_searcher
 from nas.space import FixedParam
 
@@ -880,7 +880,7 @@ class MapSearcher(Searcher):
         positions = range(start, start + count)
         design_positions = [k for k in positions if k < self.n_design]
         out: list[Proposal] = []
-        seen = {params_key(t.params) for t in trials}
+        seen = {self.space.key(t.params) for t in trials}
         if design_positions:
             pts = self.design_points(design_positions[-1] + 1)
             for k in design_positions:
@@ -902,7 +902,7 @@ class MapSearcher(Searcher):
                     u, score = picked
                     chosen.append(u)
                     params = self._from_unit(u)
-                    seen.add(params_key(params))
+                    seen.add(self.space.key(params))
                     info = {"origin": "refine", "n_fit": fit.n_fit, "score": _finite(score)}
                     out.append(Proposal(params=params, info=info))
                     continue
@@ -911,9 +911,9 @@ class MapSearcher(Searcher):
                 if idx is not None:
                     u = fit.cand_unit[idx]
                     params = self._from_unit(u)
-                    if params_key(params) not in seen:
+                    if self.space.key(params) not in seen:
                         chosen.append(u)
-                        seen.add(params_key(params))
+                        seen.add(self.space.key(params))
                         out.append(Proposal(params=params, info=self._front_info(fit, u)))
                         continue
             out.extend(self._extension([k], seen))
@@ -922,7 +922,7 @@ class MapSearcher(Searcher):
 
     def _sobol_proposal(self, k: int, u: np.ndarray, origin: str, seen: set[Any]) -> Proposal:
         params = self._from_unit(u)
-        seen.add(params_key(params))
+        seen.add(self.space.key(params))
         return Proposal(params=params, info={"origin": origin, "index": int(k)})
 
     def _extension(self, positions: Sequence[int], seen: set[Any]) -> list[Proposal]:

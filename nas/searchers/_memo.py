@@ -27,7 +27,7 @@ its contents (they are rebuilt on the next call), so searchers stay picklable.
 from __future__ import annotations
 
 import threading
-from collections.abc import Container, Sequence
+from collections.abc import Callable, Container, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
 from operator import is_, is_not
@@ -75,14 +75,19 @@ class TrialDigest:
     bits: tuple[str, ...] | None
 
 
-def digest(trial: FrozenTrial, objectives: Sequence[Objective]) -> TrialDigest:
-    """The :class:`TrialDigest` of ``trial`` for a searcher with ``objectives``."""
+def digest(
+    trial: FrozenTrial,
+    objectives: Sequence[Objective],
+    key: Callable[[Mapping[str, Any]], Hashable] = params_key,
+) -> TrialDigest:
+    """The :class:`TrialDigest` of ``trial`` for a searcher with ``objectives``; ``key`` is the
+    identity of params (the space's :meth:`~nas.space.SearchSpace.key`)."""
     row = rank_vector(trial, objectives)
     values = None if row is None else tuple(row)
     return TrialDigest(
         number=trial.number,
         state=trial.state,
-        key=params_key(trial.params),
+        key=key(trial.params),
         generation=generation_tag(trial),
         values=values,
         bits=None if values is None else tuple(v.hex() for v in values),
@@ -125,6 +130,8 @@ class HistoryMemo:
 
     Args:
         objectives: the searcher's objectives (they define :attr:`TrialDigest.values`).
+        key: the identity of params (the space's :meth:`~nas.space.SearchSpace.key`, so that
+            assignments describing the same network count as one).
 
     Attributes:
         lock: re-entrant lock guarding the memo.
@@ -133,8 +140,13 @@ class HistoryMemo:
             is present iff its count is > 0).
     """
 
-    def __init__(self, objectives: Sequence[Objective]) -> None:
+    def __init__(
+        self,
+        objectives: Sequence[Objective],
+        key: Callable[[Mapping[str, Any]], Hashable] = params_key,
+    ) -> None:
         self.objectives = tuple(objectives)
+        self.key = key
         self.lock = threading.RLock()
         self.clear()
 
@@ -149,10 +161,11 @@ class HistoryMemo:
 
     # Pickling and deep copies drop the memo (and the lock, which cannot be pickled).
     def __getstate__(self) -> dict[str, Any]:
-        return {"objectives": self.objectives}
+        return {"objectives": self.objectives, "key": self.key}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.objectives = state["objectives"]
+        self.key = state.get("key", params_key)
         self.lock = threading.RLock()
         self.clear()
 
@@ -191,7 +204,7 @@ class HistoryMemo:
         for pos in self._replaced(trials, common):
             trial = trials[pos]
             self._trials[pos] = trial
-            new = digest(trial, self.objectives)
+            new = digest(trial, self.objectives, self.key)
             old = self.digests[pos]
             if new != old:
                 self._drop(old)
@@ -206,7 +219,7 @@ class HistoryMemo:
         else:
             for pos in range(old_len, new_len):
                 trial = trials[pos]
-                new = digest(trial, self.objectives)
+                new = digest(trial, self.objectives, self.key)
                 self._trials.append(trial)
                 self.digests.append(new)
                 self._add(new)

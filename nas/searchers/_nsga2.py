@@ -34,7 +34,6 @@ from nas.searchers._operators import (
     check_probability_option,
     check_sigma_option,
     complete_with_values,
-    params_key,
     sample_unique,
 )
 from nas.searchers._registry import register_searcher
@@ -368,7 +367,7 @@ class NSGA2Searcher(Searcher):
             _check_strategy("selection", selection)
             self.selection = selection
 
-        self._memo = HistoryMemo(self.objectives)
+        self._memo = HistoryMemo(self.objectives, self.space.key)
         self._index = _GenerationIndex(len(self.objectives), self.population_size)
 
     # ---- bookkeeping -----------------------------------------------------------------------
@@ -475,7 +474,7 @@ class NSGA2Searcher(Searcher):
                     params, info = self._offspring(parents, rng, seen)
                     info = {"generation": h, **info}
                 params = self.space.validate(params)
-                seen.add(params_key(params))
+                seen.add(self.space.key(params))
                 out.append(Proposal(params=params, info=info))
         return out
 
@@ -490,7 +489,7 @@ class NSGA2Searcher(Searcher):
             else:
                 child = self.space.repair(a.params, rng)
             child = self.space.repair(self.mutation(self.space, child, rng), rng)
-            if params_key(child) not in seen:
+            if self.space.key(child) not in seen:
                 return child, {"origin": "offspring", "parents": [a.number, b.number]}
         params = sample_unique(self.space, rng, seen, self.max_retries)
         return params, {"origin": "random"}

@@ -11,16 +11,15 @@ jumps to a different choice drawn uniformly; a fixed value never changes.
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Container, Hashable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from nas._types import FrozenTrial, Objective, TrialState
 from nas.exceptions import SearcherConfigError
-from nas.space import value_key
+from nas.space import assignment_key
 
 if TYPE_CHECKING:
     from nas.space import Param, SearchSpace
@@ -50,8 +49,8 @@ __all__ = [
 #: Gaussian draws tried before a numeric mutation falls back to a deterministic move.
 _GAUSSIAN_TRIES = 8
 
-#: Hashable, type-aware identity of an assignment (see :func:`params_key`).
-ParamsKey = tuple[tuple[str, str, Any], ...]
+#: Identity of an assignment (see :meth:`nas.space.SearchSpace.key`).
+ParamsKey = Hashable
 
 
 # --------------------------------------------------------------------------- option validation
@@ -116,19 +115,10 @@ def check_sigma_option(owner: str, name: str, value: object) -> float:
 # --------------------------------------------------------------------------- history helpers
 
 
-def _value_identity(value: Any) -> tuple[str, Any]:
-    """Type-aware identity of one value: ``1 == 1.0`` but ``True != 1``."""
-    key = value_key(value)
-    return key if key is not None else ("json", json.dumps(value, sort_keys=True, default=repr))
-
-
-def params_key(params: Mapping[str, Any]) -> ParamsKey:
-    """Hashable identity of an assignment, independent of key order and of ``1`` vs ``1.0``.
-
-    Two assignments have the same key iff they have the same names and equal values, where
-    numbers compare by value and booleans, strings and ``None`` only equal themselves.
-    """
-    return tuple(sorted((k, *_value_identity(v)) for k, v in params.items()))
+#: Hashable identity of an assignment without a space (:func:`nas.space.assignment_key`);
+#: searchers use their space's :meth:`~nas.space.SearchSpace.key`, which also knows when two
+#: assignments describe the same network.
+params_key = assignment_key
 
 
 def complete_with_values(
@@ -174,14 +164,15 @@ def rank_vector(trial: FrozenTrial, objectives: Sequence[Objective]) -> list[flo
 def sample_unique(
     space: SearchSpace, rng: np.random.Generator, seen: Container[ParamsKey], max_tries: int
 ) -> dict[str, Any]:
-    """A random assignment whose key is not in ``seen``, trying at most ``1 + max_tries`` draws.
+    """A random assignment whose key (:meth:`SearchSpace.key`) is not in ``seen``, trying at
+    most ``1 + max_tries`` draws.
 
     If every draw is a duplicate (the space is exhausted, or nearly), the last draw is returned
     anyway. ``seen`` is not modified.
     """
     params = space.sample(rng)
     for _ in range(max_tries):
-        if params_key(params) not in seen:
+        if space.key(params) not in seen:
             break
         params = space.sample(rng)
     return params

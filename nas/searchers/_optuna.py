@@ -90,7 +90,7 @@ from nas._types import FrozenTrial, Objective, Proposal, TrialState
 from nas.exceptions import SearcherConfigError, SpaceError
 from nas.searchers._base import Searcher
 from nas.searchers._memo import HistoryMemo, SeenKeys
-from nas.searchers._operators import check_int_option, params_key, rank_vector, sample_unique
+from nas.searchers._operators import check_int_option, rank_vector, sample_unique
 from nas.searchers._registry import register_searcher
 from nas.space import CategoricalParam, FixedParam, FloatParam, IntParam, Param, Scalar
 
@@ -450,7 +450,7 @@ class OptunaSearcher(Searcher):
             ) from e
         self._directions = [o.direction for o in self.objectives]
         self._lock = threading.RLock()
-        self._memo = HistoryMemo(self.objectives)
+        self._memo = HistoryMemo(self.objectives, self.space.key)
         self._cache: _Rebuilt | None = None
 
     # Pickling and deep copies drop the cached study (rebuilt on the next call) and the lock.
@@ -694,7 +694,7 @@ class OptunaSearcher(Searcher):
                 cache.storage.set_study_system_attr(cache.study_id, key, changed[key])
             if changed:
                 proposal.info[INFO_STUDY_ATTRS] = changed
-            seen.add(params_key(proposal.params))
+            seen.add(self.space.key(proposal.params))
             # What the history trial of this proposal will become, while it is pending.
             pending = FrozenTrial(
                 trial_id=-1,
@@ -725,7 +725,7 @@ class OptunaSearcher(Searcher):
             ours, theirs = self._suggest(trial)
             trial_id = cache.trial_id(trial.number)
             cache.sources.append(None)
-            if params_key(ours) in seen:
+            if self.space.key(ours) in seen:
                 # A repeat: out of the sampler's way (FAIL is ignored by samplers); no rebuild
                 # reproduces this trial, so the cache entry is None.
                 cache.entries.append(None)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from nas._types import FrozenTrial, Objective, Proposal
 from nas.searchers._base import Searcher
 from nas.searchers._memo import HistoryMemo, SeenKeys
-from nas.searchers._operators import check_int_option, params_key, sample_unique
+from nas.searchers._operators import check_int_option, sample_unique
 from nas.searchers._registry import register_searcher
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ class RandomSearcher(Searcher):
     ) -> None:
         super().__init__(space, objectives, seed)
         self.max_retries = check_int_option("random", "max_retries", max_retries, 0)
-        self._memo = HistoryMemo(self.objectives)
+        self._memo = HistoryMemo(self.objectives, self.space.key)
 
     def propose(self, trials: Sequence[FrozenTrial], n: int = 1) -> list[Proposal]:
         """``max(n, 0)`` random proposals (``info`` is empty); see :class:`Searcher`.
@@ -66,6 +66,6 @@ class RandomSearcher(Searcher):
             for _ in range(count):
                 params = sample_unique(self.space, rng, seen, self.max_retries)
                 params = self.space.validate(params)
-                seen.add(params_key(params))
+                seen.add(self.space.key(params))
                 out.append(Proposal(params=params))
         return out

@@ -8,10 +8,26 @@ Example::
     space = SearchSpace.from_yaml("search_spaces/conditional.yaml")
     params = space.sample(np.random.default_rng(0))
     space.validate(params)  # passes: exactly the active parameters, all in their domains
+
+Architecture spaces of supernets (:class:`ArchSpace`, YAML under a ``supernet`` key) are pure
+data too: their ops (:data:`ARCH_OPS`), costs (:func:`arch_cost`) and masked views
+(:class:`ArchMask`) need no torch; :mod:`nas.supernet` builds the networks.
 """
 
 from __future__ import annotations
 
+from nas.space._arch import (
+    SKIPPED,
+    Arch,
+    ArchCost,
+    ArchMask,
+    ArchSpace,
+    LayerChoice,
+    StageSpec,
+    arch_cost,
+)
+from nas.space._archops import ARCH_OPS, ConvRecord, CostCounter, OpSpec
+from nas.space._load import load_space
 from nas.space._params import (
     CategoricalParam,
     Condition,
@@ -23,17 +39,31 @@ from nas.space._params import (
     Scalar,
     value_key,
 )
-from nas.space._space import SearchSpace
+from nas.space._space import SearchSpace, assignment_key
 
 __all__ = [
+    "ARCH_OPS",
+    "SKIPPED",
+    "Arch",
+    "ArchCost",
+    "ArchMask",
+    "ArchSpace",
     "CategoricalParam",
     "Condition",
+    "ConvRecord",
+    "CostCounter",
     "FixedParam",
     "FloatParam",
     "IntParam",
+    "LayerChoice",
+    "OpSpec",
     "Param",
     "ParamKind",
     "Scalar",
     "SearchSpace",
+    "StageSpec",
+    "arch_cost",
+    "assignment_key",
+    "load_space",
     "value_key",
 ]

@@ -24,12 +24,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import yaml
 
 from nas.exceptions import SpaceError
 from nas.space._params import (
@@ -38,9 +37,14 @@ from nas.space._params import (
     Param,
     Scalar,
     param_from_dict,
+    value_key,
 )
+from nas.space._yaml import load_yaml
 
-__all__ = ["SearchSpace"]
+if TYPE_CHECKING:
+    from nas.space._arch import ArchSpace
+
+__all__ = ["SearchSpace", "assignment_key"]
 
 
 class _UnknownParamError(SpaceError, KeyError):
@@ -51,51 +55,21 @@ class _UnknownParamError(SpaceError, KeyError):
 
 
 # --------------------------------------------------------------------------------------------
-# YAML loading with duplicate-key detection
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that rejects a key repeated in one mapping (PyYAML keeps the last silently)."""
-
-
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        if key_node.tag == "tag:yaml.org,2002:merge":
-            continue
-        key = loader.construct_object(key_node, deep=True)
-        try:
-            duplicate = key in seen
-            seen.add(key)
-        except TypeError:  # unhashable key: construct_mapping reports it below
-            continue
-        if duplicate:
-            raise yaml.constructor.ConstructorError(
-                "while constructing a mapping",
-                node.start_mark,
-                f"found duplicate key {key!r}",
-                key_node.start_mark,
-            )
-    return loader.construct_mapping(node, deep=True)
-
-
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _load_yaml(text: str, source: str) -> Any:
-    try:
-        return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: no arbitrary objects
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        problem = exc.problem or exc.context or "syntax error"
-        raise SpaceError(f"{source}: {where}invalid YAML: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise SpaceError(f"{source}: invalid YAML: {exc}") from None
-
-
-# --------------------------------------------------------------------------------------------
 # the space
+
+
+def assignment_key(params: Mapping[str, Any]) -> tuple[tuple[Any, ...], ...]:
+    """Hashable identity of an assignment, independent of key order and of ``1`` vs ``1.0``:
+    two assignments have the same key iff they have the same names and equal values, where
+    numbers compare by value and booleans, strings and ``None`` only equal themselves."""
+
+    def one(value: Any) -> tuple[str, Any]:
+        key = value_key(value)
+        return (
+            key if key is not None else ("json", json.dumps(value, sort_keys=True, default=repr))
+        )
+
+    return tuple(sorted((k, *one(v)) for k, v in params.items()))
 
 
 def _describe_condition(param: Param) -> str:
@@ -124,7 +98,7 @@ class SearchSpace:
     differently from the same generator.
     """
 
-    __slots__ = ("_by_name", "_params")
+    __slots__ = ("_by_name", "_equivalence", "_params")
 
     def __init__(self, params: Iterable[Param]) -> None:
         given = list(params)
@@ -144,6 +118,39 @@ class SearchSpace:
         by_name = {p.name: p for p in normalized}
         self._params: tuple[Param, ...] = _topological_order(normalized, by_name)
         self._by_name: dict[str, Param] = {p.name: p for p in self._params}
+        self._equivalence: ArchSpace | None = None
+
+    def with_equivalence(self, arch_space: ArchSpace) -> SearchSpace:
+        """This space with the equivalence of an architecture space: :meth:`key` then
+        identifies assignments describing the same network (:meth:`ArchSpace.key`).
+
+        The equivalence is derived data: it travels with :meth:`to_dict` / :meth:`to_json` but
+        does not take part in equality.
+        """
+        out = SearchSpace.__new__(SearchSpace)
+        out._params, out._by_name = self._params, self._by_name
+        out._equivalence = arch_space
+        return out
+
+    @property
+    def equivalence(self) -> ArchSpace | None:
+        """The architecture space whose equivalence :meth:`key` applies, if any."""
+        return self._equivalence
+
+    def key(self, params: Mapping[str, Any]) -> Hashable:
+        """Hashable identity of an assignment: equal keys mean the same point (the same
+        network, for an architecture space's encodings; else the same names and values, where
+        numbers compare by value and booleans, strings and ``None`` only equal themselves).
+
+        Searchers use it to avoid proposing a point that is already evaluated or pending.
+
+        Raises:
+            SpaceError: with an equivalence, ``params`` is not an assignment of the
+                architecture space.
+        """
+        if self._equivalence is not None:
+            return ("arch", self._equivalence.key(params))
+        return assignment_key(params)
 
     @staticmethod
     def _normalize_condition(param: Param, by_name: Mapping[str, Param]) -> Param:
@@ -195,6 +202,8 @@ class SearchSpace:
         Raises:
             SpaceError: ``"<source>: <key path>: <rule> (got ...)"`` for any rule broken.
         """
+        from nas.space._arch import ArchSpace
+
         if isinstance(data, Mapping) and "supernet" in data:
             if set(data) != {"supernet"}:
                 extra = sorted(str(k) for k in data if k != "supernet")
@@ -202,14 +211,22 @@ class SearchSpace:
                     f"{source}: {extra[0]}: unknown key next to 'supernet' (an architecture "
                     "space file has only the 'supernet' key)"
                 )
-            from nas.supernet._arch import ArchSpace
-
-            space: SearchSpace = ArchSpace.from_dict(data["supernet"], source=source).search_space
-            return space
+            return ArchSpace.from_dict(data["supernet"], source=source).search_space
+        equivalence = None
+        if isinstance(data, Mapping) and "equivalence" in data:
+            data = dict(data)
+            eq = data.pop("equivalence")
+            if not isinstance(eq, Mapping) or set(eq) != {"supernet"}:
+                raise SpaceError(
+                    f"{source}: equivalence: expected {{supernet: <architecture space>}}, "
+                    f"got {eq!r}"
+                )
+            equivalence = ArchSpace.from_dict(eq["supernet"], source=f"{source} (equivalence)")
         try:
-            return cls._from_dict(data)
+            space = cls._from_dict(data)
         except SpaceError as exc:
             raise SpaceError(f"{source}: {exc}") from None
+        return space if equivalence is None else space.with_equivalence(equivalence)
 
     @classmethod
     def _from_dict(cls, data: object) -> SearchSpace:
@@ -221,7 +238,10 @@ class SearchSpace:
             )
         for key in data:
             if key != "params":
-                raise SpaceError(f"{key}: unknown key; valid top-level keys: params")
+                raise SpaceError(
+                    f"{key}: unknown key; valid top-level keys: params (and equivalence, "
+                    "written for architecture spaces)"
+                )
         if "params" not in data:
             raise SpaceError("params: missing required key 'params'")
         params = data["params"]
@@ -254,7 +274,7 @@ class SearchSpace:
             raise SpaceError(f"{source}: not UTF-8 text ({exc.reason})") from None
         except OSError as exc:
             raise SpaceError(f"{source}: cannot read file ({exc.strerror})") from None
-        return cls.from_dict(_load_yaml(text, source), source=source)
+        return cls.from_dict(load_yaml(text, source), source=source)
 
     @classmethod
     def from_json(cls, text: str, source: str = "<json>") -> SearchSpace:
@@ -292,8 +312,13 @@ class SearchSpace:
     # ---- serialization ---------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"params": {name: spec}}`` in topological order; ``from_dict(to_dict()) == self``."""
-        return {"params": {p.name: p.to_dict() for p in self._params}}
+        """``{"params": {name: spec}}`` in topological order (plus ``"equivalence":
+        {"supernet": ...}`` for an architecture space's encoding); ``from_dict(to_dict()) ==
+        self``, equivalence included."""
+        out: dict[str, Any] = {"params": {p.name: p.to_dict() for p in self._params}}
+        if self._equivalence is not None:
+            out["equivalence"] = {"supernet": self._equivalence.to_dict()}
+        return out
 
     def to_json(self) -> str:
         """Compact, deterministic JSON of :meth:`to_dict`."""

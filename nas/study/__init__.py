@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 from nas.study._config import StudyConfig, load_study_config, resolve_objective
+from nas.study._objectives import (
+    OBJECTIVE_ATTR,
+    OBJECTIVE_TYPES,
+    objective_from_definition,
+    pin_objective,
+    stored_definition,
+)
 from nas.study._study import (
     DEFAULT_STORAGE,
     Study,
@@ -15,6 +22,8 @@ from nas.study._trial import Trial
 
 __all__ = [
     "DEFAULT_STORAGE",
+    "OBJECTIVE_ATTR",
+    "OBJECTIVE_TYPES",
     "Study",
     "StudyConfig",
     "Trial",
@@ -23,5 +32,8 @@ __all__ = [
     "delete_study",
     "load_study",
     "load_study_config",
+    "objective_from_definition",
+    "pin_objective",
     "resolve_objective",
+    "stored_definition",
 ]

@@ -4,9 +4,10 @@ Format (keys are part of the public contract)::
 
     name: quickstart                      # unique study name
     space: ../search_spaces/x.yaml        # path (relative to this file, else cwd) or a mapping
-    objective: package.module:function    # or path/to/file.py:function, or a NAS objective:
+    objective: package.module:function    # or path/to/file.py:function, or a typed objective:
     # objective: {type: supernet, space: ../search_spaces/digits_cnn.yaml, train: {...}}
-    # (nas.supernet._objective; `space` may then be left out: the architecture space is used)
+    # (dispatched by `type` through nas.study.OBJECTIVE_TYPES; `space` may then be left out:
+    # the objective gives the search space)
     objectives: {error: minimize, n_params: minimize}
     searcher: {name: evolution, options: {population_size: 16}}   # or just: searcher: random
     n_trials: 60                          # TOTAL trials of the study
@@ -29,10 +30,10 @@ from typing import Any
 
 import yaml
 
-from nas._paths import locate
 from nas._types import Objective, parse_objectives
 from nas.exceptions import StudyConfigError
-from nas.space import SearchSpace
+from nas.space import SearchSpace, load_space
+from nas.study._objectives import OBJECTIVE_TYPES, parse_typed_objective
 
 __all__ = ["RUN_ATTR", "StudyConfig", "load_study_config", "resolve_objective"]
 
@@ -126,21 +127,19 @@ def study_config_from_dict(
         raise _err(source, "name", f"must be a non-empty string, got {name!r}")
 
     objective: str | Callable[..., Any] = data["objective"]
-    supernet = None
+    typed = None
     if isinstance(objective, Mapping):
-        from nas.supernet._objective import parse_supernet_objective
-
-        supernet = parse_supernet_objective(objective, source=source, base_dir=base)
-        objective = supernet
+        typed = parse_typed_objective(objective, source=source, base_dir=base)
+        objective = typed
     elif not isinstance(objective, str) or ":" not in objective:
         raise _err(
             source,
             "objective",
-            "must be 'package.module:function' or a mapping with type: supernet, "
-            f"got {objective!r}",
+            "must be 'package.module:function' or a mapping with a type "
+            f"({', '.join(OBJECTIVE_TYPES.names())}), got {objective!r}",
         )
     space = _load_space(data["space"], source, base) if "space" in data else None
-    if space is None and supernet is None:
+    if space is None and typed is None:
         raise _err(source, "space", "missing (required)")
     raw_objs = data["objectives"]
     if not isinstance(raw_objs, Mapping) or not raw_objs:
@@ -149,16 +148,22 @@ def study_config_from_dict(
         objectives = parse_objectives({str(k): v for k, v in raw_objs.items()})
     except ValueError as e:
         raise _err(source, "objectives", str(e)) from None
-    if supernet is not None:
+    if typed is not None:
         try:
-            supernet.check_objectives({o.name: o.direction for o in objectives})
+            typed.check_objectives({o.name: o.direction for o in objectives})
         except StudyConfigError as e:
             raise StudyConfigError(f"{source}: {e}") from None
 
     searcher_name, options = _parse_searcher(data.get("searcher", "random"), source)
-    if supernet is not None:
-        supernet = _resolve_encoding(supernet, space, searcher_name, options, objectives, source)
-        objective, space = supernet, supernet.search_space
+    if typed is not None:
+        typed, space = typed.study_space(
+            space=space,
+            searcher=searcher_name,
+            searcher_options=options,
+            objectives=objectives,
+            source=source,
+        )
+        objective = typed
     assert space is not None
 
     n_trials = data.get("n_trials")
@@ -202,60 +207,8 @@ def study_config_from_dict(
 
 
 def _load_space(value: Any, source: str, base: Path) -> SearchSpace:
-    if isinstance(value, Mapping):
-        return SearchSpace.from_dict(dict(value), source=f"{source} (space)")
-    if not isinstance(value, str) or not value:
-        raise _err(
-            source, "space", f"must be a path to a space YAML or an inline mapping, got {value!r}"
-        )
-    found, tried = locate(value, base)
-    if found is not None:
-        return SearchSpace.from_yaml(found)
-    raise _err(
-        source, "space", f"file {value!r} not found (looked in {', '.join(str(t) for t in tried)})"
-    )
-
-
-def _resolve_encoding(
-    supernet: Any,
-    space: SearchSpace | None,
-    searcher: str,
-    options: dict[str, Any],
-    objectives: tuple[Objective, ...],
-    source: str,
-) -> Any:
-    """Fix a supernet objective's ``encoding`` (``auto`` -> ``conditional`` when the searcher
-    takes conditional parameters, else ``flat``); an explicit ``space`` must be one of the two
-    encodings of the architecture space and decides it."""
-    import dataclasses
-
-    from nas.searchers import create_searcher
-
-    arch = supernet.space
-    encodings = {"conditional": arch.conditional_search_space, "flat": arch.search_space}
-    if space is not None:
-        matching = [e for e, s in encodings.items() if s == space]
-        if not matching:
-            raise _err(
-                source,
-                "space",
-                "differs from the architecture space of objective.space; leave `space` out "
-                "for a supernet objective",
-            )
-        if supernet.encoding not in ("auto", matching[0]):
-            raise _err(
-                source,
-                "space",
-                f"is the {matching[0]} encoding, objective.encoding says {supernet.encoding}",
-            )
-        return dataclasses.replace(supernet, encoding=matching[0])
-    if supernet.encoding != "auto":
-        return supernet
-    try:
-        create_searcher(searcher, encodings["conditional"], objectives, 0, options)
-    except Exception:  # refuses conditional parameters (or bad options: reported later)
-        return dataclasses.replace(supernet, encoding="flat")
-    return dataclasses.replace(supernet, encoding="conditional")
+    space = load_space(value, source=source, key="space", base_dir=base)
+    return space if isinstance(space, SearchSpace) else space.search_space
 
 
 def _parse_searcher(value: Any, source: str) -> tuple[str, dict[str, Any]]:
@@ -281,8 +234,8 @@ def resolve_objective(
     spec: str | Callable[..., Any], base_dir: Path | None = None
 ) -> Callable[..., Any]:
     """Import the objective named ``package.module:function`` or ``path/to/file.py:function``
-    (an objective that is already built, like a study file's supernet objective, is returned
-    as it is).
+    (an objective that is already built, like a study file's typed objective, is returned as
+    it is).
 
     Modules are imported with the current directory (and ``base_dir``) on ``sys.path``, the way
     ``python -m`` would, so a user's own modules next to the study work.

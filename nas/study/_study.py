@@ -75,11 +75,21 @@ class Study:
 
     @property
     def searcher(self) -> Searcher:
-        """The searcher rebuilt from the stored definition (stateless; built once per object)."""
+        """The searcher rebuilt from the stored definition (stateless; built once per object).
+
+        In a study whose space has an equivalence (an architecture search) it is guarded by
+        :class:`~nas.searchers.UniqueProposals`: no network already evaluated or pending is
+        proposed again, whatever the searcher.
+        """
         if self._searcher is None:
-            self._searcher = create_searcher(
+            searcher = create_searcher(
                 self.searcher_name, self.space, self.objectives, self.seed, self.searcher_options
             )
+            if self.space.equivalence is not None:
+                from nas.searchers._unique import UniqueProposals
+
+                searcher = UniqueProposals(searcher)
+            self._searcher = searcher
         return self._searcher
 
     @property
@@ -438,20 +448,22 @@ def create_study_from_config(
     """Create (or reopen) the study a validated study file defines.
 
     With ``record``, also store how to run it as the study attribute ``nas.run`` (the
-    objective spec -- ``"supernet"`` for a supernet objective --, the total, the timeout and
-    the file), so that ``nas worker NAME`` can join the study without the file.
+    objective spec -- ``{"type": T}`` for a typed objective, whose definition is pinned in the
+    study (:func:`~nas.study.pin_objective`) --, the total, the timeout and the file), so that
+    ``nas worker NAME`` can join the study without the file.
 
     Args:
         cfg: from :func:`~nas.study.load_study_config`.
         storage: overrides ``cfg.storage`` (else :data:`DEFAULT_STORAGE`).
         seed / n_trials / timeout: override the file's values.
-        record: write the ``nas.run`` attribute.
+        record: write the ``nas.run`` attribute and pin a typed objective.
 
     Raises:
-        IncompatibleStudyError: the study exists with another definition (and the errors of
-            :func:`create_study`).
+        IncompatibleStudyError: the study exists with another definition or another typed
+            objective (and the errors of :func:`create_study`).
     """
     from nas.study._config import RUN_ATTR
+    from nas.study._objectives import pin_objective
 
     study = create_study(
         cfg.name,
@@ -463,8 +475,13 @@ def create_study_from_config(
         seed=cfg.seed if seed is None else seed,
         load_if_exists=True,
     )
+    typed = not isinstance(cfg.objective, str)
+    if typed:
+        pin_objective(study, cfg.objective, write=record)
     if record:
-        spec = cfg.objective if isinstance(cfg.objective, str) else "supernet"
+        spec: Any = cfg.objective
+        if typed:
+            spec = {"type": cfg.objective.definition()["type"]}  # type: ignore[union-attr]
         source = Path(cfg.source)
         study.set_user_attr(
             RUN_ATTR,

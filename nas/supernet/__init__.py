@@ -1,16 +1,25 @@
 """Weight-sharing supernets for architecture search.
 
-An :class:`ArchSpace` (YAML under a ``supernet`` key, e.g. ``search_spaces/digits_cnn.yaml``)
-defines the architectures and is an ordinary search space to every searcher
-(:attr:`ArchSpace.search_space`); a :class:`Supernet` holds all of them in shared weights,
-activates one (:meth:`Supernet.set_active`, :meth:`Supernet.sample`) and extracts it as a
-standalone network (:meth:`Supernet.extract`); :mod:`nas.supernet._cost` counts MACs and
-parameters and measures latency; :func:`load_image_dataset` loads digits (embedded) or
-CIFAR-10 from a user's directory (never downloaded); :class:`SupernetTrainer` trains with a
-path sampler (``uniform``, ``sandwich``, ``pada``) and :func:`evaluate_arch` scores an
-architecture with inherited weights after batch-norm recalibration. Training is data-parallel
-over the processes of a ``torch.distributed`` group when one is initialised
-(``torchrun -m nas.supernet.train STUDY.yaml``, :mod:`nas.supernet.train`).
+The architecture space is torch-free data (:class:`nas.space.ArchSpace`, re-exported here): an
+ordinary search space to every searcher, with masked views (:class:`~nas.space.ArchMask`) and
+analytic costs. This package builds the networks and trains and scores them:
+
+* :class:`Supernet` holds every architecture of a space in shared weights, activates one
+  (:meth:`Supernet.set_active`, :meth:`Supernet.sample`) and extracts it as a standalone network
+  (:meth:`Supernet.extract`); its layer slots hold one branch per registered op
+  (:data:`nas.space.ARCH_OPS`);
+* :class:`SupernetTrainer` trains it with a path sampler from :data:`PATH_SAMPLERS`
+  (``uniform``, ``sandwich``, ``pada``), an optimizer, a schedule and a step budget, extended by
+  :class:`TrainerHook` objects; data-parallel over the processes of a ``torch.distributed``
+  group when one is initialised (``torchrun -m nas.supernet.train STUDY.yaml``);
+* the evaluation interface :class:`ArchEvaluator` ("a batch-norm-calibrated network for this
+  architecture", :class:`SupernetEvaluator` for one supernet) feeds the metrics of
+  :data:`METRICS`, the ranking benchmark and export;
+* :class:`SupernetObjective` is the ``supernet`` objective type of study files;
+  :func:`load_image_dataset` loads digits (embedded) or CIFAR-10 from a user's directory (never
+  downloaded).
+
+Importing this package imports no torch: the names below load their modules on first use.
 
 Example::
 
@@ -25,46 +34,155 @@ Example::
 
 from __future__ import annotations
 
-from nas.supernet._arch import OPS, Arch, ArchSpace, LayerChoice, StageSpec
-from nas.supernet._cost import ArchCost, arch_cost, measure_latency
-from nas.supernet._data import (
-    DatasetError,
-    ImageDataset,
-    load_cifar10,
-    load_digits_images,
-    load_image_dataset,
-)
-from nas.supernet._export import ExportedSubnet, ExportError, export_subnet, load_subnet
-from nas.supernet._network import ElasticLayer, Residual, Supernet
-from nas.supernet._objective import (
-    METRICS,
-    SupernetNotTrainedError,
-    SupernetObjective,
-    parse_supernet_objective,
-)
-from nas.supernet._ops import DynamicBatchNorm2d, DynamicConv2d, DynamicLinear
-from nas.supernet._samplers import (
-    PadaSampler,
-    PathSampler,
-    SandwichSampler,
-    UniformSampler,
-    create_sampler,
-)
-from nas.supernet._train import (
-    DeviceError,
-    SupernetTrainer,
-    TrainConfig,
-    build_supernet,
-    check_device,
-    evaluate_arch,
-    recalibrate_bn,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nas.space import (
+        ARCH_OPS,
+        SKIPPED,
+        Arch,
+        ArchCost,
+        ArchMask,
+        ArchSpace,
+        LayerChoice,
+        StageSpec,
+        arch_cost,
+    )
+    from nas.supernet._config import (
+        EvalConfig,
+        SupernetDefinition,
+        TrainConfig,
+        parse_supernet_definition,
+    )
+    from nas.supernet._data import (
+        DatasetError,
+        ImageDataset,
+        augment_batch,
+        load_cifar10,
+        load_digits_images,
+        load_image_dataset,
+    )
+    from nas.supernet._evaluate import (
+        ArchEvaluator,
+        Scores,
+        SupernetEvaluator,
+        evaluate_arch,
+        recalibrate_bn,
+        score,
+    )
+    from nas.supernet._export import ExportedSubnet, ExportError, export_subnet, load_subnet
+    from nas.supernet._latency import measure_latency
+    from nas.supernet._metrics import METRICS, Metric, MetricContext
+    from nas.supernet._network import ElasticLayer, Residual, Supernet
+    from nas.supernet._objective import (
+        SupernetNotTrainedError,
+        SupernetObjective,
+        parse_supernet_objective,
+    )
+    from nas.supernet._ops import DynamicBatchNorm2d, DynamicConv2d, DynamicLinear
+    from nas.supernet._samplers import (
+        PATH_SAMPLERS,
+        PadaSampler,
+        PathLoss,
+        PathSampler,
+        SandwichSampler,
+        UniformSampler,
+        create_sampler,
+    )
+    from nas.supernet._train import (
+        DeviceError,
+        GradientVariance,
+        SupernetTrainer,
+        TrainerHook,
+        build_supernet,
+        check_device,
+    )
+
+#: Public name -> the module defining it (imported on first access).
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(
+        [
+            "ARCH_OPS",
+            "SKIPPED",
+            "Arch",
+            "ArchCost",
+            "ArchMask",
+            "ArchSpace",
+            "LayerChoice",
+            "StageSpec",
+            "arch_cost",
+        ],
+        "nas.space",
+    ),
+    **dict.fromkeys(
+        ["EvalConfig", "SupernetDefinition", "TrainConfig", "parse_supernet_definition"],
+        "nas.supernet._config",
+    ),
+    **dict.fromkeys(
+        [
+            "DatasetError",
+            "ImageDataset",
+            "augment_batch",
+            "load_cifar10",
+            "load_digits_images",
+            "load_image_dataset",
+        ],
+        "nas.supernet._data",
+    ),
+    **dict.fromkeys(
+        [
+            "ArchEvaluator",
+            "Scores",
+            "SupernetEvaluator",
+            "evaluate_arch",
+            "recalibrate_bn",
+            "score",
+        ],
+        "nas.supernet._evaluate",
+    ),
+    **dict.fromkeys(
+        ["ExportError", "ExportedSubnet", "export_subnet", "load_subnet"], "nas.supernet._export"
+    ),
+    "measure_latency": "nas.supernet._latency",
+    **dict.fromkeys(["METRICS", "Metric", "MetricContext"], "nas.supernet._metrics"),
+    **dict.fromkeys(["ElasticLayer", "Residual", "Supernet"], "nas.supernet._network"),
+    **dict.fromkeys(
+        ["SupernetNotTrainedError", "SupernetObjective", "parse_supernet_objective"],
+        "nas.supernet._objective",
+    ),
+    **dict.fromkeys(["DynamicBatchNorm2d", "DynamicConv2d", "DynamicLinear"], "nas.supernet._ops"),
+    **dict.fromkeys(
+        [
+            "PATH_SAMPLERS",
+            "PadaSampler",
+            "PathLoss",
+            "PathSampler",
+            "SandwichSampler",
+            "UniformSampler",
+            "create_sampler",
+        ],
+        "nas.supernet._samplers",
+    ),
+    **dict.fromkeys(
+        [
+            "DeviceError",
+            "GradientVariance",
+            "SupernetTrainer",
+            "TrainerHook",
+            "build_supernet",
+            "check_device",
+        ],
+        "nas.supernet._train",
+    ),
+}
 
 __all__ = [
-    "METRICS",
-    "OPS",
+    "ARCH_OPS",
     "Arch",
     "ArchCost",
+    "ArchEvaluator",
+    "ArchMask",
     "ArchSpace",
     "DatasetError",
     "DeviceError",
@@ -72,22 +190,35 @@ __all__ = [
     "DynamicConv2d",
     "DynamicLinear",
     "ElasticLayer",
+    "EvalConfig",
     "ExportError",
     "ExportedSubnet",
+    "GradientVariance",
     "ImageDataset",
     "LayerChoice",
+    "METRICS",
+    "Metric",
+    "MetricContext",
+    "PATH_SAMPLERS",
     "PadaSampler",
+    "PathLoss",
     "PathSampler",
     "Residual",
+    "SKIPPED",
     "SandwichSampler",
+    "Scores",
     "StageSpec",
     "Supernet",
+    "SupernetDefinition",
+    "SupernetEvaluator",
     "SupernetNotTrainedError",
     "SupernetObjective",
     "SupernetTrainer",
     "TrainConfig",
+    "TrainerHook",
     "UniformSampler",
     "arch_cost",
+    "augment_batch",
     "build_supernet",
     "check_device",
     "create_sampler",
@@ -98,6 +229,21 @@ __all__ = [
     "load_image_dataset",
     "load_subnet",
     "measure_latency",
+    "parse_supernet_definition",
     "parse_supernet_objective",
     "recalibrate_bn",
+    "score",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'nas.supernet' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

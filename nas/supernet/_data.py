@@ -5,8 +5,8 @@ image tensors ``(n, channels, height, width)`` and int64 labels, split into trai
 test parts:
 
 * ``digits``: scikit-learn's 1797 8x8 grey images (values 0..16 scaled to [0, 1]), split
-  stratified 60 / 20 / 20 by a generator seeded with ``seed`` (the split is a function of
-  ``seed``; ``seed=0`` is the default everyone shares).
+  stratified 60 / 20 / 20 (or other proportions) by a generator seeded with ``seed`` (the split
+  is a function of ``seed``; ``seed=0`` is the default everyone shares).
 * ``cifar10``: the standard *binary* batches (``data_batch_1.bin`` ... ``data_batch_5.bin``,
   ``test_batch.bin``; records of 1 label byte and 3072 pixel bytes, channel-major 32x32 RGB) in a
   directory the user has -- the directory itself or its ``cifar-10-batches-bin`` child. The last
@@ -28,6 +28,7 @@ from nas.exceptions import NasError
 
 __all__ = [
     "DatasetError",
+    "augment_batch",
     "ImageDataset",
     "load_cifar10",
     "load_digits_images",
@@ -72,16 +73,26 @@ class ImageDataset:
         return int(c), int(h), int(w)
 
 
-def load_digits_images(seed: int = 0) -> ImageDataset:
-    """scikit-learn's digits as ``1 x 8 x 8`` images, split 60 / 20 / 20 per class by ``seed``."""
+def load_digits_images(
+    seed: int = 0, split: tuple[float, float, float] = (0.6, 0.2, 0.2)
+) -> ImageDataset:
+    """scikit-learn's digits as ``1 x 8 x 8`` images, split train / validation / test per class
+    in the proportions ``split`` (default 60 / 20 / 20) by ``seed``.
+
+    Raises:
+        DatasetError: ``split`` is not three non-negative fractions summing to 1 with a
+            positive train fraction.
+    """
     from sklearn.datasets import load_digits
 
+    if len(split) != 3 or min(split) < 0 or split[0] <= 0 or abs(sum(split) - 1.0) > 1e-9:
+        raise DatasetError(f"split must be 3 fractions (train > 0) summing to 1, got {split}")
     x, y = load_digits(return_X_y=True)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0xD161]))
     parts: list[list[int]] = [[], [], []]
     for label in np.unique(y):
         idx = rng.permutation(np.flatnonzero(y == label))
-        n_val = n_test = round(0.2 * len(idx))
+        n_val, n_test = round(split[1] * len(idx)), round(split[2] * len(idx))
         parts[1].extend(idx[:n_val])
         parts[2].extend(idx[n_val : n_val + n_test])
         parts[0].extend(idx[n_val + n_test :])
@@ -170,3 +181,27 @@ def load_image_dataset(name: str, root: str | Path | None = None, seed: int = 0)
             )
         return load_cifar10(root, seed)
     raise DatasetError(f"unknown dataset {name!r}; available: 'digits', 'cifar10'")
+
+
+def augment_batch(x: Tensor, kind: str, rng: np.random.Generator) -> Tensor:
+    """A randomly augmented copy of the image batch ``x`` ``(n, c, h, w)``.
+
+    ``kind``: ``none`` (``x`` itself) or ``shift`` (each image translated by -1, 0 or +1 pixel
+    in each direction, independently and uniformly, zero filled). Offsets come from ``rng``
+    (two draws per image), so training that owns its generator stays reproducible.
+
+    Raises:
+        ValueError: an unknown ``kind``.
+    """
+    if kind == "none":
+        return x
+    if kind != "shift":
+        raise ValueError(f"unknown augmentation {kind!r}; valid: none, shift")
+    n, c, h, w = x.shape
+    offsets = torch.as_tensor(rng.integers(0, 3, size=(n, 2)), device=x.device)
+    padded = torch.nn.functional.pad(x, (1, 1, 1, 1))
+    rows = torch.arange(h, device=x.device)[None, :] + offsets[:, :1]
+    cols = torch.arange(w, device=x.device)[None, :] + offsets[:, 1:]
+    batch = torch.arange(n, device=x.device)[:, None, None, None]
+    chan = torch.arange(c, device=x.device)[None, :, None, None]
+    return padded[batch, chan, rows[:, None, :, None], cols[:, None, None, :]]

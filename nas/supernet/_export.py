@@ -1,8 +1,9 @@
 """Export a NAS study's trial as a standalone network (``nas export``).
 
-The trial's architecture is activated in the study's trained supernet (loaded from the
-database), its batch norm recalibrated as when the trial was measured, and extracted
-(:meth:`Supernet.extract`) into plain ``torch.nn`` modules. ``DIR`` receives:
+The trial's architecture goes through the study's evaluation interface
+(:class:`~nas.supernet.ArchEvaluator`: the trained weights loaded from the database, batch norm
+recalibrated as when the trial was measured) and is extracted into plain ``torch.nn`` modules.
+``DIR`` receives:
 
 * ``model.pt`` -- the extracted network's ``state_dict`` (load with :func:`load_subnet`);
 * ``arch.json`` -- study, trial, params, objective values, metrics, the architecture space and
@@ -77,10 +78,12 @@ def export_subnet(
     """
     import torch
 
-    from nas.supernet._objective import STUDY_ATTR, SupernetObjective
+    from nas.study._objectives import objective_from_definition, stored_definition
 
-    definition = study.user_attrs.get(STUDY_ATTR)
-    if definition is None:
+    definition = stored_definition(study.user_attrs)
+    if definition is None or not hasattr(
+        objective := objective_from_definition(definition, device=device), "evaluator"
+    ):
         raise ExportError(
             f"study {study.name!r} is not a NAS study (no supernet objective); only trials of "
             "studies with `objective: {type: supernet, ...}` can be exported"
@@ -96,16 +99,16 @@ def export_subnet(
             f"trial {number} of study {study.name!r} is {trial.state}; only COMPLETE trials "
             "can be exported"
         )
-    objective = SupernetObjective.from_definition(definition, device=device)
     objective.prepare(study, train=False)
     space = objective.space
     arch = space.arch(trial.params)
-    net = objective.calibrated(study, arch)
-    model = net.extract(arch).cpu().eval()
+    evaluator = objective.evaluator(study)
+    net = evaluator.network(arch)
     data = objective.data(study)
     x = data.x_val[:64].cpu()
     with torch.no_grad():
-        expected = net(x.to(next(net.parameters()).device)).cpu()
+        expected = net(x.to(evaluator.device)).cpu()
+    model = evaluator.extract(arch).cpu().eval()
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -169,7 +172,7 @@ def load_subnet(directory: str | Path) -> nn.Module:
     """
     import torch
 
-    from nas.supernet._arch import ArchSpace
+    from nas.space import ArchSpace
     from nas.supernet._network import Supernet
 
     d = Path(directory)

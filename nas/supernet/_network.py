@@ -1,7 +1,8 @@
 """The weight-sharing supernet of an :class:`~nas.supernet.ArchSpace` and subnet extraction.
 
 :class:`Supernet` allocates every layer slot at its largest configuration (see
-:mod:`nas.supernet._arch` for the block structure) out of the dynamic primitives of
+:mod:`nas.space._arch` for the block structure) out of the branches of the registered ops
+(:mod:`nas.supernet._blocks`), themselves made of the dynamic primitives of
 :mod:`nas.supernet._ops`. The active architecture is explicit state set by
 :meth:`Supernet.set_active`; :meth:`Supernet.sample` draws one from a caller's generator;
 :meth:`Supernet.extract` builds a standalone network of plain ``nn`` modules, with the sliced
@@ -11,14 +12,16 @@ configuration (eval mode).
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from typing import cast
 
 import numpy as np
-import torch
 from torch import Tensor, nn
 
-from nas.supernet._arch import Arch, ArchSpace, LayerChoice
-from nas.supernet._ops import DynamicBatchNorm2d, DynamicConv2d, DynamicLinear
+from nas.space import ARCH_OPS, Arch, ArchMask, ArchSpace, LayerChoice
+from nas.supernet._blocks import Branch, ConvBNAct
+from nas.supernet._ops import DynamicLinear
 
 __all__ = ["ElasticLayer", "Residual", "Supernet"]
 
@@ -34,40 +37,17 @@ class Residual(nn.Module):
         return x + self.body(x)
 
 
-class _ConvBNAct(nn.Module):
-    """Dynamic conv (``c_in -> c_out``, largest sizes), dynamic BN, optional ReLU."""
-
-    def __init__(
-        self,
-        c_in: int,
-        c_out: int,
-        kernel: int,
-        *,
-        act: bool,
-        stride: int = 1,
-        depthwise: bool = False,
-    ) -> None:
-        super().__init__()
-        self.conv = DynamicConv2d(c_in, c_out, kernel, stride=stride, depthwise=depthwise)
-        self.bn = DynamicBatchNorm2d(c_out)
-        self.act = act
-
-    def forward(self, x: Tensor) -> Tensor:
-        y = self.bn(self.conv(x))
-        return torch.relu(y) if self.act else y
-
-    def static(self, in_channels: int) -> tuple[nn.Sequential, int]:
-        conv = self.conv.static(in_channels)
-        parts: list[nn.Module] = [conv, self.bn.static(conv.out_channels)]
-        if self.act:
-            parts.append(nn.ReLU())
-        return nn.Sequential(*parts), conv.out_channels
+def _builder(target: str) -> Callable[[int, int, int], Branch]:
+    module, _, attr = target.partition(":")
+    return cast(Callable[[int, int, int], Branch], getattr(importlib.import_module(module), attr))
 
 
 class ElasticLayer(nn.Module):
-    """One layer slot: ``x + op(x)`` with ``op`` in the stage's ops (module doc of ``_arch``).
+    """One layer slot: ``x + op(x)`` with ``op`` in the stage's ops (module doc of
+    :mod:`nas.space._arch`); one branch per op that computes something, built from the op
+    registry (:data:`nas.space.ARCH_OPS`).
 
-    The active choice is :attr:`choice` (``None``: the slot is skipped, as a ``skip`` op or a
+    The active choice is :attr:`choice` (``None``: the slot is skipped, as an identity op or a
     slot beyond the depth).
     """
 
@@ -75,59 +55,34 @@ class ElasticLayer(nn.Module):
         super().__init__()
         self.channels = channels
         self.branches = nn.ModuleDict()
-        if "conv" in ops:
-            self.branches["conv"] = nn.ModuleList(
-                [
-                    _ConvBNAct(channels, max_width, max_kernel, act=True),
-                    _ConvBNAct(max_width, channels, 1, act=False),
-                ]
-            )
-        if "sepconv" in ops:
-            self.branches["sepconv"] = nn.ModuleList(
-                [
-                    _ConvBNAct(channels, channels, max_kernel, act=True, depthwise=True),
-                    _ConvBNAct(channels, max_width, 1, act=True),
-                    _ConvBNAct(max_width, channels, 1, act=False),
-                ]
-            )
+        for op in ops:
+            spec = ARCH_OPS.get(op)
+            if spec.module is not None:
+                self.branches[op] = _builder(spec.module)(channels, max_kernel, max_width)
         self.choice: LayerChoice | None = None
 
-    def _blocks(self, op: str) -> list[_ConvBNAct]:
-        """The blocks of branch ``op``, in order."""
-        return list(cast(nn.ModuleList, self.branches[op]))  # type: ignore[arg-type]
+    def branch(self, op: str) -> Branch:
+        """The branch of ``op``."""
+        return cast(Branch, self.branches[op])
 
     def set_active(self, choice: LayerChoice | None) -> None:
-        """Activate ``choice`` (``None`` or a ``skip`` op: the identity)."""
-        if choice is None or choice.op == "skip":
+        """Activate ``choice`` (``None`` or an identity op: the identity)."""
+        if choice is None or choice.op not in self.branches:
             self.choice = None
             return
-        branch = self._blocks(choice.op)
-        first = branch[0]
-        first.conv.active_kernel = choice.kernel
-        if choice.op == "conv":
-            first.conv.active_out = choice.width
-        else:
-            branch[1].conv.active_out = choice.width
+        self.branch(choice.op).set_choice(choice.kernel, choice.width)
         self.choice = choice
 
     def forward(self, x: Tensor) -> Tensor:
         if self.choice is None:
             return x
-        y = x
-        for block in self._blocks(self.choice.op):
-            y = block(y)
-        return x + y
+        return x + self.branch(self.choice.op)(x)
 
     def static(self) -> nn.Module | None:
         """The static block of the active choice (``None`` when skipped)."""
         if self.choice is None:
             return None
-        parts: list[nn.Module] = []
-        c = self.channels
-        for block in self._blocks(self.choice.op):
-            seq, c = block.static(c)
-            parts.extend(seq)
-        return Residual(nn.Sequential(*parts))
+        return Residual(nn.Sequential(*self.branch(self.choice.op).static()))
 
 
 class Supernet(nn.Module):
@@ -144,14 +99,14 @@ class Supernet(nn.Module):
     def __init__(self, space: ArchSpace) -> None:
         super().__init__()
         self.space = space
-        self.stem = _ConvBNAct(space.in_channels, space.stem_channels, 3, act=True)
+        self.stem = ConvBNAct(space.in_channels, space.stem_channels, 3, act=True)
         self.transitions = nn.ModuleList()
         self.stages = nn.ModuleList()
         prev = space.stem_channels
         for st in space.stages:
             if st.stride != 1 or st.channels != prev:
                 self.transitions.append(
-                    _ConvBNAct(prev, st.channels, 3, act=True, stride=st.stride)
+                    ConvBNAct(prev, st.channels, 3, act=True, stride=st.stride)
                 )
             else:
                 self.transitions.append(nn.Identity())
@@ -199,22 +154,27 @@ class Supernet(nn.Module):
                     f"{len(choices)} slots (expected {st.max_depth})"
                 )
             for j, c in enumerate(choices):
-                if c.op not in st.ops or c.kernel not in st.kernels or c.width not in st.widths:
+                if c not in self.space.slot_choices(i, j):
                     raise ValueError(
                         f"stage {i} slot {j}: {c} is not among ops {list(st.ops)}, "
                         f"kernels {list(st.kernels)}, widths {list(st.widths)}"
                     )
 
-    def sample(self, rng: np.random.Generator) -> Arch:
-        """A uniformly random architecture (each dimension independently), activated.
+    def sample(self, rng: np.random.Generator, mask: ArchMask | None = None) -> Arch:
+        """A random architecture of ``mask`` (default: the whole space; depth, op, kernel and
+        width uniform, :meth:`ArchMask.sample`), activated.
 
         Args:
             rng: the only source of randomness.
+            mask: where to sample.
         """
-        params = self.space.search_space.sample(rng)
-        arch = self.space.arch(params)
+        arch = (mask or self.space.full_mask()).sample(rng)
         self.set_active(arch)
         return arch
+
+    def layer(self, stage: int, slot: int) -> ElasticLayer:
+        """Layer slot ``slot`` of stage ``stage``."""
+        return self.stage_layers()[stage][slot]
 
     def forward(self, x: Tensor) -> Tensor:
         """``x``: ``(batch, in_channels, height, width)`` -> logits ``(batch, classes)``."""
@@ -240,7 +200,7 @@ class Supernet(nn.Module):
             seq, c = self.stem.static(self.space.in_channels)
             parts.extend(seq)
             for transition, layers in zip(self.transitions, self.stage_layers(), strict=True):
-                if isinstance(transition, _ConvBNAct):
+                if isinstance(transition, ConvBNAct):
                     seq, c = transition.static(c)
                     parts.extend(seq)
                 for layer in layers:

@@ -1,72 +1,102 @@
-"""Ranking quality of a supernet: inherited-weight accuracy vs stand-alone training.
+"""Ranking quality of supernets: do inherited weights rank architectures like stand-alone training?
 
-A supernet is useful when the accuracies of architectures *with inherited weights* rank them like
-stand-alone training does. This module provides both sides and the comparison:
+A supernet is worth training only if the scores of architectures *with its weights* rank them
+better than something free. This module provides both sides, the free baselines and the
+comparison:
 
-* :func:`enumerate_archs` -- every distinct architecture of a (small) space, one per
-  :meth:`ArchSpace.canonical` key;
-* :func:`train_standalone` -- one architecture trained from scratch (its own network, extracted
-  from a freshly initialised supernet so that its initial weights are a function of the seed);
-* :func:`supernet_scores` -- every architecture's validation accuracy with the supernet's weights
-  after batch-norm recalibration;
-* :func:`kendall_tau` / :func:`top_k_overlap` -- the agreement of two score vectors.
+* :func:`ranking_data` -- the benchmark's data: digits split in half, stratified, into a
+  training half and a held-out half (on which both the stand-alone networks and the supernets'
+  architectures are scored);
+* :func:`enumerate_archs` -- every distinct network of a small space (one per
+  :meth:`ArchSpace.canonical` key);
+* :func:`train_standalone` -- one architecture trained from scratch with a
+  :class:`StandaloneRecipe` (its own network, extracted from a freshly initialised supernet so
+  that its initial weights are a function of the seed), scored on the held-out half;
+* :class:`GroundTruth` -- every architecture's held-out accuracy and NLL per stand-alone seed,
+  with the benchmark's **ceiling** (:meth:`GroundTruth.ceiling`, the split-half agreement of
+  its own seeds) and **floor** (:meth:`GroundTruth.proxies`, the free cost proxies);
+* :func:`run_ranking` -- supernets trained with a path sampler, one per seed, scored through
+  the evaluation interface; Kendall tau over all architectures and **within FLOPs bins** (where
+  a cost proxy knows little), top-5 overlap, the gradient's relative variance;
+* :func:`paired` -- paired statistics of two per-seed series (mean difference, standard error,
+  Wilcoxon signed-rank p-value).
+
+Everything runs in worker processes when asked (``workers``): each stand-alone run and each
+supernet seed is a function of its seed alone, so results do not depend on the scheduling.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F  # noqa: N812 - the usual alias
 
 from nas.exceptions import NasError
-from nas.supernet._arch import Arch, ArchSpace, LayerChoice
-from nas.supernet._data import ImageDataset
-from nas.supernet._network import Supernet
-from nas.supernet._train import build_supernet, evaluate_arch
+from nas.space import Arch, ArchSpace, LayerChoice
 
 __all__ = [
+    "GroundTruth",
     "GroundTruthError",
+    "Paired",
     "RankingResult",
+    "StandaloneRecipe",
+    "agreement_by_dimension",
+    "build_ground_truth",
     "enumerate_archs",
-    "load_ground_truth",
-    "rank_samplers",
+    "kendall_tau",
+    "kendall_tau_within_bins",
+    "paired",
+    "ranking_data",
     "run_ranking",
     "step_seconds",
-    "kendall_tau",
-    "supernet_scores",
     "top_k_overlap",
     "train_standalone",
 ]
 
 #: Refuse to enumerate spaces larger than this (stand-alone training of each is the point).
 MAX_ENUMERATED = 5000
+#: The benchmark's data: digits, half for training, half held out (stratified, seed 0).
+DATA_SPEC: dict[str, Any] = {"dataset": "digits", "split": [0.5, 0.5, 0.0], "split_seed": 0}
+
+
+class GroundTruthError(NasError, ValueError):
+    """The ground-truth file of the ranking benchmark is missing or malformed."""
+
+
+def ranking_data(spec: Mapping[str, Any] | None = None) -> Any:
+    """The :class:`~nas.supernet.ImageDataset` of a data spec (default :data:`DATA_SPEC`): its
+    train part trains, its validation part is the held-out half that scores.
+
+    Raises:
+        GroundTruthError: a spec naming anything but digits.
+    """
+    from nas.supernet._data import load_digits_images
+
+    spec = dict(spec or DATA_SPEC)
+    if spec.get("dataset") != "digits":
+        raise GroundTruthError(f"the ranking benchmark runs on digits, got {spec!r}")
+    split = tuple(float(f) for f in spec.get("split", (0.5, 0.5, 0.0)))
+    return load_digits_images(int(spec.get("split_seed", 0)), split)  # type: ignore[arg-type]
 
 
 def enumerate_archs(space: ArchSpace) -> list[Arch]:
     """Every distinct architecture of ``space`` (one per canonical key), in a fixed order.
 
     Raises:
-        ValueError: the space has more than :data:`MAX_ENUMERATED` assignments.
+        ValueError: the space has more than :data:`MAX_ENUMERATED` distinct architectures.
     """
     per_stage: list[list[tuple[int, tuple[LayerChoice, ...]]]] = []
     total = 1
-    for st in space.stages:
-        slot_choices = [
-            LayerChoice(op, k, w) for op in st.ops for k in st.kernels for w in st.widths
-        ]
-        options = [
-            (d, slots)
-            for d in st.depths
-            for slots in itertools.product(slot_choices, repeat=st.max_depth)
-        ]
+    for i, st in enumerate(space.stages):
+        slots = [space.slot_choices(i, j) for j in range(st.max_depth)]
+        options = [(d, combo) for d in st.depths for combo in itertools.product(*slots)]
         total *= len(options)
         if total > MAX_ENUMERATED * 50:
             raise ValueError(f"the space has more than {MAX_ENUMERATED * 50} assignments")
@@ -84,64 +114,80 @@ def enumerate_archs(space: ArchSpace) -> list[Arch]:
     return list(seen.values())
 
 
+# ---------------------------------------------------------------------------- stand-alone
+
+
+@dataclass(frozen=True)
+class StandaloneRecipe:
+    """How every architecture of a ground truth is trained from scratch (SGD with momentum,
+    cosine schedule per epoch, gradient-norm clipping, the data order and augmentation drawn
+    from the seed).
+
+    Attributes:
+        epochs: passes over the training half.
+        batch_size: examples per step.
+        lr: initial learning rate.
+        momentum: SGD momentum.
+        weight_decay: L2 penalty.
+        grad_clip: maximum gradient norm.
+        augment: ``none`` or ``shift`` (:func:`~nas.supernet.augment_batch`).
+    """
+
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 2.5e-4
+    grad_clip: float = 5.0
+    augment: str = "shift"
+
+
 def train_standalone(
     space: ArchSpace,
     arch: Arch,
-    data: ImageDataset,
-    *,
-    epochs: int,
+    data: Any,
+    recipe: StandaloneRecipe,
     seed: int,
-    batch_size: int = 64,
-    lr: float = 0.05,
-    weight_decay: float = 2.5e-4,
     device: str = "cpu",
-) -> float:
-    """Validation accuracy of ``arch`` trained from scratch (SGD momentum 0.9, cosine schedule,
-    gradient clipping at 5, the data order drawn from ``seed``) on ``device``."""
+) -> Any:
+    """Train ``arch`` from scratch with ``recipe`` and ``seed`` on ``data``'s train part; its
+    :class:`~nas.supernet.Scores` on the validation (held-out) part."""
+    import torch
+    import torch.nn.functional as F  # noqa: N812 - the usual alias
+
+    from nas.supernet._data import augment_batch
+    from nas.supernet._evaluate import score
+    from nas.supernet._train import build_supernet
+
     dev = torch.device(device)
     net = build_supernet(space, seed).extract(arch).to(dev)
-    opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=0.9, weight_decay=weight_decay)
+    opt = torch.optim.SGD(
+        net.parameters(), lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay
+    )
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x57A0]))
     x, y = data.x_train.to(dev), data.y_train.to(dev)
-    for epoch in range(epochs):
+    for epoch in range(recipe.epochs):
         for group in opt.param_groups:
-            group["lr"] = 0.5 * lr * (1.0 + float(np.cos(np.pi * epoch / epochs)))
+            group["lr"] = 0.5 * recipe.lr * (1.0 + math.cos(math.pi * epoch / recipe.epochs))
         net.train()
         order = torch.as_tensor(rng.permutation(len(y)), device=dev)
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            loss = F.cross_entropy(net(x[idx]), y[idx])
+        for start in range(0, len(order), recipe.batch_size):
+            idx = order[start : start + recipe.batch_size]
+            loss = F.cross_entropy(net(augment_batch(x[idx], recipe.augment, rng)), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            torch.nn.utils.clip_grad_norm_(net.parameters(), recipe.grad_clip)
             opt.step()
     net.eval()
-    with torch.no_grad():
-        pred = net(data.x_val.to(dev)).argmax(-1)
-    return float((pred == data.y_val.to(dev)).float().mean())
+    return score(net, data.x_val, data.y_val)
 
 
-def supernet_scores(
-    net: Supernet,
-    archs: Sequence[Arch],
-    data: ImageDataset,
-    *,
-    calibration_size: int = 512,
-    on_arch: Callable[[int], None] | None = None,
-) -> list[float]:
-    """Validation accuracy of every architecture with the supernet's weights, each after
-    batch-norm recalibration on the first ``calibration_size`` training images."""
-    calib = data.x_train[:calibration_size]
-    out = []
-    for i, arch in enumerate(archs):
-        out.append(evaluate_arch(net, arch, data.x_val, data.y_val, calibration=calib))
-        if on_arch is not None:
-            on_arch(i)
-    return out
+# ---------------------------------------------------------------------------- agreement
 
 
-def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:
-    """Kendall's tau-b of two score vectors (ties handled as in ``scipy.stats.kendalltau``).
+def kendall_tau(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> float:
+    """Kendall's tau-b of two score vectors (ties as in ``scipy.stats.kendalltau``; 0 when
+    undefined, e.g. a constant vector).
 
     Raises:
         ValueError: different lengths or fewer than 2 entries.
@@ -152,6 +198,19 @@ def kendall_tau(a: Sequence[float], b: Sequence[float]) -> float:
 
     tau = kendalltau(np.asarray(a, float), np.asarray(b, float)).statistic
     return float(tau) if np.isfinite(tau) else 0.0
+
+
+def kendall_tau_within_bins(
+    estimate: Sequence[float] | np.ndarray,
+    truth: Sequence[float] | np.ndarray,
+    bins: Sequence[Sequence[int]],
+) -> float:
+    """The mean over ``bins`` (lists of indices, e.g. :meth:`GroundTruth.bins`) of Kendall's
+    tau inside each bin: how well ``estimate`` ranks architectures of similar cost. Bins of
+    fewer than 3 architectures are left out."""
+    est, tru = np.asarray(estimate, float), np.asarray(truth, float)
+    taus = [kendall_tau(est[list(b)], tru[list(b)]) for b in bins if len(b) >= 3]
+    return float(np.mean(taus)) if taus else 0.0
 
 
 def top_k_overlap(estimate: Sequence[float], truth: Sequence[float], k: int = 5) -> float:
@@ -168,129 +227,431 @@ def top_k_overlap(estimate: Sequence[float], truth: Sequence[float], k: int = 5)
     return len(top_est & top_true) / k
 
 
-class GroundTruthError(NasError, ValueError):
-    """The ground-truth file of the ranking benchmark is missing or malformed."""
+def agreement_by_dimension(
+    space: ArchSpace,
+    archs: Sequence[Arch],
+    estimate: Sequence[float] | np.ndarray,
+    truth: Sequence[float] | np.ndarray,
+) -> dict[str, tuple[float, int]]:
+    """Where a ranking goes wrong: over every pair of architectures that differ in exactly one
+    layer slot, and there in the op, or in the kernel alone, or in the width alone, the fraction
+    whose order ``estimate`` gets right (ties count half), per dimension, with the number of
+    pairs. Pairs the truth ties are left out."""
+    est, tru = np.asarray(estimate, float), np.asarray(truth, float)
+    canon = [space.canonical(a) for a in archs]
+    found: dict[str, list[float]] = {"op": [], "kernel": [], "width": []}
+    for i, j in itertools.combinations(range(len(archs)), 2):
+        a, b = canon[i], canon[j]
+        diff = [
+            (x, y)
+            for sa, sb in zip(a.layers, b.layers, strict=True)
+            for x, y in zip(sa, sb, strict=True)
+            if x != y
+        ]
+        if len(diff) != 1 or tru[i] == tru[j]:
+            continue
+        x, y = diff[0]
+        if x.op != y.op:
+            dim = "op"  # (its kernel and width may differ too: an op may lack them)
+        elif (x.kernel != y.kernel) != (x.width != y.width):
+            dim = "kernel" if x.kernel != y.kernel else "width"
+        else:
+            continue  # kernel and width both differ
+        right = np.sign(est[i] - est[j]) * np.sign(tru[i] - tru[j])
+        found[dim].append(1.0 if right > 0 else 0.5 if right == 0 else 0.0)
+    return {d: (float(np.mean(v)), len(v)) for d, v in found.items() if v}
 
 
-def load_ground_truth(path: str | Path) -> tuple[ArchSpace, list[Arch], list[float]]:
-    """The space, architectures and mean stand-alone accuracies of a ground-truth JSON file
-    (written by ``benchmarks/ranking_ground_truth.py``).
+@dataclass(frozen=True)
+class Paired:
+    """Paired comparison of two per-seed series ``a`` and ``b`` (``a - b``).
+
+    Attributes:
+        mean: mean difference.
+        se: its standard error (``sd / sqrt(n)``).
+        p_value: two-sided Wilcoxon signed-rank p-value (1 when every difference is 0).
+        wins: seeds where ``a > b``.
+        n: number of seeds.
+    """
+
+    mean: float
+    se: float
+    p_value: float
+    wins: int
+    n: int
+
+
+def paired(a: Sequence[float], b: Sequence[float] | float) -> Paired:
+    """:class:`Paired` statistics of ``a - b`` (``b`` a series of the same seeds, or a constant
+    such as a proxy's tau).
 
     Raises:
-        GroundTruthError: the file is missing, not JSON, or lacks the expected fields.
+        ValueError: series of different lengths, or fewer than 2 seeds.
     """
-    p = Path(path)
-    try:
-        payload = json.loads(p.read_text())
-        space = ArchSpace.from_dict(payload["space"], source=str(p))
-        archs = [space.arch(row["params"]) for row in payload["archs"]]
-        truth = [float(row["mean"]) for row in payload["archs"]]
-    except OSError as e:
-        raise GroundTruthError(
-            f"{p}: cannot read the ranking ground truth ({e.strerror}); generate it with "
-            f"`python benchmarks/ranking_ground_truth.py` or pass --ground-truth"
-        ) from e
-    except (ValueError, KeyError, TypeError) as e:
-        raise GroundTruthError(f"{p}: not a ranking ground-truth file ({e})") from e
-    if len(archs) < 2:
-        raise GroundTruthError(f"{p}: needs at least 2 architectures, has {len(archs)}")
-    return space, archs, truth
+    from scipy.stats import wilcoxon
+
+    x = np.asarray(a, float)
+    y = np.full_like(x, float(b)) if isinstance(b, int | float) else np.asarray(b, float)
+    if x.shape != y.shape or len(x) < 2:
+        raise ValueError(f"need two series of equal length >= 2, got {x.shape}, {y.shape}")
+    d = x - y
+    p = float(wilcoxon(d).pvalue) if np.any(d != 0) else 1.0
+    return Paired(
+        float(d.mean()), float(d.std(ddof=1) / math.sqrt(len(d))), p, int((d > 0).sum()), len(d)
+    )
+
+
+# ---------------------------------------------------------------------------- ground truth
+
+
+@dataclass
+class GroundTruth:
+    """Every architecture of a space trained stand-alone with several seeds.
+
+    Attributes:
+        space: the architecture space.
+        archs: its architectures (:func:`enumerate_archs` order).
+        accuracy: held-out accuracy, ``(len(archs), seeds)``.
+        nll: held-out mean NLL (nats), same shape.
+        recipe: how they were trained.
+        data: the data spec (:func:`ranking_data`).
+        meta: how the file was made (command, machine, seconds).
+    """
+
+    space: ArchSpace
+    archs: list[Arch]
+    accuracy: np.ndarray
+    nll: np.ndarray
+    recipe: StandaloneRecipe
+    data: dict[str, Any] = field(default_factory=lambda: dict(DATA_SPEC))
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def truth(self) -> np.ndarray:
+        """Mean held-out accuracy over the seeds: what rankings are compared against."""
+        return self.accuracy.mean(axis=1)
+
+    @property
+    def seeds(self) -> int:
+        return int(self.accuracy.shape[1])
+
+    def ceiling(self) -> float:
+        """The split-half tau: the mean accuracy of the first half of the seeds against the
+        second half's (seeds 0-4 against 5-9 for 10). No estimate can be expected to agree with
+        the truth much better than the truth agrees with itself.
+
+        Raises:
+            GroundTruthError: fewer than 2 seeds.
+        """
+        k = self.seeds
+        if k < 2:
+            raise GroundTruthError("the ceiling needs at least 2 stand-alone seeds")
+        half = k // 2
+        return kendall_tau(self.accuracy[:, :half].mean(1), self.accuracy[:, half:].mean(1))
+
+    def one_run(self, n_bins: int = 8) -> tuple[float, float]:
+        """A reference of cost: how well *one* stand-alone training of every architecture ranks
+        them -- each seed's accuracies against the mean of the other seeds -- as ``(tau,
+        within-bin tau)``, means over the seeds.
+
+        Raises:
+            GroundTruthError: fewer than 2 seeds.
+        """
+        k = self.seeds
+        if k < 2:
+            raise GroundTruthError("one run's agreement needs at least 2 stand-alone seeds")
+        bins = self.bins(n_bins)
+        taus, within = [], []
+        for i in range(k):
+            rest = np.delete(self.accuracy, i, axis=1).mean(axis=1)
+            taus.append(kendall_tau(self.accuracy[:, i], rest))
+            within.append(kendall_tau_within_bins(self.accuracy[:, i], rest, bins))
+        return float(np.mean(taus)), float(np.mean(within))
+
+    def costs(self) -> dict[str, np.ndarray]:
+        """Per architecture: ``params`` and ``mflops`` (:func:`nas.space.arch_cost`)."""
+        cost = [self.space.cost(a) for a in self.archs]
+        return {
+            "params": np.array([c.params for c in cost], float),
+            "mflops": np.array([c.mflops for c in cost], float),
+        }
+
+    def proxies(self) -> dict[str, float]:
+        """The floor: Kendall tau of each free cost proxy (more is better) against the truth."""
+        return {name: kendall_tau(v, self.truth) for name, v in self.costs().items()}
+
+    def bins(self, n_bins: int = 8) -> list[list[int]]:
+        """The architectures in ``n_bins`` groups of about equal size by MFLOPs (cheapest
+        first); for :func:`kendall_tau_within_bins`."""
+        order = np.argsort(self.costs()["mflops"], kind="stable")
+        return [chunk.tolist() for chunk in np.array_split(order, n_bins) if len(chunk)]
+
+    def proxies_within_bins(self, n_bins: int = 8) -> dict[str, float]:
+        """Within-bin tau of each proxy (``mflops`` is nearly constant inside a bin)."""
+        bins = self.bins(n_bins)
+        return {
+            name: kendall_tau_within_bins(v, self.truth, bins) for name, v in self.costs().items()
+        }
+
+    # ------------------------------------------------------------------ files
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form :meth:`load` reads."""
+        return {
+            **self.meta,
+            "data": self.data,
+            "training": asdict(self.recipe),
+            "seeds": list(range(self.seeds)),
+            "space": self.space.to_dict(),
+            "archs": [
+                {
+                    "params": self.space.params(a),
+                    "accuracy": self.accuracy[i].tolist(),
+                    "nll": self.nll[i].tolist(),
+                    "mean": float(self.accuracy[i].mean()),
+                }
+                for i, a in enumerate(self.archs)
+            ],
+        }
+
+    def save(self, path: str | Path) -> None:
+        """Write :meth:`to_json` to ``path``."""
+        Path(path).write_text(json.dumps(self.to_json(), indent=1, sort_keys=True) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> GroundTruth:
+        """Read a file written by :meth:`save` (``benchmarks/ranking_ground_truth.py``).
+
+        Raises:
+            GroundTruthError: the file is missing, not JSON, or lacks the expected fields.
+        """
+        p = Path(path)
+        try:
+            payload = json.loads(p.read_text())
+            space = ArchSpace.from_dict(payload["space"], source=str(p))
+            rows = payload["archs"]
+            archs = [space.arch(row["params"]) for row in rows]
+            accuracy = np.array([row["accuracy"] for row in rows], float)
+            nll = np.array([row.get("nll", [math.nan] * len(row["accuracy"])) for row in rows])
+            recipe = StandaloneRecipe(
+                **{
+                    k: v
+                    for k, v in payload.get("training", {}).items()
+                    if k in StandaloneRecipe.__dataclass_fields__
+                }
+            )
+        except OSError as e:
+            raise GroundTruthError(
+                f"{p}: cannot read the ranking ground truth ({e.strerror}); generate it with "
+                f"`python benchmarks/ranking_ground_truth.py` or pass --ground-truth"
+            ) from e
+        except (ValueError, KeyError, TypeError) as e:
+            raise GroundTruthError(f"{p}: not a ranking ground-truth file ({e!r})") from e
+        if len(archs) < 2 or accuracy.ndim != 2:
+            raise GroundTruthError(f"{p}: needs at least 2 architectures with per-seed scores")
+        meta = {k: payload[k] for k in ("command", "machine", "seconds") if k in payload}
+        return cls(space, archs, accuracy, nll, recipe, dict(payload.get("data", DATA_SPEC)), meta)
+
+
+def _standalone_job(job: tuple[dict[str, Any], dict[str, Any], dict[str, Any], int, int]) -> Any:
+    space_d, data_spec, recipe_d, index, seed = job
+    import torch
+
+    torch.set_num_threads(1)
+    space = ArchSpace.from_dict(space_d)
+    arch = enumerate_archs(space)[index]
+    s = train_standalone(space, arch, ranking_data(data_spec), StandaloneRecipe(**recipe_d), seed)
+    return index, seed, s.accuracy, s.nll
+
+
+def build_ground_truth(
+    space: ArchSpace,
+    recipe: StandaloneRecipe,
+    seeds: int,
+    *,
+    data: Mapping[str, Any] | None = None,
+    workers: int = 1,
+    on_run: Callable[[], None] | None = None,
+) -> GroundTruth:
+    """Train every architecture of ``space`` with seeds ``0 .. seeds-1`` (in ``workers``
+    processes); ``on_run`` is called after each stand-alone run."""
+    archs = enumerate_archs(space)
+    spec = dict(data or DATA_SPEC)
+    jobs = [
+        (space.to_dict(), spec, asdict(recipe), i, s)
+        for i in range(len(archs))
+        for s in range(seeds)
+    ]
+    accuracy = np.zeros((len(archs), seeds))
+    nll = np.zeros((len(archs), seeds))
+    started = time.perf_counter()
+    for index, seed, acc, loss in _map(_standalone_job, jobs, workers):
+        accuracy[index, seed], nll[index, seed] = acc, loss
+        if on_run is not None:
+            on_run()
+    meta = {"seconds": round(time.perf_counter() - started, 1)}
+    return GroundTruth(space, archs, accuracy, nll, recipe, spec, meta)
+
+
+def _map(fn: Callable[[Any], Any], jobs: Sequence[Any], workers: int) -> Any:
+    """``fn`` over ``jobs``, in ``workers`` spawned processes (results as they finish)."""
+    if workers <= 1:
+        yield from (fn(j) for j in jobs)
+        return
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(workers) as pool:
+        yield from pool.imap_unordered(fn, jobs)
+
+
+# ---------------------------------------------------------------------------- supernets
 
 
 @dataclass
 class RankingResult:
-    """Per-seed results of one path sampler on the ranking benchmark.
+    """Per-seed results of one path sampler (and options) on the ranking benchmark.
 
     Attributes:
-        sampler: the sampler's name.
-        kendall_tau: Kendall tau between supernet and stand-alone accuracies, per seed.
+        sampler: the label (the sampler's name unless given).
+        kendall_tau: tau between the supernet's held-out accuracies and the truth, per seed.
+        kendall_tau_within_bins: the same inside FLOPs bins (:meth:`GroundTruth.bins`).
+        kendall_tau_nll: tau of the supernet's negative held-out NLL against the truth.
         top5_overlap: overlap of the two top-5 sets, per seed.
         train_seconds: supernet training wall time, per seed.
-        grad_variance: relative variance of the supernet gradient at the end of training
+        grad_variance: relative variance of one step's gradient at the end of training
             (:meth:`SupernetTrainer.gradient_variance`), per seed; empty unless asked for.
+        data_ess: effective sample size of the sampler's data distribution at the end
+            (PA&DA), per seed; empty for samplers without one.
+        agreement: :func:`agreement_by_dimension` of the supernet's accuracies, per seed
+            (dimension -> fraction of single-change pairs ordered right).
+        scores: the supernet's held-out accuracy of every architecture, per seed.
     """
 
     sampler: str
     kendall_tau: list[float] = field(default_factory=list)
+    kendall_tau_within_bins: list[float] = field(default_factory=list)
+    kendall_tau_nll: list[float] = field(default_factory=list)
     top5_overlap: list[float] = field(default_factory=list)
     train_seconds: list[float] = field(default_factory=list)
     grad_variance: list[float] = field(default_factory=list)
+    data_ess: list[float] = field(default_factory=list)
+    agreement: list[dict[str, float]] = field(default_factory=list)
+    scores: list[list[float]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The per-seed lists (the ``nas bench ranking --json`` entry of this sampler)."""
+        return {k: v for k, v in asdict(self).items() if k != "sampler"}
+
+
+def _supernet_job(job: tuple[Any, ...]) -> tuple[int, dict[str, Any]]:
+    (space_d, data_spec, archs_i, config_d, seed, grad_variance, n_bins_idx, truth) = job
+    import torch
+
+    if config_d.get("device", "cpu") == "cpu":
+        torch.set_num_threads(1)
+    from nas.supernet._config import TrainConfig
+    from nas.supernet._evaluate import SupernetEvaluator, score
+    from nas.supernet._samplers import PadaSampler
+    from nas.supernet._train import SupernetTrainer, build_supernet
+
+    space = ArchSpace.from_dict(space_d)
+    everything = enumerate_archs(space)
+    archs = [everything[i] for i in archs_i]
+    data = ranking_data(data_spec)
+    trainer = SupernetTrainer(
+        build_supernet(space, seed), data, TrainConfig(**{**config_d, "seed": seed})
+    )
+    started = time.perf_counter()
+    trainer.fit()
+    seconds = time.perf_counter() - started
+    evaluator = SupernetEvaluator(trainer.net, data.x_train)
+    scores = [score(evaluator.network(a), data.x_val, data.y_val) for a in archs]
+    acc = [s.accuracy for s in scores]
+    out: dict[str, Any] = {
+        "kendall_tau": kendall_tau(acc, truth),
+        "kendall_tau_within_bins": kendall_tau_within_bins(acc, truth, n_bins_idx),
+        "kendall_tau_nll": kendall_tau([-s.nll for s in scores], truth),
+        "top5_overlap": top_k_overlap(acc, truth, min(5, len(archs))),
+        "train_seconds": seconds,
+        "agreement": {
+            d: v for d, (v, _) in agreement_by_dimension(space, archs, acc, truth).items()
+        },
+        "scores": acc,
+    }
+    if grad_variance:
+        out["grad_variance"] = trainer.gradient_variance(draws=32, reference_paths=16).relative_mse
+    if isinstance(trainer.sampler, PadaSampler) and trainer.sampler.sample_data:
+        out["data_ess"] = trainer.sampler.data_ess
+    return seed, out
 
 
 def run_ranking(
-    space: ArchSpace,
-    archs: Sequence[Arch],
-    truth: Sequence[float],
-    data: ImageDataset,
+    gt: GroundTruth,
     sampler: str,
     seeds: Sequence[int],
     *,
     epochs: int,
-    batch_size: int = 64,
-    on_step: Callable[[], None] | None = None,
-    device: str = "cpu",
     sampler_options: Mapping[str, Any] | None = None,
+    train: Mapping[str, Any] | None = None,
     label: str | None = None,
     grad_variance: bool = False,
+    n_bins: int = 8,
+    workers: int = 1,
+    device: str = "cpu",
+    on_seed: Callable[[], None] | None = None,
 ) -> RankingResult:
-    """Train a supernet with ``sampler`` (and its ``sampler_options``) once per seed (same
-    epochs and batch size for every sampler) on ``device`` and compare its inherited-weight
-    accuracies with ``truth``; with ``grad_variance``, also measure the gradient's relative
-    variance after scoring. The result is named ``label`` (default: the sampler's name)."""
-    from nas.supernet._train import SupernetTrainer, TrainConfig
+    """Train a supernet with ``sampler`` once per seed -- the ground truth's recipe (batch,
+    learning rate, momentum, weight decay, clipping, augmentation) for ``epochs`` epochs, with
+    ``train`` overriding any :class:`~nas.supernet.TrainConfig` field -- score every
+    architecture on the held-out half through :class:`~nas.supernet.SupernetEvaluator`
+    (batch norm recalibrated on the training half), and compare with ``gt``.
 
+    With ``grad_variance``, also measure the gradient's relative variance at the end of
+    training. Seeds run in ``workers`` processes; ``on_seed`` is called as each finishes.
+    """
+    r = gt.recipe
+    config: dict[str, Any] = {
+        "epochs": epochs,
+        "batch_size": r.batch_size,
+        "lr": r.lr,
+        "momentum": r.momentum,
+        "weight_decay": r.weight_decay,
+        "grad_clip": r.grad_clip,
+        "augment": r.augment,
+        "sampler": sampler,
+        "sampler_options": dict(sampler_options or {}),
+        "device": device,
+        **dict(train or {}),
+    }
+    everything = {gt.space.canonical(a): i for i, a in enumerate(enumerate_archs(gt.space))}
+    index = [everything[gt.space.canonical(a)] for a in gt.archs]
+    truth = gt.truth.tolist()
+    bins = gt.bins(n_bins)
+    jobs = [
+        (gt.space.to_dict(), gt.data, index, config, s, grad_variance, bins, truth) for s in seeds
+    ]
+    by_seed: dict[int, dict[str, Any]] = {}
+    for seed, out in _map(_supernet_job, jobs, workers):
+        by_seed[seed] = out
+        if on_seed is not None:
+            on_seed()
     result = RankingResult(label or sampler)
-    k = min(5, len(archs))
     for seed in seeds:
-        config = TrainConfig(
-            epochs=epochs,
-            batch_size=batch_size,
-            sampler=sampler,
-            sampler_options=dict(sampler_options or {}),
-            seed=seed,
-            device=device,
-        )
-        trainer = SupernetTrainer(build_supernet(space, seed), data, config)
-        started = time.perf_counter()
-        trainer.fit(on_epoch=(lambda _r: on_step()) if on_step is not None else None)
-        result.train_seconds.append(time.perf_counter() - started)
-        scores = supernet_scores(trainer.net, archs, data)
-        result.kendall_tau.append(kendall_tau(scores, truth))
-        result.top5_overlap.append(top_k_overlap(scores, truth, k))
-        if grad_variance:
-            result.grad_variance.append(trainer.gradient_variance(seed=seed))
+        for key, value in by_seed[seed].items():
+            getattr(result, key).append(value)
     return result
 
 
-def rank_samplers(
-    space: ArchSpace,
-    archs: Sequence[Arch],
-    truth: Sequence[float],
-    data: ImageDataset,
-    samplers: Sequence[str],
-    seeds: Sequence[int],
-    *,
-    epochs: int,
-    on_step: Callable[[], None] | None = None,
-    device: str = "cpu",
-) -> list[RankingResult]:
-    """:func:`run_ranking` for each of ``samplers`` in order (same seeds and epochs for all);
-    ``on_step`` is called after every supernet epoch (``len(samplers) * len(seeds) * epochs``
-    calls in all)."""
-    return [
-        run_ranking(
-            space, archs, truth, data, name, seeds, epochs=epochs, on_step=on_step, device=device
-        )
-        for name in samplers
-    ]
-
-
 def step_seconds(
-    space: ArchSpace, data: ImageDataset, sampler: str, *, batch_size: int = 64, steps: int = 30
+    space: ArchSpace, data: Any, sampler: str, *, batch_size: int = 64, steps: int = 30
 ) -> tuple[float, float]:
     """Median seconds of one supernet training step with ``sampler`` and of one step of the
     largest architecture trained alone (extracted network, same batch and optimiser)."""
-    from nas.supernet._train import SupernetTrainer, TrainConfig
+    import torch
+    import torch.nn.functional as F  # noqa: N812 - the usual alias
+
+    from nas.supernet._config import TrainConfig
+    from nas.supernet._train import SupernetTrainer, build_supernet
 
     trainer = SupernetTrainer(
         build_supernet(space, 0), data, TrainConfig(batch_size=batch_size, sampler=sampler)

@@ -1,14 +1,29 @@
-"""Supernet training with a path sampler, batch-norm recalibration and subnet evaluation.
+"""Supernet training: a path sampler, an optimizer, a schedule, a budget, and hooks.
 
-:class:`SupernetTrainer` runs SGD (momentum, weight decay, cosine schedule over the epochs,
-gradient-norm clipping) on a :class:`~nas.supernet.Supernet`; each step trains the paths its
-:class:`~nas.supernet._samplers.PathSampler` chooses (gradients summed over the paths; with
-in-place distillation the paths after the first learn from the first's soft predictions).
+:class:`SupernetTrainer` trains a :class:`~nas.supernet.Supernet` (or the part of it an
+:class:`~nas.space.ArchMask` allows) with the settings of a
+:class:`~nas.supernet.TrainConfig`:
+
+* each step trains the paths its :class:`~nas.supernet.PathSampler` chooses (gradients summed
+  over the paths; the sampler's :class:`~nas.supernet.PathLoss` says how the paths learn from
+  the labels and from each other), plus any extra loss of its hooks;
+* the optimizer is SGD (momentum, optional Nesterov, weight decay) or Adam; the learning rate is
+  cosine-annealed (or constant) per epoch or per step over the **budget**, counted in optimizer
+  steps; extra forward/backward passes a method spends outside the steps are charged to the
+  budget with :meth:`SupernetTrainer.charge`;
+* gradients are clipped by global norm or by value before the step;
+* :class:`TrainerHook` objects extend a step (extra losses, code before the optimizer step,
+  per-epoch work, state in the checkpoint) without forking the trainer.
+
+A step, in order: forward/backward of every path (:meth:`PathSampler.observe` sees each path's
+logits); the hooks' extra losses, backward; all-reduce over data-parallel processes; clipping;
+:meth:`PathSampler.after_gradients` and :meth:`TrainerHook.before_step` (the gradient is final);
+the optimizer step; :meth:`TrainerHook.after_step`.
 
 Determinism: the trainer owns a numpy generator seeded from ``TrainConfig.seed`` (paths, data
-order); the supernet's initial weights come from :func:`build_supernet`, which seeds a private
-copy of torch's generator. Everything the next
-step depends on is in :meth:`SupernetTrainer.state_dict` (weights, optimizer, epoch, sampler
+order, augmentation); the supernet's initial weights come from :func:`build_supernet`, which
+seeds a private copy of torch's generator. Everything the next epoch depends on is in
+:meth:`SupernetTrainer.state_dict` (weights, optimizer, epoch, steps spent, sampler and hook
 state, the generator's state), so training resumed from a checkpoint taken between epochs gives
 the same weights as an uninterrupted run, bit for bit on the same machine (and the same number
 of processes).
@@ -21,52 +36,43 @@ gradient of the whole batch's mean loss. The invariant that keeps the processes 
 without sending paths or indices around: every process holds the same generator (seeded from the
 same ``seed``), the same sampler state and the same weights (rank 0's are broadcast at the
 start), so they draw the same data order and the same paths at every step, and everything that
-feeds later draws is made identical before it is used -- gradients all-reduced before
-:meth:`~nas.supernet._samplers.PathSampler.observe` reads them and before clipping and the step;
-per-example statistics summed over processes
-(:meth:`~nas.supernet._samplers.PathSampler.combine_processes`) before
-:meth:`~nas.supernet._samplers.PathSampler.end_epoch`. The settings and data shapes are checked
-to agree when the trainer is created, the epoch and generator state when a checkpoint is loaded.
-Batch norm normalises with the batch statistics of each process's slice (as
-``DistributedDataParallel`` without ``SyncBatchNorm`` does), so training is not bitwise that of
-one process on the whole batch; the running statistics are averaged over processes after every
-epoch, so the whole state (and every checkpoint) is the same on every process. (Trials
-recalibrate batch norm anyway.) The reported loss is the whole batches' mean. Without a process
-group, nothing of this runs and training is exactly the single-process one.
-
-:func:`recalibrate_bn` re-estimates the batch-norm statistics of one architecture (running
-statistics reset, cumulative average over calibration batches) before it is evaluated, since the
-supernet's statistics mix every architecture trained.
+feeds later draws is made identical before it is used -- gradients all-reduced before clipping,
+:meth:`~PathSampler.after_gradients` and the step; per-example statistics summed over processes
+(:meth:`~PathSampler.combine_processes`) before :meth:`~PathSampler.end_epoch`. The settings and
+data shapes are checked to agree when the trainer is created, the epoch and generator state when
+a checkpoint is loaded. Batch norm normalises with the batch statistics of each process's slice
+(as ``DistributedDataParallel`` without ``SyncBatchNorm`` does), so training is not bitwise that
+of one process on the whole batch; the running statistics are averaged over processes after
+every epoch. Without a process group, nothing of this runs.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F  # noqa: N812 - the usual alias
 from torch import Tensor
 
 from nas.exceptions import NasError
+from nas.space import Arch, ArchMask, ArchSpace
 from nas.supernet import _distributed as dp
-from nas.supernet._arch import Arch, ArchSpace
-from nas.supernet._data import ImageDataset
+from nas.supernet._config import TrainConfig
+from nas.supernet._data import ImageDataset, augment_batch
 from nas.supernet._network import Supernet
-from nas.supernet._ops import DynamicBatchNorm2d
 from nas.supernet._samplers import PathSampler, create_sampler
 
 __all__ = [
     "DeviceError",
+    "GradientVariance",
     "SupernetTrainer",
-    "TrainConfig",
+    "TrainerHook",
     "build_supernet",
     "check_device",
-    "evaluate_arch",
-    "recalibrate_bn",
 ]
 
 _SEED_SALT = 0x7A11
@@ -74,51 +80,6 @@ _SEED_SALT = 0x7A11
 
 class DeviceError(NasError, ValueError):
     """A device string that is not valid, or names an accelerator this machine lacks."""
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Supernet training settings.
-
-    Attributes:
-        epochs: passes over the (possibly resampled) training set, ``>= 1``.
-        batch_size: examples per step, ``>= 1``.
-        lr: initial learning rate (cosine-annealed to 0 over ``epochs``), ``> 0``.
-        momentum: SGD momentum in ``[0, 1)``.
-        weight_decay: L2 penalty, ``>= 0``.
-        grad_clip: maximum gradient norm per step, ``> 0``.
-        sampler: ``uniform``, ``sandwich`` or ``pada``.
-        sampler_options: keyword options of the sampler.
-        seed: seeds the weights' initialisation (with :func:`build_supernet`) and the sampling.
-        device: ``cpu`` or ``cuda[:N]``.
-
-    Raises:
-        ValueError: a value breaks its rule (the message names it).
-    """
-
-    epochs: int = 20
-    batch_size: int = 64
-    lr: float = 0.05
-    momentum: float = 0.9
-    weight_decay: float = 2.5e-4
-    grad_clip: float = 5.0
-    sampler: str = "uniform"
-    sampler_options: Mapping[str, Any] = field(default_factory=dict)
-    seed: int = 0
-    device: str = "cpu"
-
-    def __post_init__(self) -> None:
-        checks = [
-            ("epochs", self.epochs >= 1),
-            ("batch_size", self.batch_size >= 1),
-            ("lr", self.lr > 0),
-            ("momentum", 0 <= self.momentum < 1),
-            ("weight_decay", self.weight_decay >= 0),
-            ("grad_clip", self.grad_clip > 0),
-        ]
-        for name, ok in checks:
-            if not ok:
-                raise ValueError(f"train option {name!r} is out of range: {getattr(self, name)!r}")
 
 
 def check_device(device: str, where: str = "device") -> torch.device:
@@ -159,72 +120,49 @@ def build_supernet(space: ArchSpace, seed: int) -> Supernet:
         return Supernet(space)
 
 
-def _device_of(net: torch.nn.Module) -> torch.device:
-    """Where ``net``'s parameters live (inputs are moved there)."""
-    return next(net.parameters()).device
+class TrainerHook:
+    """An extension of :class:`SupernetTrainer` (module docstring); every method is an optional
+    no-op. A hook's state that the next epoch depends on goes in :meth:`state_dict` (it is
+    checkpointed with the trainer, in the order the hooks were given)."""
+
+    def extra_loss(self, trainer: SupernetTrainer, paths: Sequence[Arch]) -> Tensor | None:
+        """A loss added to the step's (backpropagated once per step after the paths; e.g. a
+        regulariser of the weights); ``None``: nothing."""
+        return None
+
+    def before_step(self, trainer: SupernetTrainer, paths: Sequence[Arch]) -> None:
+        """Called with the final (all-reduced, clipped) gradient, before the optimizer step."""
+
+    def after_step(self, trainer: SupernetTrainer, paths: Sequence[Arch]) -> None:
+        """Called after the optimizer step."""
+
+    def end_epoch(self, trainer: SupernetTrainer) -> None:
+        """Called after every epoch, after the sampler's :meth:`~PathSampler.end_epoch`."""
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain state to checkpoint."""
+        return {}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_dict`."""
 
 
-def _bn_layers(net: torch.nn.Module) -> list[torch.nn.BatchNorm2d]:
-    return [m.bn for m in net.modules() if isinstance(m, DynamicBatchNorm2d)]
+@dataclass(frozen=True)
+class GradientVariance:
+    """How noisy one training step's gradient is (:meth:`SupernetTrainer.gradient_variance`).
 
-
-def recalibrate_bn(net: Supernet, arch: Arch, images: Tensor, batch_size: int = 256) -> None:
-    """Re-estimate the batch-norm running statistics of ``arch`` on ``images``.
-
-    Statistics are reset and accumulated as a cumulative average over the batches of
-    ``images`` (in order, moved batch by batch to the supernet's device), with ``arch``
-    active; weights are not touched. The supernet is left
-    in eval mode with ``arch`` active. (The statistics of channels ``arch`` does not use are
-    reset too: recalibrate again before evaluating another architecture.)
+    Attributes:
+        relative_mse: ``mean_k ||g_k - g*||^2 / ||g*||^2`` over the draws ``g_k`` (one step's
+            importance-weighted gradient: an unbiased estimate of ``g*``) against the
+            reference ``g*`` (the uniform sampler's full-data gradient); ``nan`` for samplers
+            that train several paths per step (their step is no estimate of ``g*``).
+        reference_norm: ``||g*||``.
+        draws: number of draws.
     """
-    net.set_active(arch)
-    device = _device_of(net)
-    bns = _bn_layers(net)
-    saved = [bn.momentum for bn in bns]
-    for bn in bns:
-        bn.reset_running_stats()
-        bn.momentum = None
-    net.train()
-    try:
-        with torch.no_grad():
-            for start in range(0, len(images), batch_size):
-                net(images[start : start + batch_size].to(device))
-    finally:
-        for bn, m in zip(bns, saved, strict=True):
-            bn.momentum = m
-        net.eval()
 
-
-def evaluate_arch(
-    net: Supernet,
-    arch: Arch,
-    images: Tensor,
-    labels: Tensor,
-    *,
-    calibration: Tensor | None = None,
-    batch_size: int = 512,
-) -> float:
-    """Top-1 accuracy of ``arch`` with inherited weights on ``images`` (in ``[0, 1]``).
-
-    ``images`` ``(n, c, h, w)`` and ``labels`` ``(n,)`` may live on any device; batches are
-    moved to the supernet's.
-
-    With ``calibration`` images, the batch-norm statistics are recalibrated first
-    (:func:`recalibrate_bn`); otherwise the supernet's current statistics are used.
-    """
-    if calibration is not None:
-        recalibrate_bn(net, arch, calibration)
-    else:
-        net.set_active(arch)
-        net.eval()
-    device = _device_of(net)
-    correct = 0
-    with torch.no_grad():
-        for start in range(0, len(images), batch_size):
-            logits = net(images[start : start + batch_size].to(device))
-            batch_labels = labels[start : start + batch_size].to(device)
-            correct += int((logits.argmax(-1) == batch_labels).sum())
-    return correct / max(len(images), 1)
+    relative_mse: float
+    reference_norm: float
+    draws: int
 
 
 class SupernetTrainer:
@@ -234,34 +172,48 @@ class SupernetTrainer:
         net: the supernet (e.g. from :func:`build_supernet`).
         data: the data set (its train part is used).
         config: the settings.
+        mask: the part of the space to train (default: all of it).
+        hooks: extensions, called in order.
 
     Data-parallel when a process group of more than one process is initialised (module
-    docstring): then creating the trainer, :meth:`train_epoch`, :meth:`fit`,
-    :meth:`gradient_variance` and :meth:`load_state_dict` are collectives that every process
-    calls alike, with the same ``config`` (but its ``device``) and data set.
+    docstring): then creating the trainer, :meth:`train_epoch`, :meth:`fit` and
+    :meth:`load_state_dict` are collectives that every process calls alike, with the same
+    ``config`` (but its ``device``) and data set.
 
     Raises:
         ValueError: an unknown sampler or a bad sampler option.
         DistributedError: data-parallel processes were given other settings or data shapes.
     """
 
-    def __init__(self, net: Supernet, data: ImageDataset, config: TrainConfig) -> None:
+    def __init__(
+        self,
+        net: Supernet,
+        data: ImageDataset,
+        config: TrainConfig,
+        *,
+        mask: ArchMask | None = None,
+        hooks: Sequence[TrainerHook] = (),
+    ) -> None:
         self.net = net
         self.data = data
         self.config = config
+        self.hooks = list(hooks)
         self.device = torch.device(config.device)
         self.net.to(self.device)
+        n_train = len(data.y_train)
         self.sampler: PathSampler = create_sampler(
-            config.sampler, net.space, len(data.y_train), **dict(config.sampler_options)
+            config.sampler, mask or net.space.full_mask(), n_train, **dict(config.sampler_options)
         )
         self.rng = np.random.default_rng(np.random.SeedSequence([config.seed, _SEED_SALT, 1]))
-        self.optimizer = torch.optim.SGD(
-            net.parameters(),
-            lr=config.lr,
-            momentum=config.momentum,
-            weight_decay=config.weight_decay,
-        )
+        self.optimizer = self._optimizer()
+        #: Epochs run so far.
         self.epoch = 0
+        #: Optimizer steps taken, and steps charged for passes outside them.
+        self.steps = 0
+        self.charged = 0.0
+        #: The budget in optimizer steps (:meth:`TrainConfig.budget`).
+        self.budget = config.budget(n_train)
+        self.steps_per_epoch = config.steps_per_epoch(n_train)
         self.history: list[dict[str, float]] = []
         #: This process's rank and the number of data-parallel processes (0 and 1: alone).
         self.rank = dp.rank()
@@ -274,206 +226,276 @@ class SupernetTrainer:
             )
             dp.broadcast_module(self.net)
 
-    def _lr(self, epoch: int) -> float:
+    def _optimizer(self) -> torch.optim.Optimizer:
         c = self.config
-        return 0.5 * c.lr * (1.0 + float(np.cos(np.pi * epoch / c.epochs)))
+        if c.optimizer == "adam":
+            return torch.optim.Adam(self.net.parameters(), lr=c.lr, weight_decay=c.weight_decay)
+        return torch.optim.SGD(
+            self.net.parameters(),
+            lr=c.lr,
+            momentum=c.momentum,
+            weight_decay=c.weight_decay,
+            nesterov=c.nesterov,
+        )
 
-    def train_epoch(self) -> dict[str, float]:
-        """Run the next epoch; returns ``{"epoch", "loss", "lr"}`` (mean loss of the first path).
+    # ------------------------------------------------------------------ budget
+
+    @property
+    def spent(self) -> float:
+        """Optimizer steps taken plus steps charged."""
+        return self.steps + self.charged
+
+    @property
+    def done(self) -> bool:
+        """Whether the budget is spent."""
+        return self.spent >= self.budget
+
+    @property
+    def planned_epochs(self) -> int:
+        """Epochs the budget allows without charges (the per-epoch schedule's length)."""
+        return max(1, math.ceil(self.budget / self.steps_per_epoch))
+
+    def charge(self, steps: float) -> None:
+        """Charge ``steps`` to the budget for work outside the training steps (one forward and
+        backward pass of one path on one batch costs one step of a single-path sampler).
 
         Raises:
-            RuntimeError: every epoch is already done.
+            ValueError: ``steps`` is negative or not finite.
         """
+        if not math.isfinite(steps) or steps < 0:
+            raise ValueError(f"charge: steps must be a finite number >= 0, got {steps!r}")
+        self.charged += float(steps)
+
+    def _lr(self, at: float) -> float:
+        """The learning rate at ``at`` (epochs for the per-epoch schedule, a budget fraction
+        for the per-step one)."""
         c = self.config
-        if self.epoch >= c.epochs:
-            raise RuntimeError(f"training is complete ({c.epochs} epochs)")
-        lr = self._lr(self.epoch)
+        if c.schedule == "constant":
+            return c.lr
+        return 0.5 * c.lr * (1.0 + math.cos(math.pi * min(at, 1.0)))
+
+    def _set_lr(self, lr: float) -> None:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
+
+    # ------------------------------------------------------------------ training
+
+    def train_epoch(self) -> dict[str, float]:
+        """Run the next epoch (cut short when the budget runs out); returns ``{"epoch",
+        "loss", "lr", "steps"}`` (the mean loss of the first path, the learning rate at the
+        epoch's start, the steps spent so far).
+
+        Raises:
+            RuntimeError: the budget is already spent.
+        """
+        c = self.config
+        if self.done:
+            raise RuntimeError(f"training is complete ({self.budget} steps)")
+        started = self.spent
+        lr = self._lr(self.epoch / self.planned_epochs)
+        if c.schedule_unit == "epoch":
+            self._set_lr(lr)
         x_all = self.data.x_train.to(self.device)
         y_all = self.data.y_train.to(self.device)
         order = self.sampler.epoch_indices(len(y_all), self.rng)
         self.net.train()
         losses: list[float] = []
         for start in range(0, len(order), c.batch_size):
+            if self.done:
+                break
+            if c.schedule_unit == "step":
+                self._set_lr(self._lr(self.spent / self.budget))
             idx = torch.as_tensor(order[start : start + c.batch_size], device=self.device)
-            losses.append(self._step(x_all[idx], y_all[idx], idx))
+            x = augment_batch(x_all[idx], c.augment, self.rng)
+            losses.append(self._step(x, y_all[idx], idx))
         if self.world_size > 1:
             # Each process's shares of the batches' losses add up to the batches' losses.
             losses = dp.sum_over_processes(np.asarray(losses, dtype=np.float64)).tolist()
             self.sampler.combine_processes(dp.sum_over_processes)
             dp.average_buffers(self.net)
-        self.sampler.end_epoch(self.epoch, c.epochs)
-        record = {"epoch": float(self.epoch), "loss": float(np.mean(losses)), "lr": lr}
+        self.sampler.end_epoch(started / self.budget)
+        for hook in self.hooks:
+            hook.end_epoch(self)
+        record = {
+            "epoch": float(self.epoch),
+            "loss": float(np.mean(losses)) if losses else float("nan"),
+            "lr": lr,
+            "steps": float(self.spent),
+        }
         self.history.append(record)
         self.epoch += 1
         return record
 
     def _step(self, x: Tensor, y: Tensor, idx: Tensor) -> float:
+        """One optimizer step on the batch ``(x, y)`` (module docstring); returns the first
+        path's loss (data-parallel: this process's share of it)."""
         self.optimizer.zero_grad(set_to_none=True)
-        first_loss = self._accumulate_gradients(x, y, idx, self.rng)
-        torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.config.grad_clip)
+        paths = self.sampler.paths(self.rng)
+        first_loss = self._gradients(paths, x, y, idx)
+        params = list(self.net.parameters())
+        if self.config.clip_mode == "norm":
+            torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip)
+        else:
+            torch.nn.utils.clip_grad_value_(params, self.config.grad_clip)
+        self.sampler.after_gradients(self.net, paths)
+        for hook in self.hooks:
+            hook.before_step(self, paths)
         self.optimizer.step()
+        self.steps += 1
+        for hook in self.hooks:
+            hook.after_step(self, paths)
         return first_loss
 
-    def _accumulate_gradients(
-        self, x: Tensor, y: Tensor, idx: Tensor, rng: np.random.Generator
-    ) -> float:
-        """Forward and backward every path the sampler draws from ``rng`` for the batch ``x``
-        (gradients add up in ``.grad``); returns the first path's loss.
-
-        Data-parallel: ``x``, ``y``, ``idx`` are the whole batch (the same on every process),
-        see :meth:`_accumulate_slice`."""
+    def _gradients(self, paths: Sequence[Arch], x: Tensor, y: Tensor, idx: Tensor) -> float:
+        """The step's gradient in ``.grad`` before clipping: every path's, the hooks' extra
+        losses', all-reduced over data-parallel processes (the gradient of the whole batch's
+        mean loss, identical everywhere). Returns what :meth:`_accumulate` does."""
+        first_loss = self._accumulate(paths, x, y, idx)
+        extras = [h.extra_loss(self, paths) for h in self.hooks]
+        extra = [e for e in extras if e is not None]
+        if extra:
+            torch.stack([e.reshape(()) for e in extra]).sum().backward()
         if self.world_size > 1:
-            return self._accumulate_slice(x, y, idx, rng)
+            lo, hi = dp.batch_slice(len(idx), self.rank, self.world_size)
+            share = (hi - lo) / len(idx) if len(idx) else 0.0
+            dp.all_reduce_gradients(list(self.net.parameters()), share)
+        return first_loss
+
+    def _accumulate(self, paths: Sequence[Arch], x: Tensor, y: Tensor, idx: Tensor) -> float:
+        """Forward and backward every path on the batch (data-parallel: on this process's slice;
+        nothing when the slice is empty); gradients add up in ``.grad``. Returns the first
+        path's loss (data-parallel: ``share * slice loss``, the shares add up to the batch's)."""
+        share = 1.0
+        if self.world_size > 1:
+            lo, hi = dp.batch_slice(len(idx), self.rank, self.world_size)
+            share = (hi - lo) / len(idx) if len(idx) else 0.0
+            x, y, idx = x[lo:hi], y[lo:hi], idx[lo:hi]
+        if len(idx) == 0:
+            return 0.0
         weights = self.sampler.sample_weights(idx)
-        teacher: Tensor | None = None
+        loss_of = self.sampler.path_loss
+        earlier: list[Tensor] = []
         first_loss = 0.0
-        for k, arch in enumerate(self.sampler.paths(rng)):
+        for k, arch in enumerate(paths):
             self.net.set_active(arch)
             logits = self.net(x)
-            loss = self._path_loss(k, logits, y, teacher, weights)
+            loss = loss_of(k, logits, y, earlier, weights)
             loss.backward()
-            self.sampler.observe(self.net, arch, logits, y, idx)
+            detached = logits.detach()
+            self.sampler.observe(detached, y, idx)
+            earlier.append(detached)
             if k == 0:
-                first_loss = float(loss.detach())
-                if self.sampler.distill:
-                    teacher = F.softmax(logits.detach(), -1)
+                first_loss = share * float(loss.detach())
         return first_loss
-
-    def _path_loss(
-        self,
-        k: int,
-        logits: Tensor,
-        y: Tensor,
-        teacher: Tensor | None,
-        weights: Tensor | None,
-    ) -> Tensor:
-        """Loss of the ``k``-th path of a step: distillation from ``teacher`` (the first path's
-        soft predictions) for later paths of a distilling sampler, else cross-entropy (weighted
-        per example by ``weights`` when the sampler unbiases)."""
-        if k > 0 and self.sampler.distill and teacher is not None:
-            return F.kl_div(
-                F.log_softmax(logits, -1), teacher, reduction="batchmean", log_target=False
-            )
-        per = F.cross_entropy(logits, y, reduction="none")
-        return (per * weights.to(per)).mean() if weights is not None else per.mean()
-
-    def _accumulate_slice(
-        self, x: Tensor, y: Tensor, idx: Tensor, rng: np.random.Generator
-    ) -> float:
-        """:meth:`_accumulate_gradients` of one data-parallel process for the batch ``x``.
-
-        Every process draws the same paths from ``rng`` (lockstep, module docstring), forwards
-        and backwards its slice of the batch (nothing when the slice is empty), and the
-        gradients are all-reduced with weight ``slice size / batch size``: ``.grad`` then holds
-        the gradient of the whole batch's mean loss (its sum over the paths), identical on every
-        process. A sampler that :attr:`~PathSampler.reads_gradients` gets them all-reduced after
-        every path, before :meth:`~PathSampler.observe` (each path's increment is reduced and
-        added to the earlier paths' reduced sum: what one process would have accumulated);
-        otherwise they are reduced once, after the last path. With distillation each slice
-        learns from the first path's predictions on that slice. Returns this process's share of
-        the first path's loss (``share * slice loss``; the shares add up to the batch's loss).
-        """
-        lo, hi = dp.batch_slice(len(idx), self.rank, self.world_size)
-        share = (hi - lo) / len(idx) if len(idx) else 0.0
-        x, y, idx = x[lo:hi], y[lo:hi], idx[lo:hi]
-        params = list(self.net.parameters())
-        per_path = self.sampler.reads_gradients
-        weights = self.sampler.sample_weights(idx)
-        teacher: Tensor | None = None
-        first_loss = 0.0
-        for k, arch in enumerate(self.sampler.paths(rng)):
-            self.net.set_active(arch)
-            earlier: list[Tensor | None] = []
-            if per_path:  # keep the earlier paths' reduced gradients out of this reduction
-                earlier = [p.grad for p in params]
-                for p in params:
-                    p.grad = None
-            if hi > lo:
-                logits = self.net(x)
-                loss = self._path_loss(k, logits, y, teacher, weights)
-                loss.backward()
-                slice_loss = float(loss.detach())
-            else:
-                logits = torch.empty((0, self.net.space.classes), device=self.device)
-                slice_loss = 0.0
-            if per_path:
-                dp.all_reduce_gradients(params, share)
-                for p, g in zip(params, earlier, strict=True):
-                    if g is not None:
-                        p.grad = g if p.grad is None else p.grad.add_(g)
-            self.sampler.observe(self.net, arch, logits, y, idx)
-            if k == 0:
-                first_loss = share * slice_loss
-                if self.sampler.distill and hi > lo:
-                    teacher = F.softmax(logits.detach(), -1)
-        if not per_path:
-            dp.all_reduce_gradients(params, share)
-        return first_loss
-
-    def gradient_variance(self, draws: int = 16, seed: int = 0) -> float:
-        """Relative variance of the supernet's stochastic gradient, as the sampler draws it now.
-
-        ``draws`` times: a minibatch drawn from the sampler's data distribution
-        (:meth:`PathSampler.epoch_indices`) and its paths (:meth:`PathSampler.paths`), the
-        gradient of all weights (what one training step would apply, before clipping).
-        Returns ``mean_k ||g_k - g_mean||^2 / ||g_mean||^2``: the noise of the estimator
-        relative to its signal (PA&DA's claim is that importance sampling lowers it).
-
-        Side effects: the sampler observes these steps and batch-norm running statistics
-        move (train mode): measure after scoring architectures. Weights are not changed and
-        the trainer's generator is not used (``seed`` seeds a private one).
-        """
-        rng = np.random.default_rng(np.random.SeedSequence([seed, _SEED_SALT, 2]))
-        x_all = self.data.x_train.to(self.device)
-        y_all = self.data.y_train.to(self.device)
-        self.net.train()
-        grads = []
-        for _ in range(draws):
-            order = self.sampler.epoch_indices(len(y_all), rng)[: self.config.batch_size]
-            idx = torch.as_tensor(order, device=self.device)
-            self.optimizer.zero_grad(set_to_none=False)
-            self._accumulate_gradients(x_all[idx], y_all[idx], idx, rng)
-            grads.append(
-                torch.cat(
-                    [
-                        (p.grad if p.grad is not None else torch.zeros_like(p)).flatten()
-                        for p in self.net.parameters()
-                    ]
-                )
-                .detach()
-                .cpu()
-                .double()
-            )
-        self.optimizer.zero_grad(set_to_none=True)
-        g = torch.stack(grads)
-        mean = g.mean(0)
-        return float(((g - mean) ** 2).sum(1).mean() / mean.pow(2).sum().clamp_min(1e-300))
 
     def fit(
         self, on_epoch: Callable[[dict[str, float]], None] | None = None
     ) -> list[dict[str, float]]:
-        """Run the remaining epochs; ``on_epoch`` is called with each epoch's record."""
-        while self.epoch < self.config.epochs:
+        """Run epochs until the budget is spent; ``on_epoch`` is called with each epoch's
+        record."""
+        while not self.done:
             record = self.train_epoch()
             if on_epoch is not None:
                 on_epoch(record)
         return self.history
 
+    # ------------------------------------------------------------------ diagnostics
+
+    def gradient_variance(
+        self, draws: int = 32, reference_paths: int = 32, seed: int = 0
+    ) -> GradientVariance:
+        """How far one training step's gradient is from the gradient it estimates (PA&DA's
+        claim is that importance sampling brings it closer).
+
+        The reference ``g*`` is the uniform sampler's full-data gradient at the current
+        weights: the mean over ``reference_paths`` paths drawn uniformly from the sampler's
+        mask of the mean loss over all training examples (in batches of the training batch
+        size). Each of the ``draws`` is one step as the sampler draws it now -- a batch from its
+        data distribution, its path -- with the importance weights of
+        :meth:`PathSampler.importance_weights` applied (``q_uniform / q`` for the path,
+        ``1 / (N p_i)`` per example), so that it is an unbiased estimate of ``g*``; the result is
+        their mean squared distance to ``g*`` relative to ``||g*||^2`` (before clipping).
+
+        Side effects: none (weights, batch-norm statistics, gradients and the trainer's
+        generator are left as they were; ``seed`` seeds a private generator).
+        """
+        rng = np.random.default_rng(np.random.SeedSequence([seed, _SEED_SALT, 2]))
+        x_all = self.data.x_train.to(self.device)
+        y_all = self.data.y_train.to(self.device)
+        n = len(y_all)
+        params = list(self.net.parameters())
+        saved = {k: v.clone() for k, v in self.net.state_dict().items()}
+        bs = self.config.batch_size
+        self.net.train()
+
+        def gradient(arch: Arch, idx: Tensor, path_w: float, data_w: Tensor | None) -> Tensor:
+            for p in params:
+                p.grad = None
+            self.net.set_active(arch)
+            logits = self.net(x_all[idx])
+            per = torch.nn.functional.cross_entropy(logits, y_all[idx], reduction="none")
+            if data_w is not None:
+                per = per * data_w.to(per)
+            (path_w * per.mean()).backward()
+            return (
+                torch.cat(
+                    [
+                        (p.grad if p.grad is not None else torch.zeros_like(p)).flatten()
+                        for p in params
+                    ]
+                )
+                .detach()
+                .double()
+                .cpu()
+            )
+
+        try:
+            reference = torch.zeros(sum(p.numel() for p in params), dtype=torch.float64)
+            for _ in range(reference_paths):
+                arch = self.sampler.mask.sample(rng)
+                for start in range(0, n, bs):
+                    idx = torch.arange(start, min(start + bs, n), device=self.device)
+                    reference += gradient(arch, idx, 1.0, None) * (len(idx) / n)
+            reference /= reference_paths
+            ref2 = float(reference.pow(2).sum())
+            errors = []
+            single = True
+            for _ in range(draws):
+                order = self.sampler.epoch_indices(n, rng)[:bs]
+                idx = torch.as_tensor(order, device=self.device)
+                paths = self.sampler.paths(rng)
+                if len(paths) != 1:
+                    single = False
+                    break
+                path_w, data_w = self.sampler.importance_weights(paths[0], idx)
+                g = gradient(paths[0], idx, path_w, data_w)
+                errors.append(float((g - reference).pow(2).sum()))
+        finally:
+            for p in params:
+                p.grad = None
+            self.net.load_state_dict(saved)
+        mse = float(np.mean(errors)) / max(ref2, 1e-300) if single else float("nan")
+        return GradientVariance(mse, math.sqrt(ref2), draws)
+
+    # ------------------------------------------------------------------ checkpoints
+
     def state_dict(self) -> dict[str, Any]:
-        """Everything training depends on (weights, optimizer, epoch, sampler, generator)."""
+        """Everything training depends on (weights, optimizer, epoch, steps spent, sampler and
+        hook state, generator)."""
         return {
             "net": copy.deepcopy(self.net.state_dict()),
             "optimizer": copy.deepcopy(self.optimizer.state_dict()),
             "epoch": self.epoch,
+            "steps": self.steps,
+            "charged": self.charged,
             "history": list(self.history),
             "sampler": self.sampler.state_dict(),
+            "hooks": [h.state_dict() for h in self.hooks],
             "rng": copy.deepcopy(self.rng.bit_generator.state),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore :meth:`state_dict` (same space and config).
+        """Restore :meth:`state_dict` (same space, config and hooks).
 
         Data-parallel: every process must load the same state (e.g. the same checkpoint).
 
@@ -484,8 +506,13 @@ class SupernetTrainer:
         self.net.load_state_dict(state["net"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.epoch = int(state["epoch"])
+        # Checkpoints written before the step budget counted whole epochs.
+        self.steps = int(state.get("steps", self.epoch * self.steps_per_epoch))
+        self.charged = float(state.get("charged", 0.0))
         self.history = list(state["history"])
         self.sampler.load_state_dict(state["sampler"])
+        for hook, hook_state in zip(self.hooks, state.get("hooks", []), strict=False):
+            hook.load_state_dict(hook_state)
         self.rng.bit_generator.state = copy.deepcopy(state["rng"])
         if self.world_size > 1:
             dp.check_identical(

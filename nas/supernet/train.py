@@ -24,7 +24,6 @@ process group that cannot start) are one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -87,14 +86,13 @@ def _train(args: argparse.Namespace) -> None:
         resolve_objective,
     )
     from nas.supernet._distributed import is_main_process, main_first
-    from nas.supernet._objective import SupernetObjective
 
     launched = "RANK" in os.environ
     world = _env_int("WORLD_SIZE", 1) if launched else 1
     local_rank = _env_int("LOCAL_RANK", 0)
     cfg = load_study_config(args.file)
-    objective = resolve_objective(cfg.objective, cfg.base_dir)
-    if not isinstance(objective, SupernetObjective):
+    objective: Any = resolve_objective(cfg.objective, cfg.base_dir)
+    if not callable(getattr(objective, "train_config", None)):  # a typed objective that trains
         raise NasError(
             f"{args.file}: objective is not a supernet (objective: {{type: supernet}}); "
             "there is nothing to train"
@@ -106,7 +104,7 @@ def _train(args: argparse.Namespace) -> None:
         kind = ""  # validate() below names the bad device
     if world > 1 and kind == "cuda":
         device = f"cuda:{local_rank}"
-    objective = dataclasses.replace(objective, device=device)
+    objective = objective.with_device(device)
     objective.validate()  # the device and the data set, on every process, before any write
     started = False
     if world > 1:
@@ -139,9 +137,10 @@ def _train(args: argparse.Namespace) -> None:
         quiet = args.quiet or not is_main
         objective.prepare(study, on_epoch=None if quiet else progress)
         if is_main and not args.quiet:
-            epochs = objective.train_config(study.seed).epochs
+            config = objective.train_config(study.seed)
+            budget = f"{config.epochs} epochs" if config.steps is None else f"{config.steps} steps"
             sys.stdout.write(
-                f"supernet of study {study.name!r} trained ({epochs} epochs, {world} "
+                f"supernet of study {study.name!r} trained ({budget}, {world} "
                 f"process{'es' if world > 1 else ''}) in {url}; "
                 f"`nas run {args.file}` or `nas worker {args.file}` now runs its trials\n"
             )

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from nas.supernet import ArchSpace
-from nas.supernet._ranking import enumerate_archs
+from nas.space import ArchSpace
+from nas.supernet import PATH_SAMPLERS
+from nas.supernet._ranking import GroundTruth, StandaloneRecipe, enumerate_archs
 from nas.testing.cli import run_cli
 
 cli = run_cli
@@ -35,12 +37,10 @@ TINY = {
 def ground_truth(tmp_path: Path) -> Path:
     space = ArchSpace.from_dict(TINY)
     archs = enumerate_archs(space)  # conv w2, conv w4, skip
-    rows = [
-        {"params": space.params(a), "accuracy": [acc], "mean": acc}
-        for a, acc in zip(archs, [0.9, 0.95, 0.5], strict=True)
-    ]
+    accuracy = np.array([[0.9, 0.92], [0.95, 0.93], [0.5, 0.55]])
+    gt = GroundTruth(space, archs, accuracy, 1 - accuracy, StandaloneRecipe(epochs=1))
     path = tmp_path / "gt.json"
-    path.write_text(json.dumps({"space": TINY, "archs": rows}))
+    gt.save(path)
     return path
 
 
@@ -61,13 +61,20 @@ def test_prints_tau_per_sampler_and_writes_the_json_contract(ground_truth, tmp_p
         str(out_file),
     )
     assert code == 0, err
-    for name in ("uniform", "sandwich", "pada"):
+    for name in (*PATH_SAMPLERS.names(), "ceiling", "params proxy", "mflops proxy"):
         assert name in out
-    assert "Kendall tau" in out
+    assert "Kendall tau" in out and "within FLOPs bins" in out
+    assert "signed-rank p" in out  # paired statistics against the better proxy and uniform
     payload = json.loads(out_file.read_text())
-    assert set(payload) == {"uniform", "sandwich", "pada"}
-    for entry in payload.values():
-        assert len(entry["kendall_tau"]) == 2
+    assert set(payload) == {*PATH_SAMPLERS.names(), "proxies", "proxies_within_bins", "ceiling"}
+    # the contract: per sampler the per-seed lists; the proxies; the ceiling
+    assert set(payload["proxies"]) == {"params", "mflops"}
+    gt = GroundTruth.load(ground_truth)
+    assert payload["ceiling"] == pytest.approx(gt.ceiling())
+    assert payload["proxies"]["params"] == pytest.approx(gt.proxies()["params"])
+    for name in PATH_SAMPLERS.names():
+        entry = payload[name]
+        assert len(entry["kendall_tau"]) == len(entry["kendall_tau_within_bins"]) == 2
         assert all(-1.0 <= t <= 1.0 for t in entry["kendall_tau"])
         assert all(0.0 <= o <= 1.0 for o in entry["top5_overlap"])
 

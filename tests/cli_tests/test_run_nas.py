@@ -50,11 +50,14 @@ def test_run_trains_searches_prints_the_front_and_plots(workdir) -> None:
     assert "plotly" in html and 'src="https://cdn' not in html and "arch = " in html
     assert "wrote out/front.html" in err
 
-    # Run again with more trials: the supernet is loaded from the database, not retrained.
+    # Run again with more trials: the supernet is loaded from the database, not retrained. The
+    # space holds 9 networks and none is evaluated twice: the study ends when all 9 are.
     code, out, err = run_cli("run", "nas_study.yaml", "--n-trials", "10")
     assert code == 0, err
     assert "training supernet" not in err and "trained weights loaded from" in err
-    assert "10 trials (10 complete)" in out
+    assert "9 trials (9 complete)" in out
+    archs = [str(t.user_attrs["arch"]) for t in nas.load_study("tiny_nas", "sqlite:///nas.db").trials]
+    assert len(set(archs)) == 9
 
 
 @pytest.mark.parametrize(

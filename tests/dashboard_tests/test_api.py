@@ -532,6 +532,32 @@ def test_pareto_is_the_study_pareto_front(db, client) -> None:
     ]
 
 
+def test_nas_front_has_one_row_per_architecture_with_its_trials(tmp_path, make_client) -> None:
+    url = f"sqlite:///{tmp_path}/archs.db"
+    study = nas.create_study(
+        "archs",
+        {"params": {"x": {"type": "int", "low": 0, "high": 5}}},
+        {"accuracy": "maximize", "mflops": "minimize"},
+        storage=url,
+    )
+    study.set_user_attr("nas.objective", {"type": "supernet"})
+    widths = {0: 4, 1: 4, 2: 8, 3: 8, 4: 8, 5: 16}
+
+    def objective(trial):  # trials 0-1, 2-4 and 5 share an architecture (values differ)
+        w = widths[trial.params["x"]]
+        trial.set_user_attr("arch", {"depths": [1], "layers": [[["conv", 3, w]]]})
+        return {"accuracy": w + 0.1 * trial.params["x"], "mflops": float(w)}
+
+    for x in range(6):
+        study.enqueue({"x": x})
+    study.optimize(objective, n_trials=6)
+    front = ok(make_client(url).get(f"/api/studies/{study.study_id}/pareto"))
+    # the front holds trials 1, 4 and 5 (the most accurate of each width)
+    assert sorted(front["numbers"]) == [1, 4, 5]
+    rows = {r["arch"]: r["trials"] for r in front["architectures"]}
+    assert rows == {"conv3/4": [0, 1], "conv3/8": [2, 3, 4], "conv3/16": [5]}
+
+
 def test_pareto_on_chosen_objectives(db, client, storage) -> None:
     done = complete(storage, db.multi)
     url = f"/api/studies/{db.multi}/pareto"

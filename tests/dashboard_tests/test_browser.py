@@ -86,7 +86,7 @@ def db_url(tmp_path_factory) -> str:
         )
         return {"accuracy": trial.params["x"], "mflops": width * (1 + trial.params["x"])}
 
-    archs.set_user_attr("nas.supernet", {"space": "fake"})
+    archs.set_user_attr("nas.objective", {"type": "supernet", "space": "fake"})
     archs.optimize(arch_objective, n_trials=12)
     return url
 
@@ -317,9 +317,17 @@ def test_nas_study_shows_architectures(server, db_url, page):
     page.wait_for_selector("body[data-ready='1']")
     page.click("button[data-tab='archs']")
     page.wait_for_selector("#archs[data-rows]")
-    front = nas.load_study("archs", db_url).pareto_front()
-    assert page.get_attribute("#archs", "data-rows") == str(len(front))
+    study = nas.load_study("archs", db_url)
+    front = study.pareto_front()
+    # One row per architecture of the front, listing every trial of that architecture.
+    by_arch: dict[str, list[int]] = {}
+    for t in study.get_trials((nas.TrialState.COMPLETE,)):
+        by_arch.setdefault(str(t.user_attrs["arch"]), []).append(t.number)
+    on_front = {str(t.user_attrs["arch"]) for t in front}
+    assert page.get_attribute("#archs", "data-rows") == str(len(on_front))
     assert "sepconv3/" in page.inner_text("#archs tbody")
+    listed = page.locator("#archs tbody td.trials").all_inner_texts()
+    assert sorted(listed) == sorted(", ".join(map(str, by_arch[a])) for a in on_front)
     number = front[0].number
     page.goto(f"{server.base}/studies/{sid}/trials/{number}")
     page.wait_for_selector("body[data-ready='1']")

@@ -160,9 +160,9 @@ def test_identical_objects_are_not_digested_again(monkeypatch: pytest.MonkeyPatc
     calls = [0]
     real = memo_module.digest
 
-    def counting(trial: FrozenTrial, objectives: Sequence[Objective]) -> Any:
+    def counting(trial: FrozenTrial, objectives: Sequence[Objective], key: Any) -> Any:
         calls[0] += 1
-        return real(trial, objectives)
+        return real(trial, objectives, key)
 
     space = mixed_space()
     history = _history("nsga2", space, seed=4, n=120)

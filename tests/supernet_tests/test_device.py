@@ -14,6 +14,9 @@ import nas
 from nas.supernet import (
     ArchSpace,
     DeviceError,
+    SupernetTrainer,
+    TrainConfig,
+    build_supernet,
     check_device,
     evaluate_arch,
     export_subnet,
@@ -22,7 +25,6 @@ from nas.supernet import (
     parse_supernet_objective,
 )
 from nas.supernet._ranking import train_standalone
-from nas.supernet._train import SupernetTrainer, TrainConfig, build_supernet
 from nas.testing.cli import run_cli
 
 SPACE = {

@@ -18,12 +18,19 @@ import torch
 import yaml
 
 import nas
-from nas.supernet import ArchSpace, SupernetObjective, load_image_dataset
+from nas.supernet import (
+    ArchSpace,
+    SupernetObjective,
+    SupernetTrainer,
+    TrainConfig,
+    build_supernet,
+    evaluate_arch,
+    load_image_dataset,
+)
 from nas.supernet import _distributed as dp
 from nas.supernet._checkpoint import checkpoint_from_bytes
 from nas.supernet._objective import CHECKPOINT_KIND, WEIGHTS_KIND
 from nas.supernet._samplers import PadaSampler
-from nas.supernet._train import SupernetTrainer, TrainConfig, build_supernet, evaluate_arch
 from nas.supernet.train import main as train_main
 from nas.testing.supernet import TINY_SPACE
 
@@ -84,11 +91,15 @@ def test_batch_slices_partition_the_batch() -> None:
 
 
 def test_pada_combines_the_example_scores_of_all_processes() -> None:
-    s = PadaSampler(ArchSpace.from_dict(TINY), n_train=3)
-    s._s_sum, s._s_count = np.array([1.0, 0.0, 2.0]), np.array([1.0, 0.0, 1.0])
-    s.combine_processes(lambda a: 2 * a)  # two processes that saw the same
-    np.testing.assert_array_equal(s._s_sum, [2.0, 0.0, 4.0])
-    np.testing.assert_array_equal(s._s_count, [2.0, 0.0, 2.0])
+    space = ArchSpace.from_dict(TINY)
+    s = PadaSampler(space.full_mask(), n_train=3)
+    for i, value in ((0, 1.0), (2, 2.0)):
+        s.observe_value(i, value)
+    # The other process saw example 1 (score 3) and example 2 (score 4).
+    other = np.array([0.0, 3.0, 4.0, 0.0, 1.0, 1.0])
+    s.combine_processes(lambda a: a + other)
+    np.testing.assert_allclose(s._s, [1.0, 3.0, 3.0])  # example 2: seen by both, averaged
+    np.testing.assert_array_equal(s._seen, [True, True, True])
 
 
 def _study_file(tmp_path: Path, epochs: int, **objective) -> Path:
@@ -120,7 +131,7 @@ def test_the_entry_trains_in_one_process_without_torchrun(tmp_path, monkeypatch,
     assert "epoch 1/1: loss" in captured.err and "1 process)" in captured.out
     study = nas.load_study("ddp", url)
     assert len(study.storage.get_artifacts(study.study_id, kind=WEIGHTS_KIND)) == 1
-    assert study.user_attrs["nas.run"]["objective"] == "supernet"  # `nas worker ddp` joins
+    assert study.user_attrs["nas.run"]["objective"] == {"type": "supernet"}  # `nas worker ddp`
 
 
 def test_entry_errors_are_one_line_and_status_2(tmp_path, capsys) -> None:
@@ -149,7 +160,7 @@ TWO_PROCESS_SCRIPT = textwrap.dedent(
 
     from nas.supernet import ArchSpace, load_image_dataset
     from nas.supernet import _distributed as dp
-    from nas.supernet._train import SupernetTrainer, TrainConfig, build_supernet
+    from nas.supernet import SupernetTrainer, TrainConfig, build_supernet
 
     def worker(rank, out, space, samplers):
         dist.init_process_group("gloo", init_method=f"file://{out}/pg", rank=rank, world_size=2)
@@ -172,8 +183,8 @@ TWO_PROCESS_SCRIPT = textwrap.dedent(
             for n in (101, 1):
                 idx = torch.arange(n)
                 fresh.optimizer.zero_grad(set_to_none=True)
-                fresh._accumulate_gradients(data.x_train[:n], data.y_train[:n], idx,
-                                            np.random.default_rng(n))
+                paths = fresh.sampler.paths(np.random.default_rng(n))
+                fresh._gradients(paths, data.x_train[:n], data.y_train[:n], idx)
                 grads[n] = [None if p.grad is None else p.grad.clone()
                             for p in fresh.net.parameters()]
             torch.save(grads, f"{out}/{sampler}-grads-{rank}.pt")
@@ -257,9 +268,8 @@ def test_two_gloo_processes_stay_in_lockstep_and_match_one_process(tmp_path) -> 
                 assert (g0 is None and g1 is None) or torch.equal(g0, g1)
         for n in (101, 1):
             one.optimizer.zero_grad(set_to_none=True)
-            one._accumulate_gradients(
-                data.x_train[:n], data.y_train[:n], torch.arange(n), np.random.default_rng(n)
-            )
+            paths = one.sampler.paths(np.random.default_rng(n))
+            one._gradients(paths, data.x_train[:n], data.y_train[:n], torch.arange(n))
             for p, g in zip(one.net.parameters(), grads[n], strict=True):
                 assert (p.grad is None) == (g is None)
                 if g is not None:

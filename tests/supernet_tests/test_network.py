@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from nas.supernet import ArchSpace, LayerChoice, Supernet
+from nas.space import ARCH_OPS
+from nas.supernet import ArchSpace, LayerChoice, Supernet, build_supernet
 
 DIGITS = Path(__file__).resolve().parents[2] / "search_spaces" / "digits_cnn.yaml"
 
@@ -87,3 +88,41 @@ def test_foreign_architectures_are_refused() -> None:
         net.set_active(bad_width)
     with pytest.raises(ValueError, match="stages"):
         net.set_active(type(big)(big.depths[:1], big.layers[:1]))
+
+
+@pytest.mark.parametrize("op", ARCH_OPS.names())
+def test_every_registered_op_extracts_exactly_and_costs_what_it_counts(op: str) -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    space = ArchSpace.from_dict(
+        {
+            "input": {"channels": 1, "height": 8, "width": 8},
+            "classes": 10,
+            "stem": {"channels": 4},
+            "stages": [{"channels": 6, "stride": 2, "depth": [1, 2], "ops": [op],
+                        "kernel": [1, 3], "width": [2, 5]}],
+        }
+    )  # fmt: skip
+    net = build_supernet(space, 0)
+    net.train()
+    with torch.no_grad():  # move the batch-norm statistics away from their init
+        for arch in (space.largest(), space.smallest()):
+            net.set_active(arch)
+            net(torch.randn(16, 1, 8, 8))
+    net.eval()
+    x = torch.randn(5, 1, 8, 8)
+    rng = np.random.default_rng(0)
+    for arch in [
+        space.largest(),
+        space.smallest(),
+        *(space.full_mask().sample(rng) for _ in range(8)),
+    ]:
+        net.set_active(arch)
+        with torch.no_grad():
+            sub = net.extract(arch).eval()
+            torch.testing.assert_close(sub(x), net(x), rtol=1e-5, atol=1e-6)
+        cost = space.cost(arch)
+        assert cost.params == sum(p.numel() for p in sub.parameters())
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            sub(torch.zeros(1, 1, 8, 8))
+        assert cost.flops == counter.get_total_flops()

@@ -18,6 +18,7 @@ import torch
 import nas
 from nas.exceptions import IncompatibleStudyError, SpaceError, StudyConfigError
 from nas.space import SearchSpace
+from nas.study import OBJECTIVE_ATTR
 from nas.study._config import study_config_from_dict
 from nas.supernet import (
     ArchSpace,
@@ -27,7 +28,7 @@ from nas.supernet import (
     parse_supernet_objective,
 )
 from nas.supernet._checkpoint import checkpoint_from_bytes, checkpoint_to_bytes
-from nas.supernet._objective import CHECKPOINT_KIND, STUDY_ATTR, WEIGHTS_KIND
+from nas.supernet._store import CHECKPOINT_KIND, WEIGHTS_KIND
 from nas.testing.supernet import TINY_SPACE
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,10 +83,12 @@ def _digest(data: bytes) -> str:
     [
         ({"colour": 1}, "objective.colour: unknown key"),
         ({"type": "other"}, "objective.type: must be 'supernet'"),
-        ({"dataset": "mnist"}, "objective.dataset: must be 'digits' or 'cifar10'"),
+        ({"dataset": "mnist"}, "objective.dataset: must be one of digits, cifar10"),
         ({"dataset": "cifar10"}, "objective.root: dataset cifar10 needs root"),
-        ({"train": {"epochs": 0}}, "objective.train: train option 'epochs' is out of range"),
-        ({"train": {"epochs": 2.5}}, "objective.train.epochs: must be a number"),
+        ({"train": {"epochs": 0}}, "objective.train.epochs: must be an integer >= 1, got 0"),
+        ({"train": {"epochs": 2.5}}, "objective.train.epochs: must be an integer >= 1"),
+        ({"train": {"optimizer": "rmsprop"}}, "objective.train.optimizer: must be sgd or adam"),
+        ({"train": {"steps": 0}}, "objective.train.steps: must be an integer >= 1"),
         ({"train": {"sampler": "best"}}, "objective.train.sampler: unknown path sampler"),
         (
             {"train": {"sampler": "pada", "sampler_options": {"nope": 1}}},
@@ -96,7 +99,7 @@ def _digest(data: bytes) -> str:
         ({"eval": {"calibration": 0}}, "objective.eval.calibration: must be an integer >= 1"),
         ({"eval": {"when": 1}}, "objective.eval.when: unknown key"),
         ({"space": "missing.yaml"}, "objective.space: file 'missing.yaml' not found"),
-        ({"encoding": "dense"}, "objective.encoding: must be auto, conditional or flat"),
+        ({"encoding": "dense"}, "objective.encoding: must be one of auto, conditional, flat"),
     ],
 )
 def test_bad_objective_mappings_name_the_key(change, message) -> None:
@@ -211,7 +214,7 @@ def test_study_trains_once_stores_weights_and_measures_trials(sqlite_url, monkey
     seen: list[int] = []
     obj.prepare(study, on_epoch=lambda done, total, rec: seen.append(done))
     assert seen == [1, 2, 3]
-    assert study.user_attrs[STUDY_ATTR] == obj.definition()
+    assert study.user_attrs[OBJECTIVE_ATTR] == obj.definition()
     storage = study.storage
     assert storage.get_artifacts(study.study_id, kind=CHECKPOINT_KIND) == []  # cleaned up
     (final,) = storage.get_artifacts(study.study_id, kind=WEIGHTS_KIND)
@@ -414,14 +417,15 @@ def test_sigkill_during_training_and_trials_resumes_to_identical_results(tmp_pat
     # 2) killed at a random moment of the remaining training (or just after it);
     second = _run(script, url, spec, after=0.25)
     assert second.returncode == -signal.SIGKILL, second.stderr
-    # 3) killed inside a trial;
-    third = _run(script, url, spec, trial=8)
+    # 3) killed inside a trial (the space has 6 networks: the study ends after 6 trials);
+    third = _run(script, url, spec, trial=4)
     assert third.returncode == -signal.SIGKILL, third.stderr
     assert [k for k, _ in _artifact_kinds(db)] == [WEIGHTS_KIND]  # training had finished
     # 4) resumed to the end: the same weights, proposals and values as without the kills.
     final = _run(script, url, spec)
     assert final.returncode == 0, final.stderr
     got = json.loads(final.stdout)
+    assert len(expected["trials"]) == 6  # every network once
     assert got["seen"] == []  # nothing left to train
     assert got["weights"] == expected["weights"]
     assert got["trials"] == expected["trials"]
@@ -441,13 +445,18 @@ SEARCHER_OPTIONS: dict[str, dict] = {
 def test_every_searcher_runs_a_nas_study(tmp_path, searcher) -> None:
     """A NAS study takes any searcher: each one gets the encoding it accepts (`auto`)."""
     from nas.searchers import create_searcher
-    from nas.study._config import _resolve_encoding
 
     obj = _objective(train={"epochs": 1, "batch_size": 256})
     objectives = (nas.Objective("accuracy", "maximize"), nas.Objective("mflops", "minimize"))
     options = SEARCHER_OPTIONS.get(searcher, {})
     try:
-        obj = _resolve_encoding(obj, None, searcher, options, objectives, "t")
+        obj, _ = obj.study_space(
+            space=None,
+            searcher=searcher,
+            searcher_options=options,
+            objectives=objectives,
+            source="t",
+        )
         create_searcher(searcher, obj.search_space, objectives, 0, options)
     except nas.exceptions.SearcherConfigError as e:  # e.g. a searcher for one objective only
         pytest.skip(f"{searcher} refuses this study: {e}")

@@ -340,13 +340,18 @@ async function drawCurves() {
 }
 
 async function drawArchs() {
+  // One row per architecture of the front, with every trial that evaluated it.
   const front = await api(`/api/studies/${STUDY_ID}/pareto`);
-  const head = el("tr", {}, el("th", { class: "num" }, "#"), front.objectives.map((o) => el("th", { class: "num" }, o.name)), el("th", {}, "architecture"));
+  const archs = front.architectures || front.trials.map((r) => ({ ...r, trials: [r.number] }));
+  const head = el("tr", {}, el("th", { class: "num" }, "#"), front.objectives.map((o) => el("th", { class: "num" }, o.name)),
+    el("th", {}, "architecture"), el("th", {}, "trials"));
   const names = summary.objectives.map((o) => o.name);
-  const rows = front.trials.map((r) => el("tr", {},
-    el("td", { class: "num" }, el("a", { href: `/studies/${STUDY_ID}/trials/${r.number}` }, String(r.number))),
+  const link = (n) => el("a", { href: `/studies/${STUDY_ID}/trials/${n}` }, String(n));
+  const rows = archs.map((r) => el("tr", {},
+    el("td", { class: "num" }, link(r.number)),
     front.objectives.map((o) => el("td", { class: "num" }, fmt(r.values[names.indexOf(o.name)]))),
-    el("td", { class: "arch wrap" }, r.arch || "")));
+    el("td", { class: "arch wrap" }, r.arch || ""),
+    el("td", { class: "trials" }, r.trials.flatMap((n, i) => (i ? [", ", link(n)] : [link(n)])))));
   $("archs").querySelector("thead").replaceChildren(head);
   $("archs").querySelector("tbody").replaceChildren(...rows);
   $("archs").dataset.rows = String(rows.length);
