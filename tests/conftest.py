@@ -28,10 +28,11 @@ _GUARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 @pytest.fixture(autouse=True)
 def _no_leaked_process_state() -> Iterator[None]:
-    """Fail the test that changes a signal handler, the working directory or a ``NAS_``
-    environment variable without restoring it (and restore them), instead of letting a later
-    test of the same worker fail in its place."""
+    """Fail the test that changes a signal handler, the main thread's blocked signals, the
+    working directory or a ``NAS_`` environment variable without restoring it (and restore
+    them), instead of letting a later test of the same worker fail in its place."""
     handlers = {s: signal.getsignal(s) for s in _GUARDED_SIGNALS}
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
     cwd = os.getcwd()
     env = {k: v for k, v in os.environ.items() if k.startswith("NAS_")}
     yield
@@ -41,6 +42,10 @@ def _no_leaked_process_state() -> Iterator[None]:
         if now is not handler:
             leaked.append(f"the {signal.Signals(s).name} handler ({handler!r} -> {now!r})")
             signal.signal(s, handler)
+    now_blocked = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    if now_blocked != blocked:
+        leaked.append(f"the blocked signals ({sorted(blocked)} -> {sorted(now_blocked)})")
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     if os.getcwd() != cwd:
         leaked.append(f"the working directory ({cwd} -> {os.getcwd()})")
         os.chdir(cwd)
