@@ -44,7 +44,7 @@ YAML::
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -690,24 +690,14 @@ class ArchMask:
             rng: the only source of randomness.
             op_weights: non-negative weight per op name.
         """
-        depths = []
-        layers = []
-        for s, st in enumerate(self.space.stages):
-            feasible = self.feasible_depths(s)
-            d = feasible[int(rng.integers(len(feasible)))]
-            slots = []
-            for j in range(st.max_depth):
-                if j >= d:
-                    slots.append(SKIPPED)
-                    continue
-                options = self.active_choices(s, j)
-                ops = list(dict.fromkeys(c.op for c in options))
-                op = ops[_pick(rng, ops, op_weights)]
-                of_op = [c for c in options if c.op == op]
-                slots.append(of_op[int(rng.integers(len(of_op)))])
-            depths.append(d)
-            layers.append(tuple(slots))
-        return Arch(tuple(depths), tuple(layers))
+
+        def slot(options: tuple[LayerChoice, ...], stage: int) -> LayerChoice:
+            ops = list(dict.fromkeys(c.op for c in options))
+            op = ops[_pick(rng, ops, op_weights)]
+            of_op = [c for c in options if c.op == op]
+            return of_op[int(rng.integers(len(of_op)))]
+
+        return self._build(lambda feasible: feasible[int(rng.integers(len(feasible)))], slot)
 
     def largest(self) -> Arch:
         """The largest architecture of the mask: per stage the greatest feasible depth and, in
@@ -722,20 +712,29 @@ class ArchMask:
 
     def _extreme(self, largest: bool) -> Arch:
         rank = self.space._choice_rank
+
+        def slot(options: tuple[LayerChoice, ...], stage: int) -> LayerChoice:
+            costs = [rank[(stage, c)] for c in options]
+            return options[costs.index(max(costs) if largest else min(costs))]
+
+        return self._build(lambda feasible: feasible[-1] if largest else feasible[0], slot)
+
+    def _build(
+        self,
+        depth: Callable[[tuple[int, ...]], int],
+        choice: Callable[[tuple[LayerChoice, ...], int], LayerChoice],
+    ) -> Arch:
+        """An architecture of the mask, stage by stage: ``depth(feasible depths)``, then
+        ``choice(allowed active choices, stage)`` for each slot inside it (in slot order);
+        slots beyond the depth hold :data:`SKIPPED`."""
         depths = []
         layers = []
         for s, st in enumerate(self.space.stages):
-            feasible = self.feasible_depths(s)
-            d = feasible[-1] if largest else feasible[0]
-            slots = []
-            for j in range(st.max_depth):
-                if j >= d:
-                    slots.append(SKIPPED)
-                    continue
-                options = self.active_choices(s, j)
-                costs = [rank[(s, c)] for c in options]
-                best = costs.index(max(costs) if largest else min(costs))
-                slots.append(options[best])
+            d = depth(self.feasible_depths(s))
+            slots = [
+                choice(self.active_choices(s, j), s) if j < d else SKIPPED
+                for j in range(st.max_depth)
+            ]
             depths.append(d)
             layers.append(tuple(slots))
         return Arch(tuple(depths), tuple(layers))

@@ -12,30 +12,14 @@ from nas.space import ArchSpace
 from nas.supernet import PATH_SAMPLERS
 from nas.supernet._ranking import GroundTruth, StandaloneRecipe, enumerate_archs
 from nas.testing.cli import run_cli
+from nas.testing.supernet import THREE_NETWORKS
 
 cli = run_cli
 
 
-TINY = {
-    "input": {"channels": 1, "height": 8, "width": 8},
-    "classes": 10,
-    "stem": {"channels": 4},
-    "stages": [
-        {
-            "channels": 4,
-            "stride": 1,
-            "depth": [1],
-            "ops": ["conv", "skip"],
-            "kernel": 3,
-            "width": [2, 4],
-        },
-    ],
-}
-
-
 @pytest.fixture
 def ground_truth(tmp_path: Path) -> Path:
-    space = ArchSpace.from_dict(TINY)
+    space = ArchSpace.from_dict(THREE_NETWORKS)
     archs = enumerate_archs(space)  # conv w2, conv w4, skip
     accuracy = np.array([[0.9, 0.92], [0.95, 0.93], [0.5, 0.55]])
     gt = GroundTruth(space, archs, accuracy, 1 - accuracy, StandaloneRecipe(epochs=1))

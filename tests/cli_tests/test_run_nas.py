@@ -56,7 +56,9 @@ def test_run_trains_searches_prints_the_front_and_plots(workdir) -> None:
     assert code == 0, err
     assert "training supernet" not in err and "trained weights loaded from" in err
     assert "9 trials (9 complete)" in out
-    archs = [str(t.user_attrs["arch"]) for t in nas.load_study("tiny_nas", "sqlite:///nas.db").trials]
+    archs = [
+        str(t.user_attrs["arch"]) for t in nas.load_study("tiny_nas", "sqlite:///nas.db").trials
+    ]
     assert len(set(archs)) == 9
 
 

@@ -12,6 +12,7 @@ from nas.exceptions import SearcherConfigError
 from nas.searchers import UniqueProposals, create_searcher, searcher_names
 from nas.space import ArchSpace
 from nas.testing.searchers import simulate
+from nas.testing.supernet import THREE_NETWORKS
 
 ROOT = Path(__file__).resolve().parents[2]
 OBJECTIVES = (Objective("accuracy", "maximize"), Objective("mflops", "minimize"))
@@ -48,20 +49,11 @@ def test_no_searcher_proposes_a_network_already_evaluated_or_pending(arch, name)
     pytest.skip(f"{name} takes no encoding of the architecture space")
 
 
-TINY = {
-    "input": {"channels": 1, "height": 8, "width": 8},
-    "classes": 10,
-    "stem": {"channels": 4},
-    "stages": [{"channels": 4, "stride": 1, "depth": [1], "ops": ["conv", "skip"], "kernel": 3,
-                "width": [2, 4]}],
-}  # fmt: skip
-
-
 def test_duplicates_are_replaced_deterministically_and_exhaustion_ends_the_proposals() -> None:
     from nas._types import FrozenTrial, TrialState
     from nas.searchers import RandomSearcher
 
-    tiny = ArchSpace.from_dict(TINY)
+    tiny = ArchSpace.from_dict(THREE_NETWORKS)
     space = tiny.search_space  # 3 networks: conv of width 2 or 4, or skip
     largest = tiny.params(tiny.largest())
 
@@ -86,7 +78,7 @@ def test_duplicates_are_replaced_deterministically_and_exhaustion_ends_the_propo
 def test_a_nas_study_ends_when_every_network_was_evaluated(tmp_path) -> None:
     import nas
 
-    tiny = ArchSpace.from_dict(TINY)
+    tiny = ArchSpace.from_dict(THREE_NETWORKS)
     study = nas.create_study(
         "tiny", tiny.search_space, {"value": "minimize"}, storage=f"sqlite:///{tmp_path}/t.db"
     )

@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import time
+from typing import Any
 
 import pytest
 
@@ -293,7 +294,10 @@ def test_interrupt_swallowed_by_the_objective_still_stops_and_requeues(sqlite_ur
     def objective(trial):
         if trial.number == 2:
             try:
-                os.kill(os.getpid(), signal.SIGINT)
+                # Ctrl-C, delivered to this (the main) thread: os.kill would let the kernel pick
+                # any thread of the process (heartbeat, SQLAlchemy, torch's pools), and the
+                # handler would then run only when the main thread next checks for signals.
+                signal.raise_signal(signal.SIGINT)
                 time.sleep(1.0)
             except KeyboardInterrupt:
                 return 123.0  # the library carries on with a bogus result
@@ -429,9 +433,15 @@ def test_timeout_stops_starting_trials(sqlite_url):
     assert 1 <= len(study.trials) <= 10
 
 
-def _worker(url: str, n: int) -> None:
+def _slow_quadratic(trial: Any) -> float:
+    time.sleep(0.02)  # long enough that the 4 workers' trials overlap
+    return quadratic(trial)
+
+
+def _worker(url: str, n: int, ready: Any) -> None:
     study = nas.load_study("par", storage=url)
-    study.optimize(quadratic, n_trials=n)
+    ready.wait(60)  # every worker starts claiming together, however slow its start-up was
+    study.optimize(_slow_quadratic, n_trials=n)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -439,7 +449,8 @@ def test_four_processes_share_one_study(backend, request):
     url = request.getfixturevalue(f"{backend}_url")
     nas.create_study("par", SPACE, {"loss": "minimize"}, searcher="evolution", storage=url, seed=0)
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_worker, args=(url, 40)) for _ in range(4)]
+    ready = ctx.Barrier(4)
+    procs = [ctx.Process(target=_worker, args=(url, 40, ready)) for _ in range(4)]
     for p in procs:
         p.start()
     for p in procs:

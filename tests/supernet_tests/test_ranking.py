@@ -23,16 +23,9 @@ from nas.supernet._ranking import (
     top_k_overlap,
     train_standalone,
 )
+from nas.testing.supernet import THREE_NETWORKS
 
 ROOT = Path(__file__).resolve().parents[2]
-#: Three networks (conv of width 2 or 4, or skip): stand-alone training in a second.
-TINY = {
-    "input": {"channels": 1, "height": 8, "width": 8},
-    "classes": 10,
-    "stem": {"channels": 4},
-    "stages": [{"channels": 4, "stride": 1, "depth": [1], "ops": ["conv", "skip"], "kernel": 3,
-                "width": [2, 4]}],
-}  # fmt: skip
 
 
 @pytest.mark.parametrize(("name", "count"), [("ranking_space", 81), ("ranking_space_ops", 64)])
@@ -92,7 +85,7 @@ def test_within_bin_tau_and_paired_statistics() -> None:
 
 
 def _tiny_gt(tmp_path: Path, seeds: int = 4) -> GroundTruth:
-    space = ArchSpace.from_dict(TINY)
+    space = ArchSpace.from_dict(THREE_NETWORKS)
     gt = build_ground_truth(space, StandaloneRecipe(epochs=2), seeds)
     gt.save(tmp_path / "gt.json")
     return GroundTruth.load(tmp_path / "gt.json")
@@ -150,7 +143,7 @@ def test_a_missing_or_broken_ground_truth_is_one_clear_error(tmp_path) -> None:
 
 
 def test_agreement_by_dimension_counts_single_change_pairs() -> None:
-    space = ArchSpace.from_dict(TINY)
+    space = ArchSpace.from_dict(THREE_NETWORKS)
     archs = enumerate_archs(space)  # conv w2, conv w4, skip
     truth = [0.8, 0.9, 0.5]
     right = agreement_by_dimension(space, archs, truth, truth)
