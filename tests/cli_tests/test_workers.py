@@ -201,6 +201,15 @@ def test_workers_starting_a_nas_study_together_train_one_supernet(tmp_path) -> N
     assert storage.get_lease(study.study_id, "supernet-training") is None  # released
     trials = _check_exact(url, "nas_par", 16)
     assert len({json.dumps(t.user_attrs["arch"]) for t in trials}) == 16  # 16 networks
+    # Which of the three measured is a race (the trainer may take all 16 before the others
+    # poll): one more worker, joining by name later, measures 4 more with the stored weights.
+    late = subprocess.run(
+        [*args[:4], "nas_par", "--storage", url, "--n-trials", "20", "-q"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert late.returncode == 0, late.stderr
+    trials = _check_exact(url, "nas_par", 20)
+    assert len(storage.get_artifacts(study.study_id, kind=WEIGHTS_KIND)) == 1  # not retrained
     # Every worker measured with the same weights: re-measured here from the stored weights,
     # each worker's trials give the values it stored.
     objective = objective_from_definition(stored_definition(study.user_attrs))

@@ -18,6 +18,7 @@ from gpytorch.likelihoods import GaussianLikelihood
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from gpytorch.priors import GammaPrior
 
+from nas.searchers._bayesian import _pure_python_log_ehvi
 from nas.searchers._bo_model import FastSingleTaskGP, _NumpyMll, fit_direct
 
 D = torch.float64
@@ -157,7 +158,9 @@ def test_acquisition_values_and_gradients_match_on_both_models(m: int) -> None:
 
     def acq(model):
         sampler = SobolQMCNormalSampler(torch.Size([64]), seed=1)
-        with torch.random.fork_rng():
+        # The searcher's own setting: BoTorch's optional C++ kernel is never JIT-compiled
+        # (a compile of 20+ s, racing xdist workers on one lock file in ~/.cache).
+        with torch.random.fork_rng(), _pure_python_log_ehvi():
             torch.manual_seed(0)
             if m == 1:
                 return qLogNoisyExpectedImprovement(model, x, sampler=sampler)
