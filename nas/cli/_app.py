@@ -31,6 +31,7 @@ from nas.study import (
 )
 from nas.study._config import RUN_ATTR
 from nas.study._objectives import objective_from_definition, stored_definition
+from nas.supernet._splits import FAMILY_ATTR, LEAF_ATTR
 
 try:  # typer >= 0.2x vendors click; its usage errors derive from TyperException
     from typer import TyperException as _UsageError
@@ -685,14 +686,76 @@ def _print_front(study: Study, fmt: Format) -> None:
                     "number": t.number,
                     **{n: t.values[n] for n in names},
                     "arch": a,
+                    "leaf": t.user_attrs.get(LEAF_ATTR),
                     "trials": ", ".join(map(str, numbers)),
                 }
             )
         title = f"Pareto front of {study.name} ({len(front)} trials, {len(flat)} architectures)"
-        _emit(flat, fmt, ["number", *names, "arch", "trials"], title=title)
+        leaf = ["leaf"] if FAMILY_ATTR in study.user_attrs else []
+        _emit(flat, fmt, ["number", *names, "arch", *leaf, "trials"], title=title)
         return
     flat, cols = _flatten(study, rows)
     _emit(flat, fmt, ["number", *cols], title=title)
+
+
+@app.command()
+def splits(
+    name: Annotated[str, typer.Argument(help="Study name (a NAS study).", show_default=False)],
+    storage: StorageOpt = None,
+    fmt: FormatOpt = Format.table,
+) -> None:
+    """Show how a NAS study's supernet was split into sub-supernets (train.splits): every split
+    with its groups, and for gradient matching each scored slot's cut score and distances."""
+    study = load_study(name, _storage(storage))
+    tree = study.user_attrs.get(FAMILY_ATTR)
+    if tree is None:
+        raise NasError(
+            f"study {name!r} has no split supernet (its objective has no train.splits, or it "
+            "has not trained yet)"
+        )
+    if fmt is Format.json:
+        typer.echo(json.dumps(tree, indent=2))
+        return
+
+    def text(choice: list[Any]) -> str:
+        op, k, w = choice
+        return f"{op}{k or ''}{'/' + str(w) if w else ''}" if (k or w) else str(op)
+
+    rows = [
+        {
+            "split": i + 1,
+            "leaf": r["leaf"],
+            "slot": f"s{r['slot'][0]}.l{r['slot'][1]}",
+            "children": " | ".join(
+                f"{c}: {' '.join(map(text, g))}"
+                for c, g in zip(r["children"], r["groups"], strict=True)
+            ),
+            "policy": r["policy"],
+            "at_step": r["at_step"],
+            "restart": "new weights" if r["final"] else "copied",
+            "cut scores": ", ".join(
+                f"s{x['slot'][0]}.l{x['slot'][1]} {x['cut']:.4g}" for x in r["scores"]
+            ),
+        }
+        for i, r in enumerate(tree["splits"])
+    ]
+    columns = ["split", "leaf", "slot", "children", "policy", "at_step", "restart", "cut scores"]
+    leaves = ", ".join(leaf["id"] for leaf in tree["leaves"])
+    _emit(rows, fmt, columns, title=f"Splits of {study.name} (leaves {leaves})")
+    if fmt is not Format.table:
+        return
+    for i, r in enumerate(tree["splits"]):
+        chosen = [x for x in r["scores"] if x["slot"] == r["slot"]]
+        if not chosen:
+            continue
+        labels = [text(c) for c in chosen[0]["choices"]]
+        table = Table(title=f"split {i + 1}: gradient distance (1 - cos) in {r['slot']}")
+        table.add_column("")
+        for label in labels:
+            table.add_column(label, justify="right")
+        for label, row in zip(labels, chosen[0]["distance"], strict=True):
+            table.add_row(label, *(f"{v:.3f}" for v in row))
+        _print_table(table)
 
 
 def _write_plot(study: Study, path: Path) -> Path:
@@ -957,6 +1020,185 @@ def bench_ranking(
         payload["proxies"] = proxies
         payload["proxies_within_bins"] = within
         payload["ceiling"] = ceiling
+        try:
+            json_out.write_text(json.dumps(payload, indent=1) + "\n")
+        except OSError as e:
+            raise NasError(f"cannot write {json_out}: {e.strerror or e}") from None
+
+
+def _policy_choices() -> dict[str, str]:
+    from nas.supernet._splits import SPLIT_POLICIES  # torch-free: the registry alone
+
+    return {name: name for name in [*SPLIT_POLICIES.names(), "all"]}
+
+
+#: The ``--policy`` choices of ``nas bench splits``: every registered split policy, or all.
+SplitPolicyChoice = StrEnum("SplitPolicyChoice", _policy_choices())  # type: ignore[misc]
+#: ``nas bench splits --space``: the ground truths it runs on.
+SPLIT_SPACES = {
+    "micro": Path("benchmarks/ranking_ground_truth_ops.json"),
+    "ranking": Path("benchmarks/ranking_ground_truth.json"),
+}
+SplitSpace = StrEnum("SplitSpace", {k: k for k in SPLIT_SPACES})  # type: ignore[misc]
+
+
+@bench_app.command("splits")
+def bench_splits(
+    policy: Annotated[
+        SplitPolicyChoice, typer.Option("--policy", help="Split policy to measure, or all.")
+    ] = SplitPolicyChoice["all"],
+    space: Annotated[
+        SplitSpace,
+        typer.Option(
+            "--space",
+            help="micro: 3 slots x 4 ops (64 architectures); ranking: 2 slots x 9 choices (81).",
+        ),
+    ] = SplitSpace["micro"],
+    seeds: Annotated[int, typer.Option("--seeds", min=1, help="Seeds per policy.")] = 3,
+    epochs: Annotated[
+        int, typer.Option("--epochs", min=2, help="The family's budget in epochs of steps.")
+    ] = 60,
+    at_epochs: Annotated[
+        str, typer.Option("--at-epochs", help="Split epochs, comma-separated.")
+    ] = "20,40",
+    repeats: Annotated[
+        int, typer.Option("--repeats", min=1, help="Minibatches of gm's gradient matching.")
+    ] = 4,
+    restart: Annotated[
+        str, typer.Option("--restart", help="final (new weights at the last split) or none.")
+    ] = "none",
+    sampler: Annotated[
+        RankingSampler, typer.Option("--sampler", help="Path sampler inside each leaf.")
+    ] = RankingSampler["pada"],
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write per-seed results to this JSON file.")
+    ] = None,
+    ground_truth: Annotated[
+        Path | None,
+        typer.Option("--ground-truth", help="Stand-alone accuracies (default: the space's)."),
+    ] = None,
+    device: Annotated[
+        str, typer.Option("--device", help="Where supernets train: cpu, cuda, cuda:1, ...")
+    ] = "cpu",
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Processes training families at once.")
+    ] = 1,
+) -> None:
+    """Supernet splits (GM-NAS) at an equal budget of optimizer steps: Kendall tau (overall and
+    within FLOPs bins) and top-1 regret of each split policy, beside the floor (cost proxies)
+    and the ceiling (the ground truth's split-half agreement).
+
+    Every policy trains a family with the same budget (gradient scoring is charged to it), the
+    same seeds (the same initial weights and data order up to the first split) and the same
+    path sampler inside each leaf; every architecture is scored by the leaf that owns it.
+    """
+    import statistics
+
+    from rich.progress import Progress
+
+    from nas.supernet._config import OptionError, SplitConfig, TrainConfig
+    from nas.supernet._family import check_split_budget
+    from nas.supernet._ranking import GroundTruth, paired, ranking_data, run_ranking
+
+    gt = GroundTruth.load(ground_truth or SPLIT_SPACES[space.value])
+    _check_device(device, "--device")
+    if json_out is not None and not json_out.parent.exists():
+        raise NasError(f"--json {json_out}: directory {json_out.parent} does not exist")
+    try:
+        at = [int(x) for x in at_epochs.split(",") if x.strip()]
+    except ValueError:
+        raise NasError(f"--at-epochs {at_epochs!r}: expected integers like 20,40") from None
+    names = (
+        [n for n in _policy_choices() if n != "all"] if policy.value == "all" else [policy.value]
+    )
+    n_train = len(ranking_data(gt.data).y_train)
+    configs = {}
+    for name in names:
+        try:
+            split = SplitConfig(
+                policy=name, at_epochs=tuple(at) if name != "none" else (), repeats=repeats,
+                restart=restart,
+            )  # fmt: skip
+            train = TrainConfig(epochs=epochs, batch_size=gt.recipe.batch_size, splits=split)
+        except OptionError as e:
+            option = e.option.removeprefix("splits.").replace("_", "-")
+            raise NasError(f"--{option}: must be {e.rule}, got {e.value!r}") from None
+        try:
+            check_split_budget(gt.space, train, n_train)
+        except ValueError as e:
+            raise NasError(f"--epochs/--at-epochs/--repeats: {e}") from None
+        configs[name] = split.to_dict()
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task("training families", total=len(names) * seeds)
+        results = [
+            run_ranking(
+                gt,
+                sampler.value,
+                list(range(seeds)),
+                epochs=epochs,
+                train={"splits": configs[name]},
+                label=name,
+                device=device,
+                workers=workers,
+                on_seed=lambda: bar.advance(task),
+            )
+            for name in names
+        ]
+
+    def spread(values: list[float]) -> str:
+        sd = statistics.stdev(values) if len(values) > 1 else 0.0
+        return f"{statistics.fmean(values):.3f} ± {sd:.3f}"
+
+    proxies, ceiling = gt.proxies(), gt.ceiling()
+    within, regret = gt.proxies_within_bins(), gt.proxies_regret()
+    table = Table(
+        title=f"{space.value}: {len(gt.archs)} architectures, {seeds} seed(s), {epochs} epochs "
+        f"of steps, splits after epochs {at}, sampler {sampler.value}"
+    )
+    for col in ("", "Kendall tau", "within FLOPs bins", "top-1 regret", "leaves", "charged"):
+        table.add_column(col)
+    table.add_row("ceiling (split-half)", f"{ceiling:.3f}", "", f"{gt.ceiling_regret():.4f}")
+    for name, tau in proxies.items():
+        table.add_row(
+            f"floor: {name} proxy", f"{tau:.3f}", f"{within[name]:.3f}", f"{regret[name]:.4f}"
+        )
+    table.add_row("floor: random pick", "", "", f"{regret['random']:.4f}")
+    for r in results:
+        table.add_row(
+            r.sampler,
+            spread(r.kendall_tau),
+            spread(r.kendall_tau_within_bins),
+            f"{statistics.fmean(r.top1_regret):.4f}",
+            str(round(statistics.fmean(r.leaves), 1)),
+            f"{statistics.fmean(r.charged_steps):.0f}",
+        )
+    _print_table(table)
+    by_name = {r.sampler: r for r in results}
+    if seeds >= 2 and "none" in by_name:
+        for r in results:
+            if r.sampler == "none":
+                continue
+            vs = paired(r.kendall_tau, by_name["none"].kendall_tau)
+            out.print(
+                f"{r.sampler} - none: {vs.mean:+.3f} ± {vs.se:.3f} (higher on {vs.wins}/{vs.n} "
+                f"seeds, signed-rank p = {vs.p_value:.3f})",
+                highlight=False,
+            )
+    if json_out is not None:
+        payload: dict[str, Any] = {
+            r.sampler: {
+                **{k: v for k, v in r.to_json().items() if k != "agreement"},
+                "epochs": epochs,
+                "splits": configs[r.sampler],
+                "seeds": list(range(seeds)),
+            }
+            for r in results
+        }
+        payload["proxies"] = proxies
+        payload["proxies_within_bins"] = within
+        payload["proxies_regret"] = regret
+        payload["ceiling"] = ceiling
+        payload["ceiling_regret"] = gt.ceiling_regret()
         try:
             json_out.write_text(json.dumps(payload, indent=1) + "\n")
         except OSError as e:

@@ -24,6 +24,7 @@ from nas.pareto import pareto_mask
 from nas.space import SearchSpace
 from nas.space._params import CategoricalParam, FixedParam, FloatParam, IntParam
 from nas.storage import ArtifactRecord, StudyRecord, StudySummary
+from nas.supernet._splits import FAMILY_ATTR, LEAF_ATTR
 
 __all__ = [
     "IMPORTANCE_MAX_AGE",
@@ -157,7 +158,11 @@ def _study_detail(
             budgets.add(float(t.budget))
         if t.datetime_updated is not None and t.datetime_updated > last:
             last = t.datetime_updated
-    attrs = {k: v for k, v in record.user_attrs.items() if not k.startswith("nas.lease.")}
+    attrs = {
+        k: v
+        for k, v in record.user_attrs.items()
+        if not k.startswith("nas.lease.") and k != FAMILY_ATTR
+    }
     return {
         "id": record.study_id,
         "name": record.name,
@@ -169,6 +174,7 @@ def _study_detail(
         "user_attrs": attrs,
         "note": record.user_attrs.get(NOTE_ATTR) or "",
         "is_nas": is_nas_study(record),
+        "family": record.user_attrs.get(FAMILY_ATTR),
         "states": counts,
         "n_trials": len(trials),
         "n_excluded": sum(excluded_reason(t) is not None for t in trials),
@@ -197,6 +203,7 @@ def trial_row(t: FrozenTrial, objectives: Sequence[Objective], nas: bool) -> dic
     }
     if nas:
         row["arch"] = arch_text(t.user_attrs.get("arch"))
+        row["leaf"] = t.user_attrs.get(LEAF_ATTR)
     return row
 
 
@@ -231,6 +238,7 @@ def trial_detail(
         "excluded": excluded_reason(t),
         "arch": t.user_attrs.get("arch") if is_nas_study(record) else None,
         "arch_text": arch_text(t.user_attrs.get("arch")),
+        "leaf": t.user_attrs.get(LEAF_ATTR),
         "artifacts": [
             {
                 "id": a.artifact_id,

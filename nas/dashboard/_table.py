@@ -9,7 +9,8 @@ Filter language (one line, case-sensitive names, clauses joined by ``and``)::
     state in (COMPLETE, PRUNED)
 
 Fields: ``number``, ``state``, ``budget``, ``duration`` (seconds), ``worker``, ``restarts``,
-``excluded`` (true/false), ``arch`` (the one-line architecture of a NAS trial), an objective name
+``excluded`` (true/false), ``arch`` (the one-line architecture of a NAS trial), ``leaf`` (the
+sub-supernet that measured it, in a split family), an objective name
 or ``values.NAME``, a parameter name or ``params.NAME``, a scalar user attribute ``attrs.KEY``.
 A bare name is looked up as a built-in field, then an objective, then a parameter. Operators:
 ``== != < <= > >= ~ in``. Values: numbers, ``true``/``false``/``null``, quoted strings
@@ -34,6 +35,7 @@ from nas._archtext import arch_text
 from nas._types import FrozenTrial, Objective
 from nas.dashboard._view import excluded_reason
 from nas.exceptions import NasError
+from nas.supernet._splits import LEAF_ATTR
 
 __all__ = [
     "BUILTIN_FIELDS",
@@ -75,6 +77,7 @@ _BUILTIN: dict[str, Callable[[FrozenTrial], Any]] = {
     "restarts": lambda t: t.restarts,
     "excluded": lambda t: excluded_reason(t) is not None,
     "arch": lambda t: _or_missing(arch_text(t.user_attrs.get("arch"))),
+    "leaf": lambda t: _or_missing(t.user_attrs.get(LEAF_ATTR)),
 }
 #: Field names that are not objectives or parameters.
 BUILTIN_FIELDS = tuple(_BUILTIN)

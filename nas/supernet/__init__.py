@@ -15,6 +15,9 @@ analytic costs. This package builds the networks and trains and scores them:
 * the evaluation interface :class:`ArchEvaluator` ("a batch-norm-calibrated network for this
   architecture", :class:`SupernetEvaluator` for one supernet) feeds the metrics of
   :data:`METRICS`, the ranking benchmark and export;
+* a supernet splits into a family of sub-supernets (few-shot NAS, GM-NAS:
+  :class:`FamilyTrainer`, policies in :data:`SPLIT_POLICIES`, :class:`FamilyEvaluator` routing
+  each architecture to the leaf that owns it);
 * :class:`SupernetObjective` is the ``supernet`` objective type of study files;
   :func:`load_image_dataset` loads digits (embedded) or CIFAR-10 from a user's directory (never
   downloaded).
@@ -51,6 +54,7 @@ if TYPE_CHECKING:
     )
     from nas.supernet._config import (
         EvalConfig,
+        SplitConfig,
         SupernetDefinition,
         TrainConfig,
         parse_supernet_definition,
@@ -72,6 +76,7 @@ if TYPE_CHECKING:
         score,
     )
     from nas.supernet._export import ExportedSubnet, ExportError, export_subnet, load_subnet
+    from nas.supernet._family import FamilyEvaluator, FamilyTrainer, gradient_distances
     from nas.supernet._latency import measure_latency
     from nas.supernet._metrics import METRICS, Metric, MetricContext
     from nas.supernet._network import ElasticLayer, Residual, Supernet
@@ -89,6 +94,15 @@ if TYPE_CHECKING:
         SandwichSampler,
         UniformSampler,
         create_sampler,
+    )
+    from nas.supernet._splits import (
+        SPLIT_POLICIES,
+        Family,
+        Leaf,
+        SlotScore,
+        SplitPolicy,
+        SplitRecord,
+        min_cut_partition,
     )
     from nas.supernet._train import (
         DeviceError,
@@ -116,8 +130,29 @@ _EXPORTS: dict[str, str] = {
         "nas.space",
     ),
     **dict.fromkeys(
-        ["EvalConfig", "SupernetDefinition", "TrainConfig", "parse_supernet_definition"],
+        [
+            "EvalConfig",
+            "SplitConfig",
+            "SupernetDefinition",
+            "TrainConfig",
+            "parse_supernet_definition",
+        ],
         "nas.supernet._config",
+    ),
+    **dict.fromkeys(
+        ["FamilyEvaluator", "FamilyTrainer", "gradient_distances"], "nas.supernet._family"
+    ),
+    **dict.fromkeys(
+        [
+            "SPLIT_POLICIES",
+            "Family",
+            "Leaf",
+            "SlotScore",
+            "SplitPolicy",
+            "SplitRecord",
+            "min_cut_partition",
+        ],
+        "nas.supernet._splits",
     ),
     **dict.fromkeys(
         [
@@ -178,12 +213,17 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
-    "ARCH_OPS",
     "Arch",
+    "arch_cost",
+    "ARCH_OPS",
     "ArchCost",
     "ArchEvaluator",
     "ArchMask",
     "ArchSpace",
+    "augment_batch",
+    "build_supernet",
+    "check_device",
+    "create_sampler",
     "DatasetError",
     "DeviceError",
     "DynamicBatchNorm2d",
@@ -191,22 +231,44 @@ __all__ = [
     "DynamicLinear",
     "ElasticLayer",
     "EvalConfig",
-    "ExportError",
+    "evaluate_arch",
+    "export_subnet",
     "ExportedSubnet",
+    "ExportError",
+    "Family",
+    "FamilyEvaluator",
+    "FamilyTrainer",
+    "gradient_distances",
     "GradientVariance",
     "ImageDataset",
     "LayerChoice",
-    "METRICS",
+    "Leaf",
+    "load_cifar10",
+    "load_digits_images",
+    "load_image_dataset",
+    "load_subnet",
+    "measure_latency",
     "Metric",
     "MetricContext",
-    "PATH_SAMPLERS",
+    "METRICS",
+    "min_cut_partition",
     "PadaSampler",
+    "parse_supernet_definition",
+    "parse_supernet_objective",
+    "PATH_SAMPLERS",
     "PathLoss",
     "PathSampler",
+    "recalibrate_bn",
     "Residual",
-    "SKIPPED",
     "SandwichSampler",
+    "score",
     "Scores",
+    "SKIPPED",
+    "SlotScore",
+    "SPLIT_POLICIES",
+    "SplitConfig",
+    "SplitPolicy",
+    "SplitRecord",
     "StageSpec",
     "Supernet",
     "SupernetDefinition",
@@ -217,22 +279,6 @@ __all__ = [
     "TrainConfig",
     "TrainerHook",
     "UniformSampler",
-    "arch_cost",
-    "augment_batch",
-    "build_supernet",
-    "check_device",
-    "create_sampler",
-    "evaluate_arch",
-    "export_subnet",
-    "load_cifar10",
-    "load_digits_images",
-    "load_image_dataset",
-    "load_subnet",
-    "measure_latency",
-    "parse_supernet_definition",
-    "parse_supernet_objective",
-    "recalibrate_bn",
-    "score",
 ]
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "AUGMENTATIONS",
     "EvalConfig",
     "OptionError",
+    "SplitConfig",
     "SupernetDefinition",
     "TrainConfig",
     "parse_supernet_definition",
@@ -69,6 +70,96 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
+#: Values of ``train.splits.restart``.
+RESTARTS = ("final", "none")
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """How a supernet is split into a family of sub-supernets (``train.splits`` of a study
+    file; :mod:`nas.supernet._splits` and :mod:`nas.supernet._family`).
+
+    Attributes:
+        policy: a name of :data:`~nas.supernet.SPLIT_POLICIES` (``none``, ``exhaustive``,
+            ``random``, ``gm``).
+        at_epochs: the epochs (of the whole family's budget, counted in full epochs of
+            optimizer steps) after which every leaf splits, strictly increasing, ``>= 1``.
+        branches: children per split (``exhaustive``: one per choice), ``>= 2``.
+        repeats: minibatches over which ``gm`` averages its gradient distances, ``>= 1``.
+        restart: ``final`` (children of the last split start from new weights, optimizer and
+            a restarted schedule, as GM-NAS's ``restart=final``) or ``none`` (every split
+            copies the parent's training state).
+
+    Raises:
+        OptionError: a value of the wrong type or out of range (option ``splits.<name>``).
+    """
+
+    policy: str = "none"
+    at_epochs: tuple[int, ...] = ()
+    branches: int = 2
+    repeats: int = 16
+    restart: str = "final"
+
+    def __post_init__(self) -> None:
+        from nas.supernet._splits import SPLIT_POLICIES
+
+        at = self.at_epochs
+        if isinstance(at, list | tuple) and all(_is_int(e) for e in at):
+            object.__setattr__(self, "at_epochs", tuple(int(e) for e in at))
+        rules: list[tuple[str, bool, str]] = [
+            (
+                "policy",
+                isinstance(self.policy, str) and self.policy in SPLIT_POLICIES,
+                "one of " + ", ".join(SPLIT_POLICIES.names()),
+            ),
+            (
+                "at_epochs",
+                isinstance(self.at_epochs, tuple)
+                and all(_is_int(e) and e >= 1 for e in self.at_epochs)
+                and all(a < b for a, b in zip(self.at_epochs, self.at_epochs[1:], strict=False)),
+                "a strictly increasing list of integers >= 1",
+            ),
+            ("branches", _is_int(self.branches) and self.branches >= 2, "an integer >= 2"),
+            ("repeats", _is_int(self.repeats) and self.repeats >= 1, "an integer >= 1"),
+            ("restart", self.restart in RESTARTS, " or ".join(RESTARTS)),
+        ]
+        for name, ok, rule in rules:
+            if not ok:
+                raise OptionError("train", f"splits.{name}", rule, getattr(self, name))
+        if self.policy != "none" and not self.at_epochs:
+            raise OptionError(
+                "train", "splits.at_epochs", f"given for policy {self.policy!r}", self.at_epochs
+            )
+
+    @classmethod
+    def from_value(cls, value: Any) -> SplitConfig:
+        """From a study file's ``train.splits`` mapping (or a :class:`SplitConfig`).
+
+        Raises:
+            OptionError: not a mapping of the fields, or a bad value.
+        """
+        if isinstance(value, SplitConfig):
+            return value
+        if not isinstance(value, Mapping):
+            raise OptionError("train", "splits", "a mapping", value)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(map(str, value)) - known)
+        if unknown:
+            rule = "absent (valid: " + ", ".join(sorted(known)) + ")"
+            raise OptionError("train", f"splits.{unknown[0]}", rule, value[unknown[0]])
+        return cls(**{str(k): v for k, v in value.items()})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The study-file form."""
+        return {
+            "policy": self.policy,
+            "at_epochs": list(self.at_epochs),
+            "branches": self.branches,
+            "repeats": self.repeats,
+            "restart": self.restart,
+        }
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Supernet training settings.
@@ -92,6 +183,10 @@ class TrainConfig:
         augment: ``none`` or ``shift`` (random translation by up to one pixel, zero padded).
         sampler: a name of :data:`~nas.supernet.PATH_SAMPLERS`.
         sampler_options: keyword options of the sampler.
+        splits: how the supernet splits into a family of sub-supernets (:class:`SplitConfig`;
+            a mapping is converted); ``None``: one supernet, trained by
+            :class:`~nas.supernet.SupernetTrainer` (a family with policy ``none`` trains the
+            same weights).
         seed: seeds the initial weights (with :func:`~nas.supernet.build_supernet`) and every
             draw of training.
         device: ``cpu`` or ``cuda[:N]``.
@@ -116,10 +211,13 @@ class TrainConfig:
     augment: str = "none"
     sampler: str = "uniform"
     sampler_options: Mapping[str, Any] = field(default_factory=dict)
+    splits: SplitConfig | None = None
     seed: int = 0
     device: str = "cpu"
 
     def __post_init__(self) -> None:
+        if self.splits is not None:
+            object.__setattr__(self, "splits", SplitConfig.from_value(self.splits))
         rules: list[tuple[str, bool, str]] = [
             ("epochs", _is_int(self.epochs) and self.epochs >= 1, "an integer >= 1"),
             (
@@ -154,6 +252,12 @@ class TrainConfig:
             raise OptionError(
                 "train", "nesterov", "false unless optimizer is sgd with momentum > 0", True
             )
+        if self.splits is not None and self.steps is None:
+            late = [e for e in self.splits.at_epochs if e >= self.epochs]
+            if late:
+                raise OptionError(
+                    "train", "splits.at_epochs", f"epochs before the last ({self.epochs})", late
+                )
 
     def budget(self, n_train: int) -> int:
         """The budget in optimizer steps for ``n_train`` training examples."""

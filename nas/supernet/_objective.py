@@ -51,6 +51,7 @@ import numpy as np
 from nas.exceptions import NasError, StudyConfigError
 from nas.space import Arch
 from nas.supernet._config import SupernetDefinition, parse_supernet_definition
+from nas.supernet._splits import FAMILY_ATTR, LEAF_ATTR
 from nas.supernet._store import (
     CHECKPOINT_KIND,
     LEASE_NAME,
@@ -72,8 +73,15 @@ if TYPE_CHECKING:
     from nas.supernet._data import ImageDataset
     from nas.supernet._evaluate import ArchEvaluator
     from nas.supernet._network import Supernet
+    from nas.supernet._splits import Family
 
-__all__ = ["SupernetNotTrainedError", "SupernetObjective", "parse_supernet_objective"]
+__all__ = [
+    "FAMILY_ATTR",
+    "LEAF_ATTR",
+    "SupernetNotTrainedError",
+    "SupernetObjective",
+    "parse_supernet_objective",
+]
 
 
 class SupernetNotTrainedError(NasError, RuntimeError):
@@ -171,7 +179,8 @@ class SupernetObjective(SupernetDefinition):
         Raises:
             DeviceError: the device is not available.
             DatasetError: the data set cannot be loaded.
-            StudyConfigError: its images or classes do not fit the architecture space.
+            StudyConfigError: its images or classes do not fit the architecture space, or
+                ``train.splits`` leaves the last split's leaves without training.
         """
         from nas.supernet._data import load_image_dataset
         from nas.supernet._train import check_device
@@ -192,6 +201,12 @@ class SupernetObjective(SupernetDefinition):
                 f"objective.space: classes is {self.space.classes}, dataset {self.dataset!r} "
                 f"has {data.classes}"
             )
+        from nas.supernet._family import check_split_budget
+
+        try:
+            check_split_budget(self.space, self.train_config(0), len(data.y_train))
+        except ValueError as e:
+            raise StudyConfigError(f"objective.{e}") from None
         self._data.append(data)
         return data
 
@@ -241,6 +256,7 @@ class SupernetObjective(SupernetDefinition):
         from nas.study._worker import new_worker_id
         from nas.supernet._checkpoint import checkpoint_from_bytes
         from nas.supernet._distributed import barrier, is_main_process, on_main
+        from nas.supernet._family import family_from_weights
         from nas.supernet._train import build_supernet, check_device
 
         data = self.validate()
@@ -248,7 +264,6 @@ class SupernetObjective(SupernetDefinition):
         storage, seed = study.storage, study.seed
         study_id = study.study_id
         prefix = f"supernet/{self.weights_key(seed)}/"
-        net = build_supernet(self.space, seed)
         # With several processes, rank 0 answers (on_main) and every process reads that artifact.
         owner = on_main(new_worker_id)  # one identity for all the processes of a group
         waited = False
@@ -256,8 +271,11 @@ class SupernetObjective(SupernetDefinition):
             final_id = on_main(lambda: last_artifact(storage, study_id, WEIGHTS_KIND, prefix))
             if final_id is not None:
                 state = checkpoint_from_bytes(storage.read_artifact(final_id))
-                net.load_state_dict(state["net"])
-                net.to(device)
+                family, nets = family_from_weights(
+                    self.space, state, lambda: build_supernet(self.space, seed)
+                )
+                for net in nets.values():
+                    net.to(device)
                 break
             if not train:
                 raise SupernetNotTrainedError(
@@ -270,7 +288,7 @@ class SupernetObjective(SupernetDefinition):
             if holder == owner:
                 try:
                     with LeaseKeeper(storage, study_id, owner) as keeper:
-                        self._train(study, net, data, prefix, on_epoch, keeper)
+                        family, nets = self._train(study, data, prefix, on_epoch, keeper)
                 finally:  # also on an error or Ctrl-C: the next process resumes at once
                     if is_main_process():
                         with contextlib.suppress(NasError):
@@ -283,30 +301,36 @@ class SupernetObjective(SupernetDefinition):
         # Checkpoints are only needed until the final weights exist.
         on_main(lambda: delete_artifacts(storage, study_id, CHECKPOINT_KIND, prefix, keep=None))
         barrier()
-        net.eval()
+        for net in nets.values():
+            net.eval()
+        if family.splits and is_main_process():
+            tree = family.to_dict()
+            if study.user_attrs.get(FAMILY_ATTR) != tree:
+                study.set_user_attr(FAMILY_ATTR, tree)
         perm = np.random.default_rng(
             np.random.SeedSequence([self.split_seed, 0xCA11B])
         ).permutation(len(data.y_train))
         calib = data.x_train[torch.as_tensor(perm[: self.eval.calibration])].to(device)
-        return _Prepared(net=net, data=data, calibration=calib)
+        return _Prepared(family=family, nets=nets, data=data, calibration=calib)
 
     def _train(
         self,
         study: Study,
-        net: Supernet,
         data: ImageDataset,
         prefix: str,
         on_epoch: Callable[[int, int, Mapping[str, float]], None] | None,
         keeper: LeaseKeeper,
-    ) -> None:
-        """Train (resuming from the study's last checkpoint) and store the final weights (with
-        the training history). Called by the lease holder only."""
+    ) -> tuple[Family, dict[str, Supernet]]:
+        """Train the family (one supernet unless ``train.splits`` splits it), resuming from
+        the study's last checkpoint, and store the final weights (with the training history
+        and, for a split family, the tree). Called by the lease holder only; returns the tree
+        and each leaf's supernet."""
         from nas.supernet._checkpoint import checkpoint_from_bytes, checkpoint_to_bytes
         from nas.supernet._distributed import on_main
-        from nas.supernet._train import SupernetTrainer
+        from nas.supernet._family import FamilyTrainer
 
         storage, study_id = study.storage, study.study_id
-        trainer = SupernetTrainer(net, data, self.train_config(study.seed))
+        trainer = FamilyTrainer(self.space, data, self.train_config(study.seed))
         total = trainer.planned_epochs
         checkpoint_id = on_main(lambda: last_artifact(storage, study_id, CHECKPOINT_KIND, prefix))
         if checkpoint_id is not None:
@@ -330,12 +354,13 @@ class SupernetObjective(SupernetDefinition):
                         storage, study_id, prefix, trainer.state_dict(), trainer.epoch
                     )
                 )
-        final = {"net": net.state_dict(), "history": list(trainer.history)}
+        final = trainer.weights()
         on_main(
             lambda: storage.store_artifact(
                 study_id, WEIGHTS_KIND, f"{prefix}final.pt", checkpoint_to_bytes(final)
             )
         )
+        return trainer.family, {leaf.id: trainer.net(leaf.id) for leaf in trainer.leaves}
 
     # ------------------------------------------------------------------ trials
 
@@ -353,14 +378,32 @@ class SupernetObjective(SupernetDefinition):
         Raises:
             RuntimeError: :meth:`prepare` was not called for this study.
         """
-        from nas.supernet._evaluate import SupernetEvaluator
+        from nas.supernet._family import FamilyEvaluator
 
         prepared = self._prepared(study)
-        return SupernetEvaluator(prepared.net, prepared.calibration)
+        return FamilyEvaluator(prepared.family, prepared.nets, prepared.calibration)
 
-    def supernet(self, study: Study) -> Supernet:
-        """The study's trained supernet (after :meth:`prepare`)."""
-        return self._prepared(study).net
+    def family(self, study: Study) -> Family:
+        """The study's family of sub-supernets (one root leaf unless ``train.splits`` split
+        it; after :meth:`prepare`)."""
+        return self._prepared(study).family
+
+    def supernet(self, study: Study, arch: Arch | None = None) -> Supernet:
+        """The study's trained supernet (after :meth:`prepare`): the one that owns ``arch``
+        (:meth:`Family.leaf_for`), or the only one.
+
+        Raises:
+            ValueError: no ``arch`` and the family has several leaves.
+        """
+        prepared = self._prepared(study)
+        if arch is not None:
+            return prepared.nets[prepared.family.leaf_for(arch).id]
+        if len(prepared.nets) != 1:
+            raise ValueError(
+                f"study {study.name!r} has {len(prepared.nets)} sub-supernets; name an "
+                "architecture to get the one that owns it"
+            )
+        return next(iter(prepared.nets.values()))
 
     def data(self, study: Study) -> ImageDataset:
         """The study's data set (after :meth:`prepare`)."""
@@ -369,7 +412,7 @@ class SupernetObjective(SupernetDefinition):
     def calibrated(self, study: Study, arch: Arch) -> Supernet:
         """The study's supernet with ``arch`` active and its batch norm recalibrated."""
         self.evaluator(study).network(arch)
-        return self.supernet(study)
+        return self.supernet(study, arch)
 
     def measure(self, study: Study, arch: Arch, metrics: set[str]) -> dict[str, float]:
         """Every metric that is not on demand, those of ``metrics``, and ``test_accuracy``
@@ -388,12 +431,14 @@ class SupernetObjective(SupernetDefinition):
         metrics = self.measure(study, arch, wanted)
         trial.set_user_attr("metrics", metrics)
         trial.set_user_attr("arch", self.space.canonical(arch).to_dict())
+        trial.set_user_attr(LEAF_ATTR, self._prepared(study).family.leaf_for(arch).id)
         return {name: metrics[name] for name in wanted}
 
 
 @dataclass
 class _Prepared:
-    net: Supernet
+    family: Family
+    nets: dict[str, Supernet]
     data: ImageDataset
     calibration: torch.Tensor
 

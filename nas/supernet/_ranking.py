@@ -56,7 +56,9 @@ __all__ = [
     "ranking_data",
     "run_ranking",
     "step_seconds",
+    "top1_regret",
     "top_k_overlap",
+    "within_groups",
     "train_standalone",
 ]
 
@@ -227,6 +229,33 @@ def top_k_overlap(estimate: Sequence[float], truth: Sequence[float], k: int = 5)
     return len(top_est & top_true) / k
 
 
+def top1_regret(
+    estimate: Sequence[float] | np.ndarray, truth: Sequence[float] | np.ndarray
+) -> float:
+    """How much worse the architecture ranked first by ``estimate`` is than the best one, by
+    ``truth``: ``max(truth) - truth[argmax(estimate)]`` (>= 0; ties at the top of ``estimate``
+    count as the mean of their truths, the expected regret of a random pick among them)."""
+    e = np.asarray(estimate, dtype=float)
+    t = np.asarray(truth, dtype=float)
+    top = np.flatnonzero(e == e.max())
+    return float(t.max() - t[top].mean())
+
+
+def within_groups(
+    estimate: Sequence[float] | np.ndarray,
+    truth: Sequence[float] | np.ndarray,
+    groups: Sequence[str],
+) -> float:
+    """Mean Kendall tau inside each group of architectures (e.g. the leaves of a split family;
+    groups of fewer than 2 left out): how well ``estimate`` orders architectures that share a
+    group, whatever it says across groups. ``nan`` when no group has 2 members."""
+    e = np.asarray(estimate, dtype=float)
+    t = np.asarray(truth, dtype=float)
+    g = np.asarray(groups)
+    taus = [kendall_tau(e[g == k], t[g == k]) for k in dict.fromkeys(groups) if (g == k).sum() > 1]
+    return float(np.mean(taus)) if taus else float("nan")
+
+
 def agreement_by_dimension(
     space: ArchSpace,
     archs: Sequence[Arch],
@@ -380,6 +409,26 @@ class GroundTruth:
         """The floor: Kendall tau of each free cost proxy (more is better) against the truth."""
         return {name: kendall_tau(v, self.truth) for name, v in self.costs().items()}
 
+    def proxies_regret(self) -> dict[str, float]:
+        """Top-1 regret (:func:`top1_regret`) of each cost proxy, and of a random pick
+        (``random``: the best accuracy minus the mean)."""
+        out = {name: top1_regret(v, self.truth) for name, v in self.costs().items()}
+        out["random"] = float(self.truth.max() - self.truth.mean())
+        return out
+
+    def ceiling_regret(self) -> float:
+        """The regret the ground truth's own noise allows: the architecture best by the first
+        half of the seeds, judged by the second half (:meth:`ceiling`'s halves).
+
+        Raises:
+            GroundTruthError: fewer than 2 seeds.
+        """
+        k = self.seeds
+        if k < 2:
+            raise GroundTruthError("the ceiling needs at least 2 stand-alone seeds")
+        half = k // 2
+        return top1_regret(self.accuracy[:, :half].mean(1), self.accuracy[:, half:].mean(1))
+
     def bins(self, n_bins: int = 8) -> list[list[int]]:
         """The architectures in ``n_bins`` groups of about equal size by MFLOPs (cheapest
         first); for :func:`kendall_tau_within_bins`."""
@@ -525,6 +574,11 @@ class RankingResult:
         agreement: :func:`agreement_by_dimension` of the supernet's accuracies, per seed
             (dimension -> fraction of single-change pairs ordered right).
         scores: the supernet's held-out accuracy of every architecture, per seed.
+        top1_regret: :func:`top1_regret` of the supernet's accuracies, per seed.
+        leaves: sub-supernets the family ended with (1 without ``splits``), per seed.
+        leaf_ids: the leaf that scored each architecture, per seed (for :func:`within_groups`).
+        train_steps: optimizer steps taken, per seed.
+        charged_steps: steps charged for passes outside them (gradient scoring), per seed.
     """
 
     sampler: str
@@ -537,6 +591,11 @@ class RankingResult:
     data_ess: list[float] = field(default_factory=list)
     agreement: list[dict[str, float]] = field(default_factory=list)
     scores: list[list[float]] = field(default_factory=list)
+    top1_regret: list[float] = field(default_factory=list)
+    leaves: list[int] = field(default_factory=list)
+    leaf_ids: list[list[str]] = field(default_factory=list)
+    train_steps: list[int] = field(default_factory=list)
+    charged_steps: list[float] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """The per-seed lists (the ``nas bench ranking --json`` entry of this sampler)."""
@@ -550,23 +609,24 @@ def _supernet_job(job: tuple[Any, ...]) -> tuple[int, dict[str, Any]]:
     if config_d.get("device", "cpu") == "cpu":
         torch.set_num_threads(1)
     from nas.supernet._config import TrainConfig
-    from nas.supernet._evaluate import SupernetEvaluator, score
+    from nas.supernet._evaluate import score
+    from nas.supernet._family import FamilyEvaluator, FamilyTrainer
     from nas.supernet._samplers import PadaSampler
-    from nas.supernet._train import SupernetTrainer, build_supernet
 
     space = ArchSpace.from_dict(space_d)
     everything = enumerate_archs(space)
     archs = [everything[i] for i in archs_i]
     data = ranking_data(data_spec)
-    trainer = SupernetTrainer(
-        build_supernet(space, seed), data, TrainConfig(**{**config_d, "seed": seed})
-    )
+    # A family that never splits trains exactly SupernetTrainer's weights.
+    family = FamilyTrainer(space, data, TrainConfig(**{**config_d, "seed": seed}))
     started = time.perf_counter()
-    trainer.fit()
+    family.fit()
     seconds = time.perf_counter() - started
-    evaluator = SupernetEvaluator(trainer.net, data.x_train)
+    nets = {leaf.id: family.net(leaf.id) for leaf in family.leaves}
+    evaluator = FamilyEvaluator(family.family, nets, data.x_train)
     scores = [score(evaluator.network(a), data.x_val, data.y_val) for a in archs]
     acc = [s.accuracy for s in scores]
+    trainer = family.trainers[family.leaves[0].id]
     out: dict[str, Any] = {
         "kendall_tau": kendall_tau(acc, truth),
         "kendall_tau_within_bins": kendall_tau_within_bins(acc, truth, n_bins_idx),
@@ -577,8 +637,13 @@ def _supernet_job(job: tuple[Any, ...]) -> tuple[int, dict[str, Any]]:
             d: v for d, (v, _) in agreement_by_dimension(space, archs, acc, truth).items()
         },
         "scores": acc,
+        "top1_regret": top1_regret(acc, truth),
+        "leaves": len(family.leaves),
+        "leaf_ids": [evaluator.leaf_of(a) for a in archs],
+        "train_steps": family.steps,
+        "charged_steps": family.charged,
     }
-    if grad_variance:
+    if grad_variance and len(family.leaves) == 1:
         out["grad_variance"] = trainer.gradient_variance(draws=32, reference_paths=16).relative_mse
     if isinstance(trainer.sampler, PadaSampler) and trainer.sampler.sample_data:
         out["data_ess"] = trainer.sampler.data_ess

@@ -51,7 +51,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -147,6 +147,37 @@ class TrainerHook:
         """Restore :meth:`state_dict`."""
 
 
+@dataclass
+class _OpenEpoch:
+    """An epoch in progress: its data order, the next batch's start, the losses so far, the
+    training progress and learning rate at its start."""
+
+    order: np.ndarray
+    started: float
+    lr: float
+    pos: int = 0
+    losses: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "order": self.order.copy(),
+            "started": self.started,
+            "lr": self.lr,
+            "pos": self.pos,
+            "losses": list(self.losses),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> _OpenEpoch:
+        return cls(
+            order=np.asarray(data["order"]).copy(),
+            started=float(data["started"]),
+            lr=float(data["lr"]),
+            pos=int(data["pos"]),
+            losses=[float(v) for v in data["losses"]],
+        )
+
+
 @dataclass(frozen=True)
 class GradientVariance:
     """How noisy one training step's gradient is (:meth:`SupernetTrainer.gradient_variance`).
@@ -215,6 +246,11 @@ class SupernetTrainer:
         self.budget = config.budget(n_train)
         self.steps_per_epoch = config.steps_per_epoch(n_train)
         self.history: list[dict[str, float]] = []
+        self._open: _OpenEpoch | None = None
+        #: The first path's loss of the last step (data-parallel: this process's share).
+        self.last_loss = float("nan")
+        self._x: Tensor | None = None
+        self._y: Tensor | None = None
         #: This process's rank and the number of data-parallel processes (0 and 1: alone).
         self.rank = dp.rank()
         self.world_size = dp.world_size()
@@ -280,10 +316,29 @@ class SupernetTrainer:
 
     # ------------------------------------------------------------------ training
 
-    def train_epoch(self) -> dict[str, float]:
-        """Run the next epoch (cut short when the budget runs out); returns ``{"epoch",
-        "loss", "lr", "steps"}`` (the mean loss of the first path, the learning rate at the
-        epoch's start, the steps spent so far).
+    def _lr_now(self, epoch_start: bool) -> float | None:
+        """The learning rate to set before the next step (``None``: keep the current one):
+        per-epoch schedules change at an epoch's start, per-step ones at every step. A family
+        of sub-supernets overrides it to follow the family's clock."""
+        if self.config.schedule_unit == "epoch":
+            return self._lr(self.epoch / self.planned_epochs) if epoch_start else None
+        return self._lr(self.spent / self.budget)
+
+    def _progress(self) -> float:
+        """The share of training done, in ``[0, 1]`` (a path sampler's ``tau`` is this share at
+        the start of the epoch that ends)."""
+        return self.spent / self.budget
+
+    @property
+    def in_epoch(self) -> bool:
+        """Whether an epoch is open (started by :meth:`train_step`, not yet ended)."""
+        return self._open is not None
+
+    def train_step(self) -> dict[str, float] | None:
+        """One optimizer step on the next batch of the open epoch, opening one (its data order
+        drawn, a per-epoch learning rate set) when none is; the epoch ends after its last batch
+        or when the budget runs out. Returns the epoch's record (see :meth:`train_epoch`) when
+        this step ended it, else ``None``.
 
         Raises:
             RuntimeError: the budget is already spent.
@@ -291,40 +346,67 @@ class SupernetTrainer:
         c = self.config
         if self.done:
             raise RuntimeError(f"training is complete ({self.budget} steps)")
-        started = self.spent
-        lr = self._lr(self.epoch / self.planned_epochs)
-        if c.schedule_unit == "epoch":
-            self._set_lr(lr)
-        x_all = self.data.x_train.to(self.device)
-        y_all = self.data.y_train.to(self.device)
-        order = self.sampler.epoch_indices(len(y_all), self.rng)
+        if self._open is None:
+            lr = self._lr_now(epoch_start=True)
+            if lr is not None:
+                self._set_lr(lr)
+            order = self.sampler.epoch_indices(len(self.data.y_train), self.rng)
+            self._open = _OpenEpoch(order=np.asarray(order), started=self._progress(), lr=0.0)
+        ep = self._open
         self.net.train()
-        losses: list[float] = []
-        for start in range(0, len(order), c.batch_size):
-            if self.done:
-                break
-            if c.schedule_unit == "step":
-                self._set_lr(self._lr(self.spent / self.budget))
-            idx = torch.as_tensor(order[start : start + c.batch_size], device=self.device)
-            x = augment_batch(x_all[idx], c.augment, self.rng)
-            losses.append(self._step(x, y_all[idx], idx))
+        lr = self._lr_now(epoch_start=False)
+        if lr is not None:
+            self._set_lr(lr)
+        if ep.pos == 0:
+            ep.lr = float(self.optimizer.param_groups[0]["lr"])
+        if self._x is None:
+            self._x = self.data.x_train.to(self.device)
+            self._y = self.data.y_train.to(self.device)
+        assert self._y is not None
+        idx = torch.as_tensor(ep.order[ep.pos : ep.pos + c.batch_size], device=self.device)
+        ep.pos += c.batch_size
+        x = augment_batch(self._x[idx], c.augment, self.rng)
+        self.last_loss = self._step(x, self._y[idx], idx)
+        ep.losses.append(self.last_loss)
+        if ep.pos >= len(ep.order) or self.done:
+            return self._end_epoch()
+        return None
+
+    def _end_epoch(self) -> dict[str, float]:
+        ep = self._open
+        assert ep is not None
+        self._open = None
+        losses = ep.losses
         if self.world_size > 1:
             # Each process's shares of the batches' losses add up to the batches' losses.
             losses = dp.sum_over_processes(np.asarray(losses, dtype=np.float64)).tolist()
             self.sampler.combine_processes(dp.sum_over_processes)
             dp.average_buffers(self.net)
-        self.sampler.end_epoch(started / self.budget)
+        self.sampler.end_epoch(ep.started)
         for hook in self.hooks:
             hook.end_epoch(self)
         record = {
             "epoch": float(self.epoch),
             "loss": float(np.mean(losses)) if losses else float("nan"),
-            "lr": lr,
+            "lr": ep.lr,
             "steps": float(self.spent),
         }
         self.history.append(record)
         self.epoch += 1
         return record
+
+    def train_epoch(self) -> dict[str, float]:
+        """Run the rest of the open epoch, or the next one (cut short when the budget runs
+        out); returns ``{"epoch", "loss", "lr", "steps"}`` (the mean loss of the first path,
+        the learning rate at the epoch's start, the steps spent so far).
+
+        Raises:
+            RuntimeError: the budget is already spent.
+        """
+        while True:
+            record = self.train_step()
+            if record is not None:
+                return record
 
     def _step(self, x: Tensor, y: Tensor, idx: Tensor) -> float:
         """One optimizer step on the batch ``(x, y)`` (module docstring); returns the first
@@ -492,6 +574,7 @@ class SupernetTrainer:
             "sampler": self.sampler.state_dict(),
             "hooks": [h.state_dict() for h in self.hooks],
             "rng": copy.deepcopy(self.rng.bit_generator.state),
+            "open_epoch": None if self._open is None else self._open.to_dict(),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -514,6 +597,8 @@ class SupernetTrainer:
         for hook, hook_state in zip(self.hooks, state.get("hooks", []), strict=False):
             hook.load_state_dict(hook_state)
         self.rng.bit_generator.state = copy.deepcopy(state["rng"])
+        open_epoch = state.get("open_epoch")
+        self._open = None if open_epoch is None else _OpenEpoch.from_dict(open_epoch)
         if self.world_size > 1:
             dp.check_identical(
                 repr((self.epoch, self.rng.bit_generator.state)), "the loaded checkpoint"

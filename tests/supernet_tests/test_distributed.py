@@ -351,7 +351,7 @@ def test_torchrun_entry_resumes_stores_final_weights_once_and_nas_run_loads_them
     def no_training(*args, **kwargs):
         raise AssertionError("trained again")
 
-    monkeypatch.setattr("nas.supernet._train.SupernetTrainer.train_epoch", no_training)
+    monkeypatch.setattr("nas.supernet._train.SupernetTrainer.train_step", no_training)
     again = nas.study.load_study_config(file).objective
     assert isinstance(again, SupernetObjective)
     reopened = nas.load_study("ddp", url)
@@ -360,3 +360,39 @@ def test_torchrun_entry_resumes_stores_final_weights_once_and_nas_run_loads_them
     loaded = again.supernet(reopened).state_dict()
     assert all(torch.equal(weights[k], loaded[k].cpu()) for k in weights)
     assert reopened.user_attrs["nas.run"]["n_trials"] == 4
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which(str(TORCHRUN)) is None, reason="torchrun is not installed")
+def test_torchrun_trains_a_split_family_that_nas_run_then_uses(tmp_path) -> None:
+    """Two processes split alike (rank 0's plans broadcast, the trees checked identical after
+    every split), store one family, and trials are measured by the leaves that own them."""
+    splits = {"policy": "gm", "at_epochs": [1, 2], "repeats": 1}
+    file = _study_file(
+        tmp_path, epochs=5,
+        train={"epochs": 5, "batch_size": 128, "sampler": "pada", "splits": splits},
+    )  # fmt: skip
+    url = f"sqlite:///{tmp_path}/nas.db"
+    run = subprocess.run(
+        [str(TORCHRUN), "--nproc_per_node", "2", "--standalone", "-m", "nas.supernet.train",
+         str(file), "--storage", url],
+        capture_output=True, text=True, timeout=240, env=_env(), cwd=tmp_path,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    study = nas.load_study("ddp", url)
+    tree = study.user_attrs["supernet.family"]
+    assert len(tree["leaves"]) == 4 and [r["policy"] for r in tree["splits"]] == ["gm"] * 3
+    (final,) = study.storage.get_artifacts(study.study_id, kind=WEIGHTS_KIND)
+    state = checkpoint_from_bytes(study.storage.read_artifact(final.artifact_id))
+    assert set(state["nets"]) == {leaf["id"] for leaf in tree["leaves"]}
+    done = subprocess.run(
+        [sys.executable, "-m", "nas", "run", str(file), "--storage", url, "-q"],
+        capture_output=True, text=True, timeout=240, env=_env(), cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    study = nas.load_study("ddp", url)
+    objective = nas.study.load_study_config(file).objective
+    objective.prepare(study, train=False)
+    family = objective.family(study)
+    for t in study.trials:
+        assert t.user_attrs["supernet.leaf"] == family.leaf_for(objective.space.arch(t.params)).id

@@ -241,7 +241,7 @@ def test_study_trains_once_stores_weights_and_measures_trials(sqlite_url, monkey
     def no_training(*args, **kwargs):
         raise AssertionError("trained again")
 
-    monkeypatch.setattr("nas.supernet._train.SupernetTrainer.train_epoch", no_training)
+    monkeypatch.setattr("nas.supernet._train.SupernetTrainer.train_step", no_training)
     again = _objective()
     reopened = nas.load_study("nas", sqlite_url)
     again.prepare(reopened)
@@ -354,6 +354,18 @@ RESUME_SCRIPT = textwrap.dedent(
         timer = threading.Timer(kill_after, lambda: os.kill(os.getpid(), signal.SIGKILL))
         timer.daemon = True
         timer.start()
+    kill_scoring = int(os.environ.get("NAS_TEST_KILL_SCORING", "0"))
+    if kill_scoring:  # SIGKILL inside the kill_scoring-th gradient-matching pass
+        import nas.supernet._family as family
+        real, calls = family.gradient_distances, []
+
+        def scoring(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == kill_scoring:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return real(*args, **kwargs)
+
+        family.gradient_distances = scoring
     obj.prepare(study, on_epoch=on_epoch)
 
     def objective(trial):
@@ -365,22 +377,27 @@ RESUME_SCRIPT = textwrap.dedent(
     (final,) = study.storage.get_artifacts(study.study_id, kind="supernet")
     state = checkpoint_from_bytes(study.storage.read_artifact(final.artifact_id))
     h = hashlib.sha256(json.dumps(state["history"], sort_keys=True).encode())
-    for name, tensor in state["net"].items():
-        h.update(name.encode() + tensor.numpy().tobytes())
+    nets = state["nets"] if "nets" in state else {"root": state["net"]}
+    h.update(json.dumps(state.get("family"), sort_keys=True).encode())
+    for leaf in sorted(nets):
+        for name, tensor in nets[leaf].items():
+            h.update(leaf.encode() + name.encode() + tensor.numpy().tobytes())
     weights = h.hexdigest()
     print(json.dumps({"seen": seen, "weights": weights,
-                      "trials": [[t.number, t.state, t.params, t.values] for t in study.trials]}))
+                      "family": study.user_attrs.get("supernet.family"),
+                      "trials": [[t.number, t.state, t.params, t.values,
+                                  t.user_attrs.get("supernet.leaf")] for t in study.trials]}))
     """
 )
 
 
-def _run(script: Path, url: str, spec: dict, epoch=-1, trial=-1, after=0.0):
+def _run(script: Path, url: str, spec: dict, epoch=-1, trial=-1, after=0.0, scoring=0):
     return subprocess.run(
         [sys.executable, str(script), url, str(epoch), str(trial), str(after), json.dumps(spec)],
         capture_output=True,
         text=True,
         timeout=240,
-        env={**os.environ, "PYTHONHASHSEED": "0"},
+        env={**os.environ, "PYTHONHASHSEED": "0", "NAS_TEST_KILL_SCORING": str(scoring)},
     )
 
 
@@ -428,6 +445,49 @@ def test_sigkill_during_training_and_trials_resumes_to_identical_results(tmp_pat
     assert len(expected["trials"]) == 6  # every network once
     assert got["seen"] == []  # nothing left to train
     assert got["weights"] == expected["weights"]
+    assert got["trials"] == expected["trials"]
+
+
+@pytest.mark.slow
+def test_sigkill_while_a_family_splits_resumes_to_identical_results(tmp_path) -> None:
+    """A gm family (splits after epochs 2 and 4): killed inside gradient scoring, right after
+    the second split, at a random moment and inside a trial, it ends with the same tree,
+    weights, trials and leaves as without the kills."""
+    spec = {
+        "type": "supernet",
+        "space": TINY,
+        "train": {"epochs": 8, "batch_size": 128, "sampler": "pada",
+                  "splits": {"policy": "gm", "at_epochs": [2, 4], "repeats": 2}},
+        "eval": {"calibration": 128},
+    }  # fmt: skip
+    script = tmp_path / "nas_study.py"
+    script.write_text(RESUME_SCRIPT)
+    ref = _run(script, f"sqlite:///{tmp_path}/ref.db", spec)
+    assert ref.returncode == 0, ref.stderr
+    expected = json.loads(ref.stdout)
+    tree = expected["family"]
+    assert [r["policy"] for r in tree["splits"]] == ["gm", "gm", "gm"]  # root, then both children
+    assert len(tree["leaves"]) == 4 and all(len(r["scores"]) for r in tree["splits"])
+    assert expected["seen"] == [1, 2, 3, 4, 5, 6]  # scoring took the budget of 2 epochs
+    leaves = {leaf["id"] for leaf in tree["leaves"]}
+    assert {t[4] for t in expected["trials"]} <= leaves and len(expected["trials"]) == 6
+
+    db = tmp_path / "crash.db"
+    url = f"sqlite:///{db}"
+    first = _run(script, url, spec, scoring=3)  # in the second split's scoring
+    assert first.returncode == -signal.SIGKILL, first.stderr
+    assert _artifact_kinds(db)[-1][1].endswith("epoch-00003.pt")
+    second = _run(script, url, spec, epoch=5)  # after the split of epoch 4 was checkpointed
+    assert second.returncode == -signal.SIGKILL, second.stderr
+    third = _run(script, url, spec, after=0.3)
+    assert third.returncode == -signal.SIGKILL, third.stderr
+    fourth = _run(script, url, spec, trial=3)
+    assert fourth.returncode == -signal.SIGKILL, fourth.stderr
+    final = _run(script, url, spec)
+    assert final.returncode == 0, final.stderr
+    got = json.loads(final.stdout)
+    assert got["weights"] == expected["weights"]
+    assert got["family"] == expected["family"]
     assert got["trials"] == expected["trials"]
 
 
@@ -516,3 +576,15 @@ def test_a_nas_study_on_cifar10_from_a_directory(tmp_path) -> None:
 
     with pytest.raises(DatasetError, match="missing CIFAR-10 binary batches"):
         _objective(dataset="cifar10", root=str(tmp_path / "nowhere")).validate()
+
+
+def test_splits_too_costly_for_the_budget_are_refused_before_anything_is_written(
+    sqlite_url,
+) -> None:
+    obj = _objective(
+        train={"epochs": 3, "batch_size": 128, "splits": {"policy": "gm", "at_epochs": [2]}}
+    )
+    study = _study(sqlite_url, obj)
+    with pytest.raises(StudyConfigError, match=r"objective\.train\.splits: scoring costs"):
+        obj.prepare(study)
+    assert study.storage.get_artifacts(study.study_id) == []

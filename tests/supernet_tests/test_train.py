@@ -54,6 +54,20 @@ def test_same_seed_same_weights_and_exact_resume(space, data, sampler: str) -> N
     for a, b in zip(_weights(straight), _weights(resumed), strict=True):
         assert torch.equal(a, b)
     assert straight.history == resumed.history
+    # Mid-epoch: stepped one batch at a time (as a family of sub-supernets drives its leaves),
+    # checkpointed after 3 batches of the second epoch, resumed in a new trainer.
+    stepped = SupernetTrainer(build_supernet(space, 3), data, cfg)
+    stepped.train_epoch()
+    for _ in range(3):
+        assert stepped.train_step() is None
+    assert stepped.in_epoch
+    midway = SupernetTrainer(build_supernet(space, 99), data, cfg)
+    midway.load_state_dict(stepped.state_dict())
+    assert midway.in_epoch
+    midway.fit()
+    for a, b in zip(_weights(straight), _weights(midway), strict=True):
+        assert torch.equal(a, b)
+    assert straight.history == midway.history
     other = SupernetTrainer(
         build_supernet(space, 4), data, TrainConfig(**{**cfg.__dict__, "seed": 4})
     )

@@ -18,7 +18,7 @@ let summary = null;
 let cursor = null;
 const store = { number: [], state: [], values: [], budget: [], excluded: [], arch: [] };
 const table = { offset: 0, limit: 50, sort: "number", order: "asc", filter: "" };
-const stale = { params: true, curves: true, archs: true };
+const stale = { params: true, curves: true, archs: true, splits: true };
 let activeTab = "overview";
 const drawnAt = {};
 let paretoCache = { key: null, numbers: new Set(), size: 0 };
@@ -92,6 +92,7 @@ function drawSummary() {
   $("facts").dataset.nTrials = String(summary.n_trials);
   drawNote();
   $("tabs").querySelector('[data-tab="archs"]').hidden = !summary.is_nas;
+  $("tabs").querySelector('[data-tab="splits"]').hidden = !summary.family;
 }
 
 function drawNote() {
@@ -221,6 +222,7 @@ function tableColumns(page) {
   page.objectives.forEach((o, j) => cols.push({ key: o.name, label: o.name, num: true, value: (r) => r.values[j] }));
   if (summary.budgets.length) cols.push({ key: "budget", label: "budget", num: true });
   if (summary.is_nas) cols.push({ key: "arch", label: "architecture", cls: "arch" });
+  if (summary.family) cols.push({ key: "leaf", label: "leaf" });
   page.params.forEach((p) => cols.push({ key: p, sortKey: `params.${p}`, label: p, value: (r) => r.params[p] }));
   cols.push({ key: "duration", label: "duration", num: true, show: (r) => duration(r.duration) });
   return cols;
@@ -343,21 +345,60 @@ async function drawArchs() {
   // One row per architecture of the front, with every trial that evaluated it.
   const front = await api(`/api/studies/${STUDY_ID}/pareto`);
   const archs = front.architectures || front.trials.map((r) => ({ ...r, trials: [r.number] }));
+  const leaf = Boolean(summary.family);
   const head = el("tr", {}, el("th", { class: "num" }, "#"), front.objectives.map((o) => el("th", { class: "num" }, o.name)),
-    el("th", {}, "architecture"), el("th", {}, "trials"));
+    el("th", {}, "architecture"), leaf ? el("th", {}, "leaf") : [], el("th", {}, "trials"));
   const names = summary.objectives.map((o) => o.name);
   const link = (n) => el("a", { href: `/studies/${STUDY_ID}/trials/${n}` }, String(n));
   const rows = archs.map((r) => el("tr", {},
     el("td", { class: "num" }, link(r.number)),
     front.objectives.map((o) => el("td", { class: "num" }, fmt(r.values[names.indexOf(o.name)]))),
     el("td", { class: "arch wrap" }, r.arch || ""),
+    leaf ? el("td", { class: "leaf" }, r.leaf || "") : [],
     el("td", { class: "trials" }, r.trials.flatMap((n, i) => (i ? [", ", link(n)] : [link(n)])))));
   $("archs").querySelector("thead").replaceChildren(head);
   $("archs").querySelector("tbody").replaceChildren(...rows);
   $("archs").dataset.rows = String(rows.length);
 }
 
-const drawTab = { params: drawParams, curves: drawCurves, archs: drawArchs };
+// A choice [op, kernel, width] as the architecture text writes it (conv3/16, skip).
+const choiceText = ([op, k, w]) => (k || w ? `${op}${k || ""}${w ? "/" + w : ""}` : op);
+
+function drawSplits() {
+  // The family's splits in order; for gradient matching, every scored slot's cut score and the
+  // distance matrix of the slot that was split.
+  const family = summary.family;
+  const head = el("tr", {}, ["#", "leaf", "slot", "children: choices", "policy", "at step", "restart"].map((h) => el("th", {}, h)));
+  const rows = family.splits.map((r, i) => el("tr", {},
+    el("td", { class: "num" }, String(i + 1)),
+    el("td", {}, r.leaf),
+    el("td", {}, `s${r.slot[0]}.l${r.slot[1]}`),
+    el("td", { class: "wrap" }, r.children.map((c, g) => `${c}: ${r.groups[g].map(choiceText).join(" ")}`).join(" \u00b7 ")),
+    el("td", {}, r.policy),
+    el("td", { class: "num" }, String(r.at_step)),
+    el("td", {}, r.final ? "final: new weights" : "copied")));
+  $("splits").querySelector("thead").replaceChildren(head);
+  $("splits").querySelector("tbody").replaceChildren(...rows);
+  $("splits").dataset.rows = String(rows.length);
+  $("leaves").textContent = `${family.leaves.length} leaves: ${family.leaves.map((l) => l.id).join(", ")}`;
+  const boxes = [];
+  family.splits.forEach((r, i) => {
+    if (!r.scores.length) return;
+    const chosen = r.scores.find((s) => s.slot[0] === r.slot[0] && s.slot[1] === r.slot[1]);
+    const labels = chosen.choices.map(choiceText);
+    const div = el("div", { class: "plot" });
+    const cuts = r.scores.map((s) => `s${s.slot[0]}.l${s.slot[1]} ${fmt(s.cut, 4)}`).join(", ");
+    boxes.push(el("div", { class: "plot-box" },
+      el("div", { class: "controls" }, el("strong", {}, `Split ${i + 1} (leaf ${r.leaf}): gradient distance of s${r.slot[0]}.l${r.slot[1]}`),
+        el("span", { class: "muted" }, `cut scores: ${cuts}`)), div));
+    render(div, [{ type: "heatmap", z: chosen.distance, x: labels, y: labels, colorscale: "Viridis", zmin: 0,
+      hovertemplate: "%{y} vs %{x}: %{z:.4f}<extra></extra>" }],
+    { xaxis: { type: "category" }, yaxis: { type: "category", autorange: "reversed" } }, labels.length ** 2);
+  });
+  $("split-plots").replaceChildren(...boxes);
+}
+
+const drawTab = { params: drawParams, curves: drawCurves, archs: drawArchs, splits: drawSplits };
 
 async function showTab(name) {
   activeTab = name;

@@ -49,7 +49,7 @@ function drawArch() {
   const arch = trial.arch;
   $("arch-box").hidden = !arch;
   if (!arch) return;
-  $("arch-text").textContent = trial.arch_text || "";
+  $("arch-text").textContent = (trial.arch_text || "") + (trial.leaf && trial.leaf !== "root" ? ` \u00b7 measured by leaf ${trial.leaf}` : "");
   const rows = [];
   (arch.layers || []).forEach((layers, s) => layers.forEach((layer, i) => {
     rows.push(el("tr", {}, el("td", {}, String(s)), el("td", {}, String(i)), el("td", {}, String(layer[0])),
