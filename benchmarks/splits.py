@@ -56,7 +56,9 @@ TRIES: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("gm, restart final", "pada", {"policy": "gm", "restart": "final"}),
     ("gm, 16 repeats", "pada", {"policy": "gm", "repeats": 16}),
     ("gm, one split (epoch 20)", "pada", {"policy": "gm", "at_epochs": [20]}),
-    ("random, one split (epoch 20)", "pada", {"policy": "random", "at_epochs": [20]}),
+    ("exhaustive, split at 40", "pada", {"policy": "exhaustive", "at_epochs": [40, 50]}),
+    ("random, splits at 40, 50", "pada", {"policy": "random", "at_epochs": [40, 50]}),
+    ("gm, splits at 40, 50", "pada", {"policy": "gm", "at_epochs": [40, 50]}),
 )
 
 PREAMBLE = """\
@@ -92,7 +94,7 @@ def _pair(a: list[float], b: list[float] | float, digits: int = 3) -> str:
 
 
 def _section(key: str, name: str, path: Path, args: argparse.Namespace) -> str:
-    from nas.supernet._ranking import GroundTruth, paired, run_ranking
+    from nas.supernet._ranking import GroundTruth, paired, run_ranking, within_groups
 
     gt = GroundTruth.load(path)
     seeds = list(range(args.seeds))
@@ -125,18 +127,32 @@ def _section(key: str, name: str, path: Path, args: argparse.Namespace) -> str:
     by = {r.sampler: r for r in results}
     proxies, within, regret = gt.proxies(), gt.proxies_within_bins(), gt.proxies_regret()
     one, one_within = gt.one_run()
-    blank = [""] * 7
+    blank = [""] * 8
     rows = [
         ["ceiling: split-half agreement of the ground truth", f"{gt.ceiling():.3f}", "",
-         f"{gt.ceiling_regret():.4f}", *blank[:5]],
+         f"{gt.ceiling_regret():.4f}", *blank[:6]],
         ["reference: one stand-alone run of every architecture", f"{one:.3f}",
-         f"{one_within:.3f}", "", *blank[:5]],
-        *[[f"floor: {k} proxy", f"{v:.3f}", f"{within[k]:.3f}", f"{regret[k]:.4f}", *blank[:5]]
+         f"{one_within:.3f}", "", *blank[:6]],
+        *[[f"floor: {k} proxy", f"{v:.3f}", f"{within[k]:.3f}", f"{regret[k]:.4f}", *blank[:6]]
           for k, v in proxies.items()],
-        ["floor: a random architecture", "", "", f"{regret['random']:.4f}", *blank[:5]],
+        ["floor: a random architecture", "", "", f"{regret['random']:.4f}", *blank[:6]],
     ]  # fmt: skip
     none = by["none"].kendall_tau
     for r, s in zip(results, seconds, strict=True):
+        # GM's premise, directly: inside each leaf, does the leaf order its architectures better
+        # than the one-shot supernet (same seed) orders the same architectures?
+        if r.leaves and max(r.leaves) > 1:
+            mine = [
+                within_groups(sc, gt.truth, ids)
+                for sc, ids in zip(r.scores, r.leaf_ids, strict=True)
+            ]
+            shared = [within_groups(sc, gt.truth, ids) for sc, ids in
+                      zip(by["none"].scores, r.leaf_ids, strict=True)]  # fmt: skip
+            inside = f"{statistics.fmean(mine):.3f} vs {statistics.fmean(shared):.3f}: " + _pair(
+                mine, shared
+            )
+        else:
+            inside = ""
         rows.append(
             [
                 f"`{r.sampler}`",
@@ -144,6 +160,7 @@ def _section(key: str, name: str, path: Path, args: argparse.Namespace) -> str:
                 _ms(r.kendall_tau_within_bins),
                 _ms(r.top1_regret, 4),
                 "" if r.sampler == "none" else _pair(r.kendall_tau, none),
+                inside,
                 f"{statistics.fmean(r.leaves):g}",
                 f"{statistics.fmean(r.train_steps):.0f}",
                 f"{statistics.fmean(r.charged_steps):.0f}",
@@ -152,7 +169,8 @@ def _section(key: str, name: str, path: Path, args: argparse.Namespace) -> str:
         )
     table = markdown_table(
         ["", "Kendall tau (mean ± sd)", "within FLOPs bins", "top-1 regret", "- none (paired tau)",
-         "leaves", "optimizer steps", "charged steps", "s / seed"],
+         "tau inside its leaves vs none's there", "leaves", "optimizer steps", "charged steps",
+         "s / seed"],
         rows,
     )  # fmt: skip
     claims = []

@@ -40,7 +40,8 @@ def test_cli_help_and_studies(tmp_path: Path) -> None:
     _run(
         f"""
         from nas.cli import main
-        for argv in (["--help"], ["bench", "ranking", "--help"],
+        for argv in (["--help"], ["bench", "ranking", "--help"], ["bench", "splits", "--help"],
+                     ["splits", "--help"],
                      ["studies", "--storage", "sqlite:///{tmp_path}/x.db"]):
             try:
                 main(argv)

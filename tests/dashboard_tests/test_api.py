@@ -558,6 +558,48 @@ def test_nas_front_has_one_row_per_architecture_with_its_trials(tmp_path, make_c
     assert rows == {"conv3/4": [0, 1], "conv3/8": [2, 3, 4], "conv3/16": [5]}
 
 
+def test_a_split_family_shows_its_leaves_and_splits(tmp_path, make_client) -> None:
+    from nas.space import ArchSpace
+    from nas.supernet._splits import Family, SplitRecord, score_slot
+    from nas.testing.supernet import TINY_SPACE
+
+    space = ArchSpace.from_dict(TINY_SPACE)
+    family = Family.root(space)
+    choices = space.slot_choices(0, 0)  # conv w2, conv w4, skip
+    d = np.array([[0, 0.1, 0.9], [0.1, 0, 0.8], [0.9, 0.8, 0]])
+    scores = (score_slot((0, 0), choices, d, 2),)
+    family.split("root", (0, 0), [choices[:2], choices[2:]],
+                 lambda ids: SplitRecord("root", ids, (0, 0), (tuple(choices[:2]), tuple(choices[2:])),
+                                         "gm", 30, False, scores))  # fmt: skip
+    url = f"sqlite:///{tmp_path}/fam.db"
+    study = nas.create_study("fam", {"params": {"x": {"type": "int", "low": 0, "high": 2}}},
+                             {"accuracy": "maximize", "mflops": "minimize"}, storage=url)  # fmt: skip
+    study.set_user_attr("nas.objective", {"type": "supernet"})
+    study.set_user_attr("supernet.family", family.to_dict())
+
+    def objective(trial):
+        c = choices[trial.params["x"]]
+        trial.set_user_attr("arch", {"depths": [1], "layers": [[[c.op, c.kernel, c.width]]]})
+        trial.set_user_attr("supernet.leaf", "0" if trial.params["x"] < 2 else "1")
+        return {"accuracy": float(trial.params["x"]), "mflops": float(trial.params["x"])}
+
+    for x in range(3):
+        study.enqueue({"x": x})
+    study.optimize(objective, n_trials=3)
+    client = make_client(url)
+    detail = ok(client.get(f"/api/studies/{study.study_id}"))
+    assert detail["family"]["splits"][0]["scores"][0]["groups"] == [0, 0, 1]
+    assert "supernet.family" not in detail["user_attrs"]  # shown once, as "family"
+    page = ok(client.get(f"/api/studies/{study.study_id}/trials", params={"sort": "leaf"}))
+    assert [r["leaf"] for r in page["rows"]] == ["0", "0", "1"]
+    only = ok(client.get(f"/api/studies/{study.study_id}/trials", params={"filter": "leaf == 1"}))
+    assert [r["number"] for r in only["rows"]] == [2]
+    trial = ok(client.get(f"/api/studies/{study.study_id}/trials/2"))
+    assert trial["leaf"] == "1"
+    front = ok(client.get(f"/api/studies/{study.study_id}/pareto"))
+    assert {r["leaf"] for r in front["architectures"]} <= {"0", "1"}
+
+
 def test_pareto_on_chosen_objectives(db, client, storage) -> None:
     done = complete(storage, db.multi)
     url = f"/api/studies/{db.multi}/pareto"

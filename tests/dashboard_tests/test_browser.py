@@ -94,7 +94,46 @@ def db_url(tmp_path_factory) -> str:
 
     archs.set_user_attr("nas.objective", {"type": "supernet", "space": "fake"})
     archs.optimize(arch_objective, n_trials=12)
+    # A NAS study whose supernet was split by gradient matching (record as stored by training).
+    fam = nas.create_study(
+        name="family", space=SPACE, objectives={"accuracy": "maximize"}, storage=url
+    )
+    fam.set_user_attr("nas.objective", {"type": "supernet", "space": "fake"})
+    fam.set_user_attr("supernet.family", _family_record())
+
+    def fam_objective(trial: Any) -> float:
+        width = 8 if trial.params["opt"] == "sgd" else 16
+        trial.set_user_attr("arch", {"depths": [1], "layers": [[["sepconv", 3, width]]]})
+        trial.set_user_attr("supernet.leaf", "0" if width == 8 else "1")
+        return trial.params["x"]
+
+    fam.optimize(fam_objective, n_trials=8)
     return url
+
+
+def _family_record() -> dict[str, Any]:
+    import numpy as np
+
+    from nas.space import ArchSpace
+    from nas.supernet._splits import Family, SplitRecord, score_slot
+    from nas.testing.supernet import TINY_SPACE
+
+    space = ArchSpace.from_dict(TINY_SPACE)
+    family = Family.root(space)
+    choices = space.slot_choices(0, 0)
+    d = np.array([[0, 0.1, 0.9], [0.1, 0, 0.8], [0.9, 0.8, 0]])
+    scores = (
+        score_slot((0, 0), choices, d, 2),
+        score_slot((1, 0), space.slot_choices(1, 0), np.array([[0, 0.3], [0.3, 0]]), 2),
+    )
+    groups = (tuple(choices[:2]), tuple(choices[2:]))
+    family.split(
+        "root",
+        (0, 0),
+        groups,
+        lambda ids: SplitRecord("root", ids, (0, 0), groups, "gm", 45, False, scores),
+    )
+    return family.to_dict()  # fmt: skip
 
 
 class _Server:
@@ -209,9 +248,9 @@ def test_studies_list_shows_every_study_with_its_counts(server, db_url, page):
     page.goto(server.base + "/")
     page.wait_for_selector("body[data-ready='1']")
     rows = page.locator("#studies tbody tr")
-    assert rows.count() == 4
+    assert rows.count() == 5
     names = page.locator("#studies tbody a.study-link").all_inner_texts()
-    assert sorted(names) == sorted(["two", "live", XSS, "archs"])
+    assert sorted(names) == sorted(["two", "live", XSS, "archs", "family"])
     two = page.locator("#studies tbody tr", has_text="two")
     assert f"{N_TRIALS} complete" in two.inner_text()
     # The best/Pareto cell fills in from the study summary.
@@ -341,6 +380,27 @@ def test_nas_study_shows_architectures(server, db_url, page):
     assert page.locator("#arch tbody tr").count() == 2
     assert "sepconv" in page.inner_text("#arch-text")
     _shot(page, "nas-trial")
+
+
+def test_split_family_shows_its_splits_and_leaves(server, db_url, page):
+    sid = _study_id(db_url, "family")
+    page.goto(f"{server.base}/studies/{sid}")
+    page.wait_for_selector("body[data-ready='1']")
+    # The trial table has a leaf column; the Splits tab lists the split and draws its distances.
+    headers = page.locator("#trials thead th").all_inner_texts()
+    assert any(h.strip().startswith("leaf") for h in headers), headers
+    page.click("button[data-tab='splits']")
+    page.wait_for_selector("#splits[data-rows]")
+    assert page.get_attribute("#splits", "data-rows") == "1"
+    row = page.inner_text("#splits tbody")
+    assert "s0.l0" in row and "gm" in row and "conv3/2 conv3/4" in row and "skip" in row
+    page.wait_for_selector("#split-plots .plot-box .main-svg")
+    assert "cut scores" in page.inner_text("#split-plots")
+    _shot(page, "splits")
+    # A study without splits has no Splits tab.
+    page.goto(f"{server.base}/studies/{_study_id(db_url, 'archs')}")
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.locator("button[data-tab='splits']").is_hidden()
 
 
 def test_trial_page_shows_failure_and_curves(server, db_url, page):

@@ -120,3 +120,39 @@ def test_load_subnet_refuses_other_directories(tmp_path) -> None:
     (tmp_path / "arch.json").write_text(json.dumps({"format": "other"}))
     with pytest.raises(ExportError, match="format 'other'"):
         load_subnet(tmp_path)
+
+
+def test_a_split_study_exports_from_the_leaf_that_owns_the_trial(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path}/fam.db"
+    obj = parse_supernet_objective(
+        {"type": "supernet", "space": SPACE,
+         "train": {"epochs": 3, "batch_size": 128,
+                   "splits": {"policy": "exhaustive", "at_epochs": [1]}}},
+        source="t",
+    )  # fmt: skip
+    study = nas.create_study("fam", obj.space.search_space, {"accuracy": "maximize"},
+                             storage=url, seed=1)  # fmt: skip
+    study.optimize(obj, n_trials=6)
+    family = obj.family(study)
+    assert len(family.leaves) >= 2
+    trial = next(t for t in study.trials if t.user_attrs["supernet.leaf"] != family.leaves[0].id)
+    arch = obj.space.arch(trial.params)
+    owner = family.leaf_for(arch).id
+    assert trial.user_attrs["supernet.leaf"] == owner
+    paths = export_subnet(nas.load_study("fam", url), trial.number, tmp_path / "out",
+                          exported_program=False)  # fmt: skip
+    x = obj.data(study).x_test[:50]
+    with torch.no_grad():
+        exported = load_subnet(paths.directory)(x)
+        own = obj.calibrated(study, arch)
+        assert own is obj.supernet(study, arch)
+        torch.testing.assert_close(exported, own(x), atol=1e-5, rtol=1e-5)
+        # Another leaf's weights (made to compute the same architecture) give other outputs.
+        nets = obj.evaluator(study).nets  # type: ignore[attr-defined]
+        other = next(nets[leaf.id] for leaf in family.leaves if leaf.id != owner)
+        from nas.supernet import recalibrate_bn
+
+        recalibrate_bn(other, arch, obj.data(study).x_train[:256])
+        assert not torch.allclose(other(x), exported, atol=1e-3)
+    with pytest.raises(ValueError, match="sub-supernets"):
+        obj.supernet(study)

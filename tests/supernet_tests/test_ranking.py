@@ -20,8 +20,10 @@ from nas.supernet._ranking import (
     paired,
     ranking_data,
     run_ranking,
+    top1_regret,
     top_k_overlap,
     train_standalone,
+    within_groups,
 )
 from nas.testing.supernet import THREE_NETWORKS
 
@@ -152,3 +154,30 @@ def test_agreement_by_dimension_counts_single_change_pairs() -> None:
     assert wrong_width["width"] == (0.0, 1) and wrong_width["op"] == (1.0, 2)
     tied = agreement_by_dimension(space, archs, [0.8, 0.8, 0.5], truth)
     assert tied["width"] == (0.5, 1)
+
+
+def test_top1_regret_and_agreement_within_groups() -> None:
+    truth = [0.90, 0.95, 0.50, 0.70]
+    assert top1_regret([1, 3, 0, 2], truth) == pytest.approx(0.0)  # picks the best
+    assert top1_regret([3, 1, 0, 2], truth) == pytest.approx(0.05)
+    assert top1_regret([2, 2, 0, 1], truth) == pytest.approx(0.95 - 0.925)  # tie: mean of both
+    # Inside groups only: ordered right in each group, whatever the order across groups.
+    estimate = [1, 2, 10, 20]  # right inside a (0.90, 0.95) and b (0.50, 0.70), b above a
+    assert within_groups(estimate, truth, ["a", "a", "b", "b"]) == pytest.approx(1.0)
+    assert kendall_tau(estimate, truth) < 1.0
+    assert within_groups([2, 1, 1, 2], truth, ["a", "a", "b", "b"]) == pytest.approx(0.0)
+    assert np.isnan(within_groups(estimate, truth, ["a", "b", "c", "d"]))
+
+
+def test_regret_floors_and_ceiling(tmp_path) -> None:
+    space = ArchSpace.from_dict(THREE_NETWORKS)
+    archs = enumerate_archs(space)  # conv w2, conv w4, skip: params rank them 2 > 1 > 3
+    accuracy = np.array([[0.96, 0.92, 0.90, 0.94], [0.93, 0.95, 0.94, 0.92], [0.5, 0.5, 0.6, 0.5]])
+    gt = GroundTruth(space, archs, accuracy, 1 - accuracy, StandaloneRecipe(epochs=1))
+    truth = accuracy.mean(1)
+    regret = gt.proxies_regret()
+    assert regret["params"] == pytest.approx(truth.max() - truth[1])  # the widest conv
+    assert regret["random"] == pytest.approx(truth.max() - truth.mean())
+    # Ceiling: the best of seeds 0-1 (arch 0: 0.94 vs 0.94 -> tie with arch 1) judged by 2-3.
+    first, second = accuracy[:, :2].mean(1), accuracy[:, 2:].mean(1)
+    assert gt.ceiling_regret() == pytest.approx(top1_regret(first, second))
