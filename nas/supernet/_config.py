@@ -70,8 +70,9 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
-#: Values of ``train.splits.restart``.
+#: Values of ``train.splits.restart`` and ``train.splits.budget``.
 RESTARTS = ("final", "none")
+BUDGETS = ("shared", "per_leaf")
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,10 @@ class SplitConfig:
         restart: ``final`` (children of the last split start from new weights, optimizer and
             a restarted schedule, as GM-NAS's ``restart=final``) or ``none`` (every split
             copies the parent's training state).
+        budget: ``shared`` (the training budget counts the steps of all leaves together, and
+            gradient scoring is charged to it: methods compare at equal cost) or ``per_leaf``
+            (the papers' protocol: every leaf trains a full epoch per epoch, so the cost grows
+            with the leaves; scoring is counted but not charged; needs a budget in epochs).
 
     Raises:
         OptionError: a value of the wrong type or out of range (option ``splits.<name>``).
@@ -99,6 +104,7 @@ class SplitConfig:
     branches: int = 2
     repeats: int = 16
     restart: str = "final"
+    budget: str = "shared"
 
     def __post_init__(self) -> None:
         from nas.supernet._splits import SPLIT_POLICIES
@@ -122,6 +128,7 @@ class SplitConfig:
             ("branches", _is_int(self.branches) and self.branches >= 2, "an integer >= 2"),
             ("repeats", _is_int(self.repeats) and self.repeats >= 1, "an integer >= 1"),
             ("restart", self.restart in RESTARTS, " or ".join(RESTARTS)),
+            ("budget", self.budget in BUDGETS, " or ".join(BUDGETS)),
         ]
         for name, ok, rule in rules:
             if not ok:
@@ -157,6 +164,7 @@ class SplitConfig:
             "branches": self.branches,
             "repeats": self.repeats,
             "restart": self.restart,
+            "budget": self.budget,
         }
 
 
@@ -251,6 +259,10 @@ class TrainConfig:
         if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):
             raise OptionError(
                 "train", "nesterov", "false unless optimizer is sgd with momentum > 0", True
+            )
+        if self.splits is not None and self.splits.budget == "per_leaf" and self.steps is not None:
+            raise OptionError(
+                "train", "splits.budget", "shared with a budget in steps", self.splits.budget
             )
         if self.splits is not None and self.steps is None:
             late = [e for e in self.splits.at_epochs if e >= self.epochs]

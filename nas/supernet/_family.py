@@ -14,6 +14,10 @@ when and how leaves split:
   over the data). The learning rate follows the *family's* schedule (per family epoch or per
   family step), so that one leaf trains exactly like :class:`~nas.supernet.SupernetTrainer`
   (policy ``none``: bit-identical weights).
+* **The papers' budget** (``splits.budget: per_leaf``): every leaf trains a full epoch of its
+  own per family epoch (a family epoch of ``L`` leaves is ``L * steps_per_epoch`` steps), as
+  GM-NAS and few-shot NAS train each sub-supernet for the remaining epochs; the cost grows with
+  the leaves and scoring is counted (``charged``) but does not shorten training.
 * **Splits** happen at the end of family epoch ``e`` for each ``e`` of ``splits.at_epochs``:
   every current leaf asks the policy for a plan (:class:`~nas.supernet._splits.SplitPolicy`);
   its children replace it. Children of a non-final split copy the parent's whole training state
@@ -233,6 +237,8 @@ def check_split_budget(space: ArchSpace, config: TrainConfig, n_train: int) -> N
         )
     policy = SPLIT_POLICIES.get(splits.policy)()
     policy.check_space(space)
+    if splits.budget == "per_leaf":
+        return  # scoring is not charged: the leaves train their full epochs anyway
     n_splits = 1 if policy.splits_once else len(splits.at_epochs)
     passes = policy.scoring_passes(space, n_splits, splits.branches, splits.repeats)
     left = budget - splits.at_epochs[n_splits - 1] * spe - passes
@@ -307,10 +313,13 @@ class FamilyTrainer:
         self.trainers: dict[str, _LeafTrainer] = {
             "root": self._new_trainer(build_supernet(space, config.seed), config, None)
         }
-        #: Family optimizer steps, charged steps, and family epochs done.
+        #: ``per_leaf``: every leaf trains a full epoch per family epoch (the papers' protocol).
+        self.per_leaf = self.splits.budget == "per_leaf"
+        #: Family optimizer steps, charged steps, family epochs done, steps into this epoch.
         self.steps = 0
         self.charged = 0.0
         self.epoch = 0
+        self.epoch_steps = 0
         #: Index into :data:`SplitConfig.at_epochs` of the next split; the round robin's turn.
         self.next_split = 0
         self.turn = 0
@@ -333,11 +342,20 @@ class FamilyTrainer:
 
     @property
     def done(self) -> bool:
-        """Whether the budget is spent."""
+        """Whether the budget is spent (``per_leaf``: every planned epoch has run)."""
+        if self.per_leaf:
+            return self.epoch >= self.planned_epochs
         return self.spent >= self.budget
+
+    def _time(self) -> float:
+        """Family epochs elapsed (fractional) under ``per_leaf``."""
+        quota = len(self.leaves) * self.steps_per_epoch
+        return self.epoch + self.epoch_steps / quota
 
     def progress(self) -> float:
         """The share of the budget spent, in ``[0, 1]``."""
+        if self.per_leaf:
+            return min(self._time() / self.planned_epochs, 1.0)
         return min(self.spent / self.budget, 1.0)
 
     def lr(self) -> float:
@@ -346,9 +364,12 @@ class FamilyTrainer:
         c = self.config
         if c.schedule == "constant":
             return c.lr
+        span = max(self.planned_epochs - self.restart_epoch, 1)
         if c.schedule_unit == "epoch":
-            e = self.steps // self.steps_per_epoch
-            at = (e - self.restart_epoch) / max(self.planned_epochs - self.restart_epoch, 1)
+            e = self.epoch if self.per_leaf else self.steps // self.steps_per_epoch
+            at = (e - self.restart_epoch) / span
+        elif self.per_leaf:
+            at = (self._time() - self.restart_epoch) / span
         else:
             at = (self.spent - self.restart_spent) / max(self.budget - self.restart_spent, 1e-12)
         return 0.5 * c.lr * (1.0 + math.cos(math.pi * min(max(at, 0.0), 1.0)))
@@ -376,18 +397,20 @@ class FamilyTrainer:
         if self.done:
             raise RuntimeError(f"training is complete ({self.budget} steps)")
         lr = self.lr()
-        target = (self.epoch + 1) * self.steps_per_epoch
+        quota = self.steps_per_epoch * (len(self.leaves) if self.per_leaf else 1)
         losses: list[float] = []
-        while self.steps < target and not self.done:
+        while self.epoch_steps < quota and not self.done:
             leaf = self.leaves[self.turn % len(self.leaves)]
             trainer = self.trainers[leaf.id]
             charged = trainer.charged
             trainer.train_step()
             losses.append(trainer.last_loss)
             self.steps += 1
+            self.epoch_steps += 1
             self.charged += trainer.charged - charged
             self.turn += 1
         self.epoch += 1
+        self.epoch_steps = 0
         if (
             self.next_split < len(self.splits.at_epochs)
             and self.epoch == self.splits.at_epochs[self.next_split]
@@ -505,6 +528,7 @@ class FamilyTrainer:
             "steps": self.steps,
             "charged": self.charged,
             "epoch": self.epoch,
+            "epoch_steps": self.epoch_steps,
             "next_split": self.next_split,
             "turn": self.turn,
             "restart_epoch": self.restart_epoch,
@@ -541,6 +565,7 @@ class FamilyTrainer:
         self.steps = int(state["steps"])
         self.charged = float(state["charged"])
         self.epoch = int(state["epoch"])
+        self.epoch_steps = int(state.get("epoch_steps", 0))
         self.next_split = int(state["next_split"])
         self.turn = int(state["turn"])
         self.restart_epoch = int(state["restart_epoch"])

@@ -186,3 +186,30 @@ def test_splits_that_would_leave_leaves_untrained_are_refused(space, data) -> No
     late = TrainConfig(steps=3 * spe, batch_size=8, splits={"policy": "random", "at_epochs": [3]})
     with pytest.raises(ValueError, match=r"at_epochs: \[3\] at or beyond the budget"):
         check_split_budget(space, late, len(data.y_train))
+
+
+def test_the_papers_budget_gives_every_leaf_full_epochs(space, data) -> None:
+    cfg = _config("gm", budget="per_leaf", repeats=2, restart="none")
+    cfg = dataclasses.replace(cfg, epochs=6)
+    fam = FamilyTrainer(space, data, cfg)
+    fam.fit()
+    spe = cfg.steps_per_epoch(len(data.y_train))
+    assert len(fam.history) == 6 and len(fam.leaves) == 4
+    # Epochs 0-1: the root; 2-3: two leaves; 4-5: four leaves, each a full epoch per epoch.
+    assert fam.steps == spe * (2 * 1 + 2 * 2 + 2 * 4)
+    assert all(fam.trainers[leaf.id].steps == 6 * spe for leaf in fam.leaves)
+    assert fam.charged > 0  # scoring is counted, not charged against training
+    assert [h["lr"] for h in fam.history] == [
+        pytest.approx(0.5 * cfg.lr * (1 + np.cos(np.pi * e / 6))) for e in range(6)
+    ]
+    # Exact resume holds here too.
+    part = FamilyTrainer(space, data, cfg)
+    for _ in range(3):
+        part.train_epoch()
+    resumed = FamilyTrainer(space, data, cfg)
+    resumed.load_state_dict(part.state_dict())
+    resumed.fit()
+    for leaf in fam.leaves:
+        assert _same(fam.net(leaf.id), resumed.net(leaf.id))
+    with pytest.raises(ValueError, match="budget"):
+        TrainConfig(steps=100, splits={"policy": "gm", "at_epochs": [1], "budget": "per_leaf"})
