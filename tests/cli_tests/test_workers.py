@@ -177,12 +177,21 @@ seed: 0
 """
 
 
+#: The same study with a supernet split by gradient matching after epochs 4 and 8.
+SPLIT_NAS_STUDY = NAS_STUDY.replace(
+    "sampler: pada}",
+    "sampler: pada,\n          splits: {policy: gm, at_epochs: [4, 8], repeats: 1}}",
+)
+
+
 @pytest.mark.slow
-def test_workers_starting_a_nas_study_together_train_one_supernet(tmp_path) -> None:
+@pytest.mark.parametrize("split", [False, True], ids=["one-supernet", "split-family"])
+def test_workers_starting_a_nas_study_together_train_one_supernet(tmp_path, split) -> None:
     from nas.study import objective_from_definition, stored_definition
     from nas.supernet._store import CHECKPOINT_KIND, WEIGHTS_KIND
 
-    (tmp_path / "nas.yaml").write_text(NAS_STUDY)
+    assert "splits:" in SPLIT_NAS_STUDY  # the replacement above found its place
+    (tmp_path / "nas.yaml").write_text(SPLIT_NAS_STUDY if split else NAS_STUDY)
     url = f"sqlite:///{tmp_path}/nas.db"
     args = [sys.executable, "-m", "nas", "worker", str(tmp_path / "nas.yaml"), "--storage", url]
     procs = [
@@ -220,3 +229,8 @@ def test_workers_starting_a_nas_study_together_train_one_supernet(tmp_path) -> N
         t = next(t for t in trials if t.worker_id == worker)
         arch = objective.space.arch(t.params)
         assert objective.measure(study, arch, {"accuracy"})["accuracy"] == t.values["accuracy"]
+    # A split family: one tree, every trial measured by the leaf that owns its network.
+    family = objective.family(study)
+    assert len(family.leaves) == (4 if split else 1)
+    for t in trials:
+        assert t.user_attrs["supernet.leaf"] == family.leaf_for(objective.space.arch(t.params)).id
