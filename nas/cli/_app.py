@@ -437,7 +437,7 @@ def _prepare_with_progress(study: Study, objective: Any, quiet: bool) -> None:
         TextColumn("[bold]training supernet"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("epochs | loss {task.fields[loss]}"),
+        TextColumn("epochs | loss {task.fields[loss]}{task.fields[leaves]}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
         console=err,
@@ -448,10 +448,14 @@ def _prepare_with_progress(study: Study, objective: Any, quiet: bool) -> None:
         def on_epoch(done: int, total: int, record: Any) -> None:
             nonlocal task
             loss = f"{float(record.get('loss', float('nan'))):.4f}"
+            n = int(record.get("leaves", 1))
+            leaves = f" | {n} sub-supernets" if n > 1 else ""
             if task is None:
-                task = progress.add_task("train", total=total, completed=done, loss=loss)
+                task = progress.add_task(
+                    "train", total=total, completed=done, loss=loss, leaves=leaves
+                )
             else:
-                progress.update(task, completed=done, loss=loss)
+                progress.update(task, completed=done, loss=loss, leaves=leaves)
 
         def on_wait(holder: str) -> None:
             progress.console.print(
@@ -461,6 +465,15 @@ def _prepare_with_progress(study: Study, objective: Any, quiet: bool) -> None:
         objective.prepare(study, on_epoch=on_epoch, on_wait=on_wait)
     if task is None:
         err.print(f"supernet: trained weights loaded from {study.storage.url}", highlight=False)
+    tree = study.user_attrs.get(FAMILY_ATTR)
+    if tree:
+        policies = sorted({r["policy"] for r in tree["splits"]})
+        err.print(
+            f"supernet: {len(tree['leaves'])} sub-supernets after {len(tree['splits'])} "
+            f"{'/'.join(policies)} splits; trials go to the one that owns their network "
+            f"(`nas splits {study.name}`)",
+            highlight=False,
+        )
 
 
 def _optimize_with_progress(

@@ -105,3 +105,25 @@ def test_nas_splits_shows_the_record_of_a_split_study(tmp_path) -> None:
     assert plain.study_id
     code, _, err = cli("splits", "plain", "--storage", url)
     assert code == 2 and "no split supernet" in err and "Traceback" not in err
+
+
+def test_nas_run_reports_the_split_family(tmp_path) -> None:
+    import yaml
+
+    spec = {
+        "name": "famrun",
+        "objective": {"type": "supernet", "space": TINY_SPACE,
+                      "train": {"epochs": 6, "batch_size": 128,
+                                "splits": {"policy": "random", "at_epochs": [2, 4]}},
+                      "eval": {"calibration": 64}},
+        "objectives": {"accuracy": "maximize"},
+        "n_trials": 3,
+    }  # fmt: skip
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
+    url = f"sqlite:///{tmp_path}/r.db"
+    code, _, err = cli("run", str(tmp_path / "s.yaml"), "--storage", url)
+    assert code == 0, err
+    assert "4 sub-supernets after 3 random splits" in err and "nas splits famrun" in err
+    # Rerun: the weights are loaded, the family reported again.
+    code, _, err = cli("run", str(tmp_path / "s.yaml"), "--storage", url, "--n-trials", "4")
+    assert code == 0 and "loaded from" in err and "4 sub-supernets" in err
