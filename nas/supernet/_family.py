@@ -47,6 +47,7 @@ are broadcast so that every process splits alike.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable, Mapping
@@ -68,6 +69,7 @@ from nas.supernet._splits import (
     Family,
     Leaf,
     SlotScore,
+    SplitPlan,
     SplitRecord,
     score_slot,
 )
@@ -440,43 +442,35 @@ class FamilyTrainer:
     # ------------------------------------------------------------------ splits
 
     def _split_all(self) -> None:
+        """Split every current leaf as the policy plans (the split at ``next_split``)."""
         index = self.next_split
         self.next_split += 1
         if self.policy.splits_once and index > 0:
             return
         final = self.splits.restart == "final" and index == len(self.splits.at_epochs) - 1
-        plans = []
+        plans: list[tuple[Leaf, SplitPlan | None]] = []
         for leaf in list(self.leaves):
             rng = np.random.default_rng(
                 np.random.SeedSequence([self.config.seed, _SALT, index, 1, *_leaf_ints(leaf.id)])
             )
-            plan = self.policy.plan(
-                self.family,
-                leaf,
-                self.splits.branches,
-                rng,
-                lambda slot, leaf=leaf: self._score(leaf, slot, index),  # type: ignore[misc]
-            )
+            score = functools.partial(self._score, leaf, index=index)
+            plan = self.policy.plan(self.family, leaf, self.splits.branches, rng, score)
             plans.append((leaf, dp.broadcast_object(plan) if dp.world_size() > 1 else plan))
         for leaf, plan in plans:
             if plan is None:
                 continue
             parent = self.trainers.pop(leaf.id)
-            children = self.family.split(
+            record = functools.partial(
+                SplitRecord,
                 leaf.id,
-                plan.slot,
-                plan.groups,
-                lambda ids, leaf=leaf, plan=plan: SplitRecord(  # type: ignore[misc]
-                    leaf=leaf.id,
-                    children=ids,
-                    slot=plan.slot,
-                    groups=plan.groups,
-                    policy=self.policy.name,
-                    at_step=self.steps,
-                    final=final,
-                    scores=plan.scores,
-                ),
+                slot=plan.slot,
+                groups=plan.groups,
+                policy=self.policy.name,
+                at_step=self.steps,
+                final=final,
+                scores=plan.scores,
             )
+            children = self.family.split(leaf.id, plan.slot, plan.groups, record)
             for child in children:
                 self.trainers[child.id] = self._child(parent, child, final)
             if self.on_split is not None:
@@ -497,7 +491,7 @@ class FamilyTrainer:
         trainer.load_state_dict(parent.state_dict())
         return trainer
 
-    def _score(self, leaf: Leaf, slot: tuple[int, int], index: int) -> SlotScore:
+    def _score(self, leaf: Leaf, slot: tuple[int, int], *, index: int) -> SlotScore:
         trainer = self.trainers[leaf.id]
         rng = np.random.default_rng(
             np.random.SeedSequence(

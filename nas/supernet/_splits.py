@@ -46,6 +46,7 @@ __all__ = [
     "Family",
     "Leaf",
     "SlotScore",
+    "SplitPlan",
     "SplitPolicy",
     "SplitRecord",
     "min_cut_partition",
@@ -468,10 +469,6 @@ class SplitPolicy(ABC):
     needs_scores: ClassVar[bool] = False
     splits_once: ClassVar[bool] = False
 
-    def min_choices(self, branches: int) -> int:
-        """The fewest allowed choices a slot needs to be a candidate."""
-        return branches
-
     def check_space(self, space: ArchSpace) -> None:  # noqa: B027 - an optional check
         """Refuse a space the policy cannot split.
 
@@ -533,9 +530,6 @@ class ExhaustiveSplit(SplitPolicy):
 
     name = "exhaustive"
     splits_once = True
-
-    def min_choices(self, branches: int) -> int:
-        return 2
 
     def plan(
         self,
