@@ -987,10 +987,6 @@ def bench_ranking(
             for name in names
         ]
 
-    def spread(values: list[float]) -> str:
-        sd = statistics.stdev(values) if len(values) > 1 else 0.0
-        return f"{statistics.fmean(values):.3f} ± {sd:.3f}"
-
     proxies, ceiling = gt.proxies(), gt.ceiling()
     within = gt.proxies_within_bins()
     table = Table(
@@ -1005,10 +1001,10 @@ def bench_ranking(
     for r in results:
         table.add_row(
             r.sampler,
-            spread(r.kendall_tau),
-            spread(r.kendall_tau_within_bins),
-            spread(r.kendall_tau_nll),
-            spread(r.top5_overlap),
+            _spread(r.kendall_tau),
+            _spread(r.kendall_tau_within_bins),
+            _spread(r.kendall_tau_nll),
+            _spread(r.top5_overlap),
             f"{statistics.fmean(r.train_seconds):.1f}",
         )
     _print_table(table)
@@ -1033,10 +1029,7 @@ def bench_ranking(
         payload["proxies"] = proxies
         payload["proxies_within_bins"] = within
         payload["ceiling"] = ceiling
-        try:
-            json_out.write_text(json.dumps(payload, indent=1) + "\n")
-        except OSError as e:
-            raise NasError(f"cannot write {json_out}: {e.strerror or e}") from None
+        _write_json(json_out, payload)
 
 
 def _policy_choices() -> dict[str, str]:
@@ -1158,10 +1151,6 @@ def bench_splits(
             for name in names
         ]
 
-    def spread(values: list[float]) -> str:
-        sd = statistics.stdev(values) if len(values) > 1 else 0.0
-        return f"{statistics.fmean(values):.3f} ± {sd:.3f}"
-
     proxies, ceiling = gt.proxies(), gt.ceiling()
     within, regret = gt.proxies_within_bins(), gt.proxies_regret()
     table = Table(
@@ -1179,8 +1168,8 @@ def bench_splits(
     for r in results:
         table.add_row(
             r.sampler,
-            spread(r.kendall_tau),
-            spread(r.kendall_tau_within_bins),
+            _spread(r.kendall_tau),
+            _spread(r.kendall_tau_within_bins),
             f"{statistics.fmean(r.top1_regret):.4f}",
             str(round(statistics.fmean(r.leaves), 1)),
             f"{statistics.fmean(r.charged_steps):.0f}",
@@ -1212,10 +1201,22 @@ def bench_splits(
         payload["proxies_regret"] = regret
         payload["ceiling"] = ceiling
         payload["ceiling_regret"] = gt.ceiling_regret()
-        try:
-            json_out.write_text(json.dumps(payload, indent=1) + "\n")
-        except OSError as e:
-            raise NasError(f"cannot write {json_out}: {e.strerror or e}") from None
+        _write_json(json_out, payload)
+
+
+def _spread(values: list[float]) -> str:
+    """``mean ± sd`` of per-seed values."""
+    import statistics
+
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):.3f} ± {sd:.3f}"
+
+
+def _write_json(path: Path, payload: Any) -> None:
+    try:
+        path.write_text(json.dumps(payload, indent=1) + "\n")
+    except OSError as e:
+        raise NasError(f"cannot write {path}: {e.strerror or e}") from None
 
 
 def _check_device(device: str, where: str) -> None:

@@ -372,11 +372,15 @@ class GroundTruth:
         Raises:
             GroundTruthError: fewer than 2 seeds.
         """
+        return kendall_tau(*self._halves())
+
+    def _halves(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean accuracy over the first half of the seeds and over the second half."""
         k = self.seeds
         if k < 2:
             raise GroundTruthError("the ceiling needs at least 2 stand-alone seeds")
         half = k // 2
-        return kendall_tau(self.accuracy[:, :half].mean(1), self.accuracy[:, half:].mean(1))
+        return self.accuracy[:, :half].mean(1), self.accuracy[:, half:].mean(1)
 
     def one_run(self, n_bins: int = 8) -> tuple[float, float]:
         """A reference of cost: how well *one* stand-alone training of every architecture ranks
@@ -423,11 +427,7 @@ class GroundTruth:
         Raises:
             GroundTruthError: fewer than 2 seeds.
         """
-        k = self.seeds
-        if k < 2:
-            raise GroundTruthError("the ceiling needs at least 2 stand-alone seeds")
-        half = k // 2
-        return top1_regret(self.accuracy[:, :half].mean(1), self.accuracy[:, half:].mean(1))
+        return top1_regret(*self._halves())
 
     def bins(self, n_bins: int = 8) -> list[list[int]]:
         """The architectures in ``n_bins`` groups of about equal size by MFLOPs (cheapest
