@@ -88,6 +88,13 @@ inside each leaf unless the row says otherwise; splits into 2 groups after epoch
 60-epoch budget (4 leaves; `exhaustive` splits one random slot once, into one leaf per choice),
 children keeping their parent's weights and schedule (`restart: none`); gradient matching over
 `repeats` minibatches of 64 images. Trials are scored by the leaf that owns them.
+
+The column *tau inside its leaves vs none's there* tests GM-NAS's premise directly: inside each
+leaf, does the leaf order its own architectures better than the one-shot supernet of the same
+seed orders the same architectures? A family can win there and still lose overall when its
+leaves' scores are not comparable with each other (each leaf trained on its own share of the
+architectures and of the steps): the overall tau also counts every pair of architectures that
+live in different leaves.
 """
 
 
