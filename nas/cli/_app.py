@@ -762,7 +762,10 @@ def splits(
         if not chosen:
             continue
         labels = [text(c) for c in chosen[0]["choices"]]
-        table = Table(title=f"split {i + 1}: gradient distance (1 - cos) in {r['slot']}")
+        slot = f"s{r['slot'][0]}.l{r['slot'][1]}"
+        table = Table(
+            title=f"split {i + 1} (leaf {r['leaf']}): gradient distance (1 - cos) in {slot}"
+        )
         table.add_column("")
         for label in labels:
             table.add_column(label, justify="right")
