@@ -62,7 +62,7 @@ from nas.space import Arch, ArchMask, ArchSpace
 from nas.supernet import _distributed as dp
 from nas.supernet._config import SplitConfig, TrainConfig
 from nas.supernet._data import ImageDataset
-from nas.supernet._evaluate import device_of, recalibrate_bn
+from nas.supernet._evaluate import SupernetEvaluator, device_of
 from nas.supernet._network import Supernet
 from nas.supernet._splits import (
     SPLIT_POLICIES,
@@ -606,8 +606,11 @@ class FamilyEvaluator:
             raise ValueError(f"no weights for leaves {missing}")
         self.family = family
         self.nets = dict(nets)
-        self.calibration = calibration
-        self.batch_size = batch_size
+        #: One :class:`~nas.supernet.SupernetEvaluator` per leaf.
+        self.leaves = {
+            leaf_id: SupernetEvaluator(net, calibration, batch_size)
+            for leaf_id, net in self.nets.items()
+        }
 
     @property
     def space(self) -> ArchSpace:
@@ -626,14 +629,10 @@ class FamilyEvaluator:
         return self.family.leaf_for(arch).id
 
     def network(self, arch: Arch) -> nn.Module:
-        net = self.nets[self.leaf_of(arch)]
-        recalibrate_bn(net, arch, self.calibration, self.batch_size)
-        return net
+        return self.leaves[self.leaf_of(arch)].network(arch)
 
     def extract(self, arch: Arch) -> nn.Module:
-        net = self.nets[self.leaf_of(arch)]
-        recalibrate_bn(net, arch, self.calibration, self.batch_size)
-        return net.extract(arch).eval()
+        return self.leaves[self.leaf_of(arch)].extract(arch)
 
 
 def family_from_weights(
@@ -642,14 +641,12 @@ def family_from_weights(
     """The tree and leaf supernets of stored final weights (:meth:`FamilyTrainer.weights`; the
     form of one supernet, ``{"net": ...}``, is a family of one root leaf). ``build()`` makes an
     empty supernet to load each leaf's weights into."""
-    if "family" not in weights:
-        net = build()
-        net.load_state_dict(weights["net"])
-        return Family.root(space), {"root": net}
-    family = Family.from_dict(space, weights["family"])
+    if "family" in weights:
+        family, states = Family.from_dict(space, weights["family"]), weights["nets"]
+    else:
+        family, states = Family.root(space), {"root": weights["net"]}
     nets = {}
     for leaf in family.leaves:
-        net = build()
-        net.load_state_dict(weights["nets"][leaf.id])
-        nets[leaf.id] = net
+        nets[leaf.id] = build()
+        nets[leaf.id].load_state_dict(states[leaf.id])
     return family, nets
