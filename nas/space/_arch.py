@@ -339,6 +339,17 @@ class ArchSpace:
             ],
         }
 
+    @cached_property
+    def transitions(self) -> tuple[bool, ...]:
+        """Per stage, whether it starts with a transition (a 3x3 conv): its stride is not 1 or
+        its channel count differs from the previous stage's (the stem's for the first)."""
+        out = []
+        prev = self.stem_channels
+        for st in self.stages:
+            out.append(st.stride != 1 or st.channels != prev)
+            prev = st.channels
+        return tuple(out)
+
     # ------------------------------------------------------------------ search space
 
     @cached_property
@@ -581,7 +592,7 @@ def arch_cost(space: ArchSpace, arch: Arch) -> ArchCost:
     n.bn(space.stem_channels)
     prev = space.stem_channels
     for s, st in enumerate(space.stages):
-        if st.stride != 1 or st.channels != prev:
+        if space.transitions[s]:
             n.conv(prev, st.channels, 3, st.stride)
             n.bn(st.channels)
         for j in range(arch.depths[s]):

@@ -103,8 +103,8 @@ class Supernet(nn.Module):
         self.transitions = nn.ModuleList()
         self.stages = nn.ModuleList()
         prev = space.stem_channels
-        for st in space.stages:
-            if st.stride != 1 or st.channels != prev:
+        for st, transition in zip(space.stages, space.transitions, strict=True):
+            if transition:
                 self.transitions.append(
                     ConvBNAct(prev, st.channels, 3, act=True, stride=st.stride)
                 )

@@ -580,11 +580,7 @@ class GradientMatchingSplit(SplitPolicy):
         # Every slot needs weights beyond itself, the stem and the classifier: another slot or
         # a stage transition.
         slots = sum(st.max_depth for st in space.stages)
-        prev, transitions = space.stem_channels, 0
-        for st in space.stages:
-            transitions += st.stride != 1 or st.channels != prev
-            prev = st.channels
-        if slots < 2 and not transitions:
+        if slots < 2 and not any(space.transitions):
             raise ValueError(
                 "train.splits.policy: gm matches gradients on the weights shared beyond a slot, "
                 "and this space has none (one layer slot, no stage transition); use random or "
