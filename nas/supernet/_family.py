@@ -47,10 +47,11 @@ are broadcast so that every process splits alike.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -58,7 +59,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812 - the usual alias
 from torch import Tensor, nn
 
-from nas.space import Arch, ArchMask, ArchSpace
+from nas.space import Arch, ArchMask, ArchSpace, LayerChoice
 from nas.supernet import _distributed as dp
 from nas.supernet._config import SplitConfig, TrainConfig
 from nas.supernet._data import ImageDataset
@@ -105,19 +106,8 @@ def _excluded(net: Supernet, slot: tuple[int, int]) -> set[int]:
     return out
 
 
-def _base_path(mask: ArchMask, slot: tuple[int, int], rng: np.random.Generator) -> Arch:
-    """A path of ``mask`` whose stage ``slot[0]`` is deeper than ``slot[1]`` (the layers the
-    forced depth adds drawn uniformly among their allowed active choices)."""
-    stage, j = slot
-    arch = mask.sample(rng)
-    if arch.depths[stage] > j:
-        return arch
-    deeper = [d for d in mask.space.stages[stage].depths if d > j]
-    depth = deeper[0]
-    layers = list(arch.layers[stage])
-    for k in range(arch.depths[stage], depth):
-        options = mask.active_choices(stage, k) or mask.space.slot_choices(stage, k)
-        layers[k] = options[int(rng.integers(len(options)))]
+def _with_stage(arch: Arch, stage: int, depth: int, layers: Sequence[LayerChoice]) -> Arch:
+    """``arch`` with stage ``stage`` at ``depth`` with ``layers``."""
     depths = list(arch.depths)
     depths[stage] = depth
     all_layers = list(arch.layers)
@@ -125,13 +115,27 @@ def _base_path(mask: ArchMask, slot: tuple[int, int], rng: np.random.Generator) 
     return Arch(tuple(depths), tuple(all_layers))
 
 
-def _with_choice(arch: Arch, slot: tuple[int, int], choice: Any) -> Arch:
+def _base_path(mask: ArchMask, slot: tuple[int, int], rng: np.random.Generator) -> Arch:
+    """A path of ``mask`` whose stage ``slot[0]`` is deeper than ``slot[1]`` (the layers the
+    forced depth adds drawn uniformly among their allowed active choices)."""
+    stage, j = slot
+    arch = mask.sample(rng)
+    if arch.depths[stage] > j:
+        return arch
+    depth = next(d for d in mask.space.stages[stage].depths if d > j)
+    layers = list(arch.layers[stage])
+    for k in range(arch.depths[stage], depth):
+        options = mask.active_choices(stage, k) or mask.space.slot_choices(stage, k)
+        layers[k] = options[int(rng.integers(len(options)))]
+    return _with_stage(arch, stage, depth, layers)
+
+
+def _with_choice(arch: Arch, slot: tuple[int, int], choice: LayerChoice) -> Arch:
+    """``arch`` with ``choice`` in ``slot`` (its depth unchanged)."""
     stage, j = slot
     layers = list(arch.layers[stage])
     layers[j] = choice
-    all_layers = list(arch.layers)
-    all_layers[stage] = tuple(layers)
-    return Arch(arch.depths, tuple(all_layers))
+    return _with_stage(arch, stage, arch.depths[stage], layers)
 
 
 def gradient_distances(
@@ -460,6 +464,8 @@ class FamilyTrainer:
             if plan is None:
                 continue
             parent = self.trainers.pop(leaf.id)
+            # Non-final children copy the parent's training state: taken once for all of them.
+            inherited = None if final else parent.state_dict()
             record = functools.partial(
                 SplitRecord,
                 leaf.id,
@@ -472,7 +478,7 @@ class FamilyTrainer:
             )
             children = self.family.split(leaf.id, plan.slot, plan.groups, record)
             for child in children:
-                self.trainers[child.id] = self._child(parent, child, final)
+                self.trainers[child.id] = self._child(parent, child, inherited)
             if self.on_split is not None:
                 self.on_split(self.family.splits[-1])
         self.turn = 0
@@ -482,13 +488,17 @@ class FamilyTrainer:
         if dp.world_size() > 1:
             dp.check_identical(json.dumps(self.family.to_dict(), sort_keys=True), "the splits")
 
-    def _child(self, parent: _LeafTrainer, child: Leaf, final: bool) -> _LeafTrainer:
-        if final:
+    def _child(
+        self, parent: _LeafTrainer, child: Leaf, inherited: Mapping[str, Any] | None
+    ) -> _LeafTrainer:
+        """The trainer of ``child``: the parent's ``inherited`` training state, or (a final
+        split: ``None``) new weights, optimizer and generator seeded from the child's id."""
+        if inherited is None:
             seed = _seed(self.config.seed, _SALT, 2, *_leaf_ints(child.id))
-            config = TrainConfig(**{**self.config.__dict__, "seed": seed})
+            config = dataclasses.replace(self.config, seed=seed)
             return self._new_trainer(build_supernet(self.space, seed), config, child.mask)
         trainer = self._new_trainer(build_supernet(self.space, 0), parent.config, child.mask)
-        trainer.load_state_dict(parent.state_dict())
+        trainer.load_state_dict(inherited)
         return trainer
 
     def _score(self, leaf: Leaf, slot: tuple[int, int], *, index: int) -> SlotScore:

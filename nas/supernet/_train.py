@@ -587,7 +587,9 @@ class SupernetTrainer:
                 generator state.
         """
         self.net.load_state_dict(state["net"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        # torch's optimizer keeps the loaded tensors (e.g. momentum buffers) as its own: a copy,
+        # so that a state loaded into several trainers (the children of a split) is not shared.
+        self.optimizer.load_state_dict(copy.deepcopy(state["optimizer"]))
         self.epoch = int(state["epoch"])
         # Checkpoints written before the step budget counted whole epochs.
         self.steps = int(state.get("steps", self.epoch * self.steps_per_epoch))
