@@ -962,33 +962,17 @@ def bench_ranking(
     """
     import statistics
 
-    from rich.progress import Progress
+    from nas.supernet._ranking import paired
 
-    from nas.supernet._ranking import GroundTruth, paired, run_ranking
-
-    gt = GroundTruth.load(ground_truth)
-    _check_device(device, "--device")
-    if json_out is not None and not json_out.parent.exists():
-        raise NasError(f"--json {json_out}: directory {json_out.parent} does not exist")
+    gt = _bench_ground_truth(ground_truth, device, json_out)
     names = (
         [n for n in _sampler_choices() if n != "all"]
         if sampler.value == "all"
         else [sampler.value]
     )
-    with Progress(console=err, transient=True) as bar:
-        task = bar.add_task("training supernets", total=len(names) * seeds)
-        results = [
-            run_ranking(
-                gt,
-                name,
-                list(range(seeds)),
-                epochs=epochs,
-                device=device,
-                workers=workers,
-                on_seed=lambda: bar.advance(task),
-            )
-            for name in names
-        ]
+    results = _ranking_runs(
+        gt, "training supernets", [{"sampler": n} for n in names], seeds, epochs, device, workers
+    )
 
     proxies, ceiling = gt.proxies(), gt.ceiling()
     within = gt.proxies_within_bins()
@@ -1103,16 +1087,11 @@ def bench_splits(
     """
     import statistics
 
-    from rich.progress import Progress
-
     from nas.supernet._config import OptionError, SplitConfig, TrainConfig
     from nas.supernet._family import check_split_budget
-    from nas.supernet._ranking import GroundTruth, paired, ranking_data, run_ranking
+    from nas.supernet._ranking import paired, ranking_data
 
-    gt = GroundTruth.load(ground_truth or SPLIT_SPACES[space.value])
-    _check_device(device, "--device")
-    if json_out is not None and not json_out.parent.exists():
-        raise NasError(f"--json {json_out}: directory {json_out.parent} does not exist")
+    gt = _bench_ground_truth(ground_truth or SPLIT_SPACES[space.value], device, json_out)
     try:
         at = [int(x) for x in at_epochs.split(",") if x.strip()]
     except ValueError:
@@ -1137,22 +1116,8 @@ def bench_splits(
         except ValueError as e:
             raise NasError(f"--epochs/--at-epochs/--repeats: {e}") from None
         configs[name] = split.to_dict()
-    with Progress(console=err, transient=True) as bar:
-        task = bar.add_task("training families", total=len(names) * seeds)
-        results = [
-            run_ranking(
-                gt,
-                sampler.value,
-                list(range(seeds)),
-                epochs=epochs,
-                train={"splits": configs[name]},
-                label=name,
-                device=device,
-                workers=workers,
-                on_seed=lambda: bar.advance(task),
-            )
-            for name in names
-        ]
+    runs = [{"sampler": sampler.value, "train": {"splits": configs[n]}, "label": n} for n in names]
+    results = _ranking_runs(gt, "training families", runs, seeds, epochs, device, workers)
 
     proxies, ceiling = gt.proxies(), gt.ceiling()
     within, regret = gt.proxies_within_bins(), gt.proxies_regret()
@@ -1205,6 +1170,49 @@ def bench_splits(
         payload["ceiling"] = ceiling
         payload["ceiling_regret"] = gt.ceiling_regret()
         _write_json(json_out, payload)
+
+
+def _bench_ground_truth(path: Path, device: str, json_out: Path | None) -> Any:
+    """The ground truth of a ``nas bench`` command, after checking its ``--device`` and that
+    ``--json`` can be written (one-line errors)."""
+    from nas.supernet._ranking import GroundTruth
+
+    gt = GroundTruth.load(path)
+    _check_device(device, "--device")
+    if json_out is not None and not json_out.parent.exists():
+        raise NasError(f"--json {json_out}: directory {json_out.parent} does not exist")
+    return gt
+
+
+def _ranking_runs(
+    gt: Any,
+    what: str,
+    runs: list[dict[str, Any]],
+    seeds: int,
+    epochs: int,
+    device: str,
+    workers: int,
+) -> list[Any]:
+    """One :func:`~nas.supernet._ranking.run_ranking` per entry of ``runs`` (its keyword
+    arguments) on seeds ``0..seeds-1``, under one progress bar."""
+    from rich.progress import Progress
+
+    from nas.supernet._ranking import run_ranking
+
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task(what, total=len(runs) * seeds)
+        return [
+            run_ranking(
+                gt,
+                seeds=list(range(seeds)),
+                epochs=epochs,
+                device=device,
+                workers=workers,
+                on_seed=lambda: bar.advance(task),
+                **run,
+            )
+            for run in runs
+        ]
 
 
 def _spread(values: list[float]) -> str:
