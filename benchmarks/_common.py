@@ -169,6 +169,14 @@ def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 
 
+def mean_sd(values: Sequence[float], digits: int = 3) -> str:
+    """``mean ± sd`` of per-seed values (sd 0 for one value)."""
+    import statistics
+
+    sd = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):.{digits}f} ± {sd:.{digits}f}"
+
+
 def progress_bar() -> Progress:
     """A rich progress bar on stderr (stdout stays clean for the tables)."""
     return Progress(

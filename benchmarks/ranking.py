@@ -28,7 +28,14 @@ import statistics
 import time
 from pathlib import Path
 
-from _common import REPO_ROOT, console, markdown_table, progress_bar, update_section
+from _common import (
+    REPO_ROOT,
+    console,
+    markdown_table,
+    mean_sd,
+    progress_bar,
+    update_section,
+)
 
 SECTION = "supernet-ranking"
 TITLE = "Supernet ranking: Kendall tau vs stand-alone training, with floor and ceiling (digits)"
@@ -93,11 +100,6 @@ was above every sampler's 0.16-0.28):
 """
 
 
-def _ms(values: list[float]) -> str:
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.fmean(values):.3f} ± {sd:.3f}"
-
-
 def _section(name: str, path: Path, args: argparse.Namespace) -> str:
     from nas.supernet._ranking import (
         GroundTruth,
@@ -153,14 +155,14 @@ def _section(name: str, path: Path, args: argparse.Namespace) -> str:
         rows.append(
             [
                 f"`{r.sampler}`",
-                _ms(r.kendall_tau),
-                _ms(r.kendall_tau_within_bins),
-                _ms(r.kendall_tau_nll),
+                mean_sd(r.kendall_tau),
+                mean_sd(r.kendall_tau_within_bins),
+                mean_sd(r.kendall_tau_nll),
                 f"{vs_proxy.mean:+.3f} ± {vs_proxy.se:.3f}, p={vs_proxy.p_value:.3f}",
                 ""
                 if vs_uniform is None
                 else f"{vs_uniform.mean:+.3f} ± {vs_uniform.se:.3f}, p={vs_uniform.p_value:.3f}",
-                _ms(r.top5_overlap),
+                mean_sd(r.top5_overlap),
                 f"{statistics.median(r.grad_variance):.2f}",
                 f"{statistics.median(r.data_ess):.0f}" if r.data_ess else "",
                 f"{1e3 * cost[0]:.1f} ms ({cost[0] / cost[1]:.2f}x)" if cost else "",
@@ -224,7 +226,7 @@ def _section(name: str, path: Path, args: argparse.Namespace) -> str:
         f"({beat.mean:+.3f} ± {beat.se:.3f}, higher on {beat.wins}/{beat.n} seeds, p = "
         f"{beat.p_value:.3f}) and is {gap.mean:+.3f} ± {gap.se:.3f} over `uniform` (higher on "
         f"{gap.wins}/{gap.n} seeds, p = {gap.p_value:.3f}); its within-bin tau is "
-        f"{_ms(pada.kendall_tau_within_bins)}. Training every architecture once, stand-alone, "
+        f"{mean_sd(pada.kendall_tau_within_bins)}. Training every architecture once, stand-alone, "
         f"ranks them with tau {one:.3f}." + above
     )
     r = gt.recipe

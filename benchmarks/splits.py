@@ -29,7 +29,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import REPO_ROOT, console, markdown_table, progress_bar, update_section
+from _common import (
+    REPO_ROOT,
+    console,
+    markdown_table,
+    mean_sd,
+    progress_bar,
+    update_section,
+)
 
 SECTION = "supernet-splits"
 TITLE = "Supernet splits (GM-NAS): Kendall tau and regret at an equal step budget (digits)"
@@ -96,11 +103,6 @@ leaves' scores are not comparable with each other (each leaf trained on its own 
 architectures and of the steps): the overall tau also counts every pair of architectures that
 live in different leaves.
 """
-
-
-def _ms(values: list[float], digits: int = 3) -> str:
-    sd = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{statistics.fmean(values):.{digits}f} ± {sd:.{digits}f}"
 
 
 def _pair(a: list[float], b: list[float] | float, digits: int = 3) -> str:
@@ -191,9 +193,9 @@ def _section(key: str, name: str, path: Path, args: argparse.Namespace) -> str:
         rows.append(
             [
                 f"`{r.sampler}`",
-                _ms(r.kendall_tau),
-                _ms(r.kendall_tau_within_bins),
-                _ms(r.top1_regret, 4),
+                mean_sd(r.kendall_tau),
+                mean_sd(r.kendall_tau_within_bins),
+                mean_sd(r.top1_regret, 4),
                 "" if r.sampler == "none" else _pair(r.kendall_tau, none),
                 inside,
                 f"{statistics.fmean(r.leaves):g}",
@@ -224,10 +226,10 @@ def _section(key: str, name: str, path: Path, args: argparse.Namespace) -> str:
     gm = by["gm"]
     vs_proxy = paired(gm.kendall_tau, proxies[best_proxy])
     verdict = (
-        f"`gm` ranks with tau {_ms(gm.kendall_tau)} (within FLOPs bins "
-        f"{_ms(gm.kendall_tau_within_bins)}), {vs_proxy.mean:+.3f} ± {vs_proxy.se:.3f} against "
-        f"the {best_proxy} proxy (higher on {vs_proxy.wins}/{vs_proxy.n} seeds, p = "
-        f"{vs_proxy.p_value:.3f}); one-shot `none` gets {_ms(none)}."
+        f"`gm` ranks with tau {mean_sd(gm.kendall_tau)} (within FLOPs bins "
+        f"{mean_sd(gm.kendall_tau_within_bins)}), {vs_proxy.mean:+.3f} ± {vs_proxy.se:.3f} "
+        f"against the {best_proxy} proxy (higher on {vs_proxy.wins}/{vs_proxy.n} seeds, p = "
+        f"{vs_proxy.p_value:.3f}); one-shot `none` gets {mean_sd(none)}."
     )
     return f"""\
 ### {key}: {name}
