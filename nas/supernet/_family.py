@@ -277,6 +277,10 @@ class _LeafTrainer(SupernetTrainer):
     def _progress(self) -> float:
         return self.family_trainer.progress()
 
+    def train_tensors(self) -> tuple[Tensor, Tensor]:
+        # One copy on the device for the whole family, not one per leaf.
+        return self.family_trainer.train_tensors()
+
     @property
     def done(self) -> bool:
         return self.family_trainer.done
@@ -315,6 +319,7 @@ class FamilyTrainer:
         self.budget = config.budget(n_train)
         self.planned_epochs = max(1, math.ceil(self.budget / self.steps_per_epoch))
         check_split_budget(space, config, n_train)
+        self._train_set: tuple[Tensor, Tensor] | None = None
         self.family = Family.root(space)
         self.trainers: dict[str, _LeafTrainer] = {
             "root": self._new_trainer(build_supernet(space, config.seed), config, None)
@@ -338,6 +343,14 @@ class FamilyTrainer:
         self, net: Supernet, config: TrainConfig, mask: ArchMask | None
     ) -> _LeafTrainer:
         return _LeafTrainer(self, net, self.data, config, mask)
+
+    def train_tensors(self) -> tuple[Tensor, Tensor]:
+        """The training images and labels on the training device, moved once for every leaf
+        and for gradient scoring."""
+        if self._train_set is None:
+            device = torch.device(self.config.device)
+            self._train_set = (self.data.x_train.to(device), self.data.y_train.to(device))
+        return self._train_set
 
     # ------------------------------------------------------------------ clock
 
@@ -508,13 +521,13 @@ class FamilyTrainer:
                 [self.config.seed, _SALT, index, 3, *_leaf_ints(leaf.id), *slot]
             )
         )
-        device = trainer.device
+        images, labels = self.train_tensors()
         choices, d = gradient_distances(
             trainer.net,
             leaf.mask,
             slot,
-            self.data.x_train.to(device),
-            self.data.y_train.to(device),
+            images,
+            labels,
             repeats=self.splits.repeats,
             batch_size=self.config.batch_size,
             rng=rng,

@@ -249,8 +249,7 @@ class SupernetTrainer:
         self._open: _OpenEpoch | None = None
         #: The first path's loss of the last step (data-parallel: this process's share).
         self.last_loss = float("nan")
-        self._x: Tensor | None = None
-        self._y: Tensor | None = None
+        self._train_set: tuple[Tensor, Tensor] | None = None
         #: This process's rank and the number of data-parallel processes (0 and 1: alone).
         self.rank = dp.rank()
         self.world_size = dp.world_size()
@@ -359,18 +358,24 @@ class SupernetTrainer:
             self._set_lr(lr)
         if ep.pos == 0:
             ep.lr = float(self.optimizer.param_groups[0]["lr"])
-        if self._x is None:
-            self._x = self.data.x_train.to(self.device)
-            self._y = self.data.y_train.to(self.device)
-        assert self._y is not None
+        x_all, y_all = self.train_tensors()
         idx = torch.as_tensor(ep.order[ep.pos : ep.pos + c.batch_size], device=self.device)
         ep.pos += c.batch_size
-        x = augment_batch(self._x[idx], c.augment, self.rng)
-        self.last_loss = self._step(x, self._y[idx], idx)
+        x = augment_batch(x_all[idx], c.augment, self.rng)
+        self.last_loss = self._step(x, y_all[idx], idx)
         ep.losses.append(self.last_loss)
         if ep.pos >= len(ep.order) or self.done:
             return self._end_epoch()
         return None
+
+    def train_tensors(self) -> tuple[Tensor, Tensor]:
+        """The training images and labels on the trainer's device (moved once)."""
+        if self._train_set is None:
+            self._train_set = (
+                self.data.x_train.to(self.device),
+                self.data.y_train.to(self.device),
+            )
+        return self._train_set
 
     def _end_epoch(self) -> dict[str, float]:
         ep = self._open
@@ -502,8 +507,7 @@ class SupernetTrainer:
         generator are left as they were; ``seed`` seeds a private generator).
         """
         rng = np.random.default_rng(np.random.SeedSequence([seed, _SEED_SALT, 2]))
-        x_all = self.data.x_train.to(self.device)
-        y_all = self.data.y_train.to(self.device)
+        x_all, y_all = self.train_tensors()
         n = len(y_all)
         params = list(self.net.parameters())
         saved = {k: v.clone() for k, v in self.net.state_dict().items()}
