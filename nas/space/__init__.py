@@ -39,10 +39,24 @@ from nas.space._params import (
     Scalar,
     value_key,
 )
+from nas.space._quant import (
+    FIXED_QUANT,
+    QuantChoice,
+    QuantCost,
+    QuantSite,
+    QuantSpec,
+    quant_cost,
+)
 from nas.space._space import SearchSpace, assignment_key
 
 __all__ = [
     "ARCH_OPS",
+    "FIXED_QUANT",
+    "QuantChoice",
+    "QuantCost",
+    "QuantSite",
+    "QuantSpec",
+    "quant_cost",
     "SKIPPED",
     "Arch",
     "ArchCost",

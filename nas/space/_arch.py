@@ -53,7 +53,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from nas.exceptions import SpaceError
-from nas.space._archops import ARCH_OPS, ConvRecord, CostCounter
+from nas.space._archops import ARCH_OPS, ConvRecord, CostCounter, op_convs
+from nas.space._quant import QuantChoice, QuantSite, QuantSpec
 from nas.space._yaml import load_yaml
 
 if TYPE_CHECKING:
@@ -71,7 +72,8 @@ __all__ = [
 ]
 
 _STAGE_KEYS = {"channels", "stride", "depth", "ops", "kernel", "width"}
-_TOP_KEYS = {"input", "classes", "stem", "stages"}
+_OPTIONAL_STAGE_KEYS = {"quant"}
+_TOP_KEYS = {"input", "classes", "stem", "stages", "quant"}
 
 
 def _fail(source: str, path: str, message: str) -> SpaceError:
@@ -110,6 +112,8 @@ class StageSpec:
             registry order.
         kernels: allowed kernel sizes (odd), ascending.
         widths: allowed hidden widths, ascending.
+        quant: the stage's quantization choices when it overrides the space's
+            (:mod:`nas.space._quant`); ``None``: the space's.
     """
 
     channels: int
@@ -118,6 +122,7 @@ class StageSpec:
     ops: tuple[str, ...]
     kernels: tuple[int, ...]
     widths: tuple[int, ...]
+    quant: QuantSpec | None = None
 
     @property
     def max_depth(self) -> int:
@@ -161,10 +166,15 @@ class Arch:
         depths: active depth per stage.
         layers: per stage, one :class:`LayerChoice` per layer slot (``max(depths)`` of them;
             those at or beyond the depth are not computed).
+        quant: the quantization setting of every site of the space
+            (:attr:`ArchSpace.quant_sites`, in order; ``None`` at a site that computes nothing,
+            in the :meth:`ArchSpace.canonical` key); empty for a space without sites (and, in
+            a quantized space, for the full-precision network).
     """
 
     depths: tuple[int, ...]
     layers: tuple[tuple[LayerChoice, ...], ...]
+    quant: tuple[QuantChoice | None, ...] = ()
 
     def active_layers(self) -> list[tuple[int, int, LayerChoice]]:
         """``(stage, slot, choice)`` of every layer that computes something (not skipped)."""
@@ -184,11 +194,15 @@ class Arch:
         return c
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form: ``{"depths": [...], "layers": [[[op, kernel, width], ...], ...]}``."""
-        return {
+        """JSON form: ``{"depths": [...], "layers": [[[op, kernel, width], ...], ...]}``, and
+        ``"quant": [[wbits, abits, granularity, symmetry] or null, ...]`` when quantized."""
+        out: dict[str, Any] = {
             "depths": list(self.depths),
             "layers": [[[c.op, c.kernel, c.width] for c in stage] for stage in self.layers],
         }
+        if self.quant:
+            out["quant"] = [None if q is None else q.to_list() for q in self.quant]
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Arch:
@@ -203,6 +217,10 @@ class Arch:
                 tuple(
                     tuple(LayerChoice(str(o), int(k), int(w)) for o, k, w in stage)
                     for stage in data["layers"]
+                ),
+                tuple(
+                    None if q is None else QuantChoice.from_list(q)
+                    for q in data.get("quant") or ()
                 ),
             )
         except (KeyError, TypeError, ValueError) as e:
@@ -244,6 +262,8 @@ class ArchSpace:
         classes: number of classes of the head.
         stem_channels: output channels of the stem.
         stages: the stages.
+        quant: the quantization choices of every stage that does not override them
+            (:mod:`nas.space._quant`); ``None``: not quantized.
         source: where the definition came from (for error messages).
     """
 
@@ -253,6 +273,7 @@ class ArchSpace:
     classes: int
     stem_channels: int
     stages: tuple[StageSpec, ...]
+    quant: QuantSpec | None = None
     source: str = field(default="<dict>", compare=False)
 
     # ------------------------------------------------------------------ loading
@@ -284,8 +305,12 @@ class ArchSpace:
         raw_stages = data["stages"]
         if not isinstance(raw_stages, list) or not raw_stages:
             raise _fail(source, "supernet.stages", "expected a non-empty list of stages")
+        quant = (
+            QuantSpec.parse(data["quant"], source, "supernet.quant") if "quant" in data else None
+        )
         stages = [
-            _parse_stage(st, source, f"supernet.stages[{i}]") for i, st in enumerate(raw_stages)
+            _parse_stage(st, source, f"supernet.stages[{i}]", quant)
+            for i, st in enumerate(raw_stages)
         ]
         space = cls(
             in_channels=_positive_int(inp["channels"], source, "supernet.input.channels"),
@@ -294,6 +319,7 @@ class ArchSpace:
             classes=_positive_int(data["classes"], source, "supernet.classes"),
             stem_channels=_positive_int(stem["channels"], source, "supernet.stem.channels"),
             stages=tuple(stages),
+            quant=quant,
             source=source,
         )
         return space
@@ -322,22 +348,66 @@ class ArchSpace:
     def to_dict(self) -> dict[str, Any]:
         """The ``supernet`` mapping this space was built from (round-trips through
         :meth:`from_dict`)."""
-        return {
+        stages = []
+        for st in self.stages:
+            stage: dict[str, Any] = {
+                "channels": st.channels,
+                "stride": st.stride,
+                "depth": list(st.depths),
+                "ops": list(st.ops),
+                "kernel": list(st.kernels),
+                "width": list(st.widths),
+            }
+            if st.quant is not None:
+                stage["quant"] = st.quant.to_dict()
+            stages.append(stage)
+        out: dict[str, Any] = {
             "input": {"channels": self.in_channels, "height": self.height, "width": self.width},
             "classes": self.classes,
             "stem": {"channels": self.stem_channels},
-            "stages": [
-                {
-                    "channels": st.channels,
-                    "stride": st.stride,
-                    "depth": list(st.depths),
-                    "ops": list(st.ops),
-                    "kernel": list(st.kernels),
-                    "width": list(st.widths),
-                }
-                for st in self.stages
-            ],
+            "stages": stages,
         }
+        if self.quant is not None:
+            out["quant"] = self.quant.to_dict()
+        return out
+
+    # ------------------------------------------------------------------ quantization
+
+    def stage_quant(self, stage: int) -> QuantSpec | None:
+        """The quantization choices of ``stage`` (its own, else the space's; ``None``: the
+        stage is not quantized)."""
+        own = self.stages[stage].quant
+        return own if own is not None else self.quant
+
+    @cached_property
+    def quant_sites(self) -> tuple[QuantSite, ...]:
+        """Every quantized convolution position, in network order (:mod:`nas.space._quant`);
+        empty for a space that is not quantized."""
+        sites: list[QuantSite] = []
+        for i, st in enumerate(self.stages):
+            spec = self.stage_quant(i)
+            if spec is None:
+                continue
+            if self.transitions[i]:
+                sites.append(QuantSite(f"s{i}.t", i, None, 0, spec))
+            n_convs = {op: op_convs(op) for op in st.ops}
+            for j in range(st.max_depth):
+                for c in range(max(n_convs.values())):
+                    having = tuple(op for op in st.ops if n_convs[op] > c)
+                    sites.append(QuantSite(f"s{i}.l{j}.c{c}", i, j, c, spec, having))
+        return tuple(sites)
+
+    def quant_of(self, arch: Arch, site: str) -> QuantChoice | None:
+        """The setting of site ``site`` (a :attr:`QuantSite.name`) in ``arch`` (``None``: not
+        quantized there -- a full-precision architecture, or a site that computes nothing)."""
+        if not arch.quant:
+            return None
+        index = {s.name: k for k, s in enumerate(self.quant_sites)}[site]
+        return arch.quant[index]
+
+    def full_precision(self, arch: Arch) -> Arch:
+        """``arch`` without quantization (every convolution a 32-bit float)."""
+        return Arch(arch.depths, arch.layers)
 
     @cached_property
     def transitions(self) -> tuple[bool, ...]:
@@ -364,6 +434,9 @@ class ArchSpace:
                 params[f"s{i}.l{j}.op"] = _choice(st.ops)
                 params[f"s{i}.l{j}.kernel"] = _choice(st.kernels)
                 params[f"s{i}.l{j}.width"] = _choice(st.widths)
+        for site in self.quant_sites:
+            for key in _QUANT_KEYS:
+                params[f"{site.name}.{key}"] = _choice(site.spec.values(key))
         return self._space(params)
 
     @cached_property
@@ -395,6 +468,19 @@ class ArchSpace:
                     if len(having) < len(st.ops) or "condition" in params[op_name]:
                         spec["condition"] = {"parent": op_name, "in": having}
                     params[f"s{i}.l{j}.{dim}"] = spec
+        for site in self.quant_sites:
+            condition = None
+            if site.slot is not None:
+                op_name = f"s{site.stage}.l{site.slot}.op"
+                if len(site.ops) < len(self.stages[site.stage].ops) or (
+                    "condition" in params[op_name]
+                ):
+                    condition = {"parent": op_name, "in": list(site.ops)}
+            for key in _QUANT_KEYS:
+                spec = _choice(site.spec.values(key))
+                if condition is not None:
+                    spec["condition"] = dict(condition)
+                params[f"{site.name}.{key}"] = spec
         return self._space(params)
 
     def _space(self, params: dict[str, Any]) -> SearchSpace:
@@ -422,6 +508,9 @@ class ArchSpace:
                     checked.setdefault(f"s{i}.l{j}.op", "skip" if "skip" in st.ops else st.ops[0])
                     checked.setdefault(f"s{i}.l{j}.kernel", st.kernels[0])
                     checked.setdefault(f"s{i}.l{j}.width", st.widths[0])
+            for site in self.quant_sites:
+                for key in _QUANT_KEYS:
+                    checked.setdefault(f"{site.name}.{key}", site.spec.values(key)[0])
         depths = []
         layers = []
         for i, st in enumerate(self.stages):
@@ -438,7 +527,16 @@ class ArchSpace:
                     )
                 )
             layers.append(tuple(slots))
-        return Arch(tuple(depths), tuple(layers))
+        quant = tuple(
+            QuantChoice(
+                int(checked[f"{site.name}.wbits"]),
+                int(checked[f"{site.name}.abits"]),
+                str(checked[f"{site.name}.granularity"]),
+                str(checked[f"{site.name}.symmetry"]),
+            )
+            for site in self.quant_sites
+        )
+        return Arch(tuple(depths), tuple(layers), quant)
 
     def conditional_params(self, arch: Arch) -> dict[str, Any]:
         """The assignment of :attr:`conditional_search_space` of ``arch`` (active dimensions)."""
@@ -452,7 +550,25 @@ class ArchSpace:
                     out[f"s{i}.l{j}.kernel"] = c.kernel
                 if "width" in elastic:
                     out[f"s{i}.l{j}.width"] = c.width
+        for site, q in self._site_settings(arch):
+            if q is not None and site.active(arch):
+                out.update(_quant_params(site, q))
         return out
+
+    def _site_settings(self, arch: Arch) -> list[tuple[QuantSite, QuantChoice | None]]:
+        """Each site with ``arch``'s setting of it.
+
+        Raises:
+            ValueError: ``arch.quant`` is neither empty nor one setting per site.
+        """
+        sites = self.quant_sites
+        if not arch.quant:
+            return [(site, None) for site in sites]
+        if len(arch.quant) != len(sites):
+            raise ValueError(
+                f"architecture has {len(arch.quant)} quantization settings, the space {len(sites)}"
+            )
+        return list(zip(sites, arch.quant, strict=True))
 
     def params(self, arch: Arch) -> dict[str, Any]:
         """The assignment of :attr:`search_space` of ``arch`` (inverse of :meth:`arch` up to
@@ -468,6 +584,16 @@ class ArchSpace:
                 out[f"s{i}.l{j}.op"] = c.op if c.op in st.ops else st.ops[0]
                 out[f"s{i}.l{j}.kernel"] = c.kernel or st.kernels[0]
                 out[f"s{i}.l{j}.width"] = c.width or st.widths[0]
+        for site, q in self._site_settings(arch):
+            if q is None:
+                if arch.quant:  # a site that computes nothing: any value
+                    q = site.spec.extreme(highest=False)
+                else:
+                    raise ValueError(
+                        "a full-precision architecture is not an assignment of a quantized "
+                        "space; give it a quantization setting per site"
+                    )
+            out.update(_quant_params(site, q))
         return out
 
     def canonical(self, arch: Arch) -> Arch:
@@ -480,7 +606,10 @@ class ArchSpace:
             tuple(arch.effective(s, j) for j in range(len(slots)))
             for s, slots in enumerate(arch.layers)
         )
-        return Arch(tuple(len(slots) for slots in arch.layers), layers)
+        quant = tuple(q if site.active(arch) else None for site, q in self._site_settings(arch))
+        if not arch.quant:
+            quant = ()
+        return Arch(tuple(len(slots) for slots in arch.layers), layers, quant)
 
     def key(self, params: Mapping[str, Any]) -> Hashable:
         """The equivalence of assignments (of either encoding): equal keys iff the same network
@@ -554,10 +683,10 @@ class ArchSpace:
         return out
 
 
-def _parse_stage(st: Any, source: str, path: str) -> StageSpec:
+def _parse_stage(st: Any, source: str, path: str, quant: QuantSpec | None) -> StageSpec:
     if not isinstance(st, Mapping):
         raise _fail(source, path, f"expected a mapping, got {st!r}")
-    unknown = sorted(set(st) - _STAGE_KEYS)
+    unknown = sorted(set(st) - _STAGE_KEYS - _OPTIONAL_STAGE_KEYS)
     missing = sorted(_STAGE_KEYS - set(st))
     if unknown or missing:
         raise _fail(source, path, f"unknown keys {unknown}, missing keys {missing}")
@@ -576,6 +705,9 @@ def _parse_stage(st: Any, source: str, path: str) -> StageSpec:
         ops=tuple(o for o in known if o in ops_raw),
         kernels=_int_list(st["kernel"], source, f"{path}.kernel", 1, odd=True),
         widths=_int_list(st["width"], source, f"{path}.width", 1),
+        quant=QuantSpec.parse(st["quant"], source, f"{path}.quant", quant)
+        if "quant" in st
+        else None,
     )
 
 
@@ -695,7 +827,8 @@ class ArchMask:
         (missing ops weigh 0; uniform when every allowed op weighs 0) -- then a kernel and
         width uniformly among the allowed ones of that op. Slots beyond the depth hold
         :data:`SKIPPED`. With the full mask and no weights: depth, op, kernel and width
-        independently uniform.
+        independently uniform. In a quantized space, then every site's setting (each of its
+        dimensions uniform, sites in order; drawn for inactive sites too).
 
         Args:
             rng: the only source of randomness.
@@ -708,18 +841,28 @@ class ArchMask:
             of_op = [c for c in options if c.op == op]
             return of_op[int(rng.integers(len(of_op)))]
 
-        return self._build(lambda feasible: feasible[int(rng.integers(len(feasible)))], slot)
+        arch = self._build(lambda feasible: feasible[int(rng.integers(len(feasible)))], slot)
+        return self._with_quant(arch, lambda site: site.spec.sample(rng))
 
     def largest(self) -> Arch:
         """The largest architecture of the mask: per stage the greatest feasible depth and, in
-        each active slot, the allowed choice with the most parameters (then MACs)."""
+        each active slot, the allowed choice with the most parameters (then MACs); in a
+        quantized space every site at its highest bits (the first granularity and
+        symmetry)."""
         return self._extreme(largest=True)
 
     def smallest(self) -> Arch:
         """The smallest architecture of the mask: per stage the least feasible depth and, in
         each active slot, the allowed choice with the fewest parameters (then MACs;
-        :data:`SKIPPED` where allowed)."""
+        :data:`SKIPPED` where allowed); in a quantized space every site at its lowest bits."""
         return self._extreme(largest=False)
+
+    def _with_quant(self, arch: Arch, setting: Callable[[QuantSite], QuantChoice]) -> Arch:
+        """``arch`` with ``setting(site)`` at every site of a quantized space (in order)."""
+        sites = self.space.quant_sites
+        if not sites:
+            return arch
+        return Arch(arch.depths, arch.layers, tuple(setting(site) for site in sites))
 
     def _extreme(self, largest: bool) -> Arch:
         rank = self.space._choice_rank
@@ -728,7 +871,8 @@ class ArchMask:
             costs = [rank[(stage, c)] for c in options]
             return options[costs.index(max(costs) if largest else min(costs))]
 
-        return self._build(lambda feasible: feasible[-1] if largest else feasible[0], slot)
+        arch = self._build(lambda feasible: feasible[-1] if largest else feasible[0], slot)
+        return self._with_quant(arch, lambda site: site.spec.extreme(highest=largest))
 
     def _build(
         self,
@@ -811,6 +955,18 @@ def _pick(rng: np.random.Generator, ops: list[str], weights: Mapping[str, float]
     if not np.isfinite(total) or total <= 0:
         return int(rng.integers(len(ops)))
     return int(rng.choice(len(ops), p=w / total))
+
+
+_QUANT_KEYS = ("wbits", "abits", "granularity", "symmetry")
+
+
+def _quant_params(site: QuantSite, q: QuantChoice) -> dict[str, Any]:
+    return {
+        f"{site.name}.wbits": q.wbits,
+        f"{site.name}.abits": q.abits,
+        f"{site.name}.granularity": q.granularity,
+        f"{site.name}.symmetry": q.symmetry,
+    }
 
 
 def _choice(values: Sequence[Any]) -> dict[str, Any]:

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from nas._registry import Registry
 from nas.exceptions import SpaceError
 
-__all__ = ["ARCH_OPS", "ConvRecord", "CostCounter", "OpSpec"]
+__all__ = ["ARCH_OPS", "ConvRecord", "CostCounter", "OpSpec", "op_convs"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class ConvRecord:
         groups: ``c_in`` for a depthwise conv, else 1.
         macs: multiply-accumulates for one image.
         params: weights (no bias).
+        in_elems: elements of its input feature map for one image (``c_in * h * w``).
     """
 
     c_in: int
@@ -58,6 +59,7 @@ class ConvRecord:
     groups: int
     macs: int
     params: int
+    in_elems: int = 0
 
 
 @dataclass
@@ -80,13 +82,14 @@ class CostCounter:
         self, c_in: int, c_out: int, k: int, stride: int = 1, depthwise: bool = False
     ) -> None:
         """A ``k x k`` convolution with padding ``k // 2`` (so ``h_out = ceil(h / stride)``)."""
+        in_elems = c_in * self.h * self.w
         self.h, self.w = -(-self.h // stride), -(-self.w // stride)
         per_out = (1 if depthwise else c_in) * k * k
         macs = self.h * self.w * c_out * per_out
         self.macs += macs
         self.params += c_out * per_out
         self.convs.append(
-            ConvRecord(c_in, c_out, k, c_in if depthwise else 1, macs, c_out * per_out)
+            ConvRecord(c_in, c_out, k, c_in if depthwise else 1, macs, c_out * per_out, in_elems)
         )
 
     def bn(self, c: int) -> None:
@@ -97,7 +100,7 @@ class CostCounter:
         """A linear layer with bias (the classifier)."""
         self.macs += c_in * c_out
         self.params += c_in * c_out + c_out
-        self.convs.append(ConvRecord(c_in, c_out, 1, 1, c_in * c_out, c_in * c_out))
+        self.convs.append(ConvRecord(c_in, c_out, 1, 1, c_in * c_out, c_in * c_out, c_in))
 
 
 @dataclass(frozen=True)
@@ -163,3 +166,15 @@ ARCH_OPS.register(
     "avgpool", OpSpec("avgpool", (), _count_nothing, "nas.supernet._blocks:AvgPoolBranch")
 )
 ARCH_OPS.register("skip", OpSpec("skip", (), _count_nothing, None))
+
+
+def op_convs(name: str) -> int:
+    """How many convolutions op ``name`` computes (what its ``count`` records), e.g. 2 for
+    ``conv``, 3 for ``sepconv``, 0 for ``avgpool`` and ``skip``.
+
+    Raises:
+        SpaceError: no op of that name.
+    """
+    n = CostCounter(1, 1)
+    ARCH_OPS.get(name).count(n, 1, 1, 1)
+    return len(n.convs)

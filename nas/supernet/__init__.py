@@ -49,11 +49,15 @@ if TYPE_CHECKING:
         ArchMask,
         ArchSpace,
         LayerChoice,
+        QuantChoice,
+        QuantSpec,
         StageSpec,
         arch_cost,
+        quant_cost,
     )
     from nas.supernet._config import (
         EvalConfig,
+        QuantTrainConfig,
         SplitConfig,
         SupernetDefinition,
         TrainConfig,
@@ -86,6 +90,8 @@ if TYPE_CHECKING:
         parse_supernet_objective,
     )
     from nas.supernet._ops import DynamicBatchNorm2d, DynamicConv2d, DynamicLinear
+    from nas.supernet._quant import ConvQuantizer, init_quantizers
+    from nas.supernet._quant_static import QuantizedConv2d, QuantizedLinear
     from nas.supernet._samplers import (
         PATH_SAMPLERS,
         PadaSampler,
@@ -124,14 +130,18 @@ _EXPORTS: dict[str, str] = {
             "ArchMask",
             "ArchSpace",
             "LayerChoice",
+            "QuantChoice",
+            "QuantSpec",
             "StageSpec",
             "arch_cost",
+            "quant_cost",
         ],
         "nas.space",
     ),
     **dict.fromkeys(
         [
             "EvalConfig",
+            "QuantTrainConfig",
             "SplitConfig",
             "SupernetDefinition",
             "TrainConfig",
@@ -187,6 +197,8 @@ _EXPORTS: dict[str, str] = {
         "nas.supernet._objective",
     ),
     **dict.fromkeys(["DynamicBatchNorm2d", "DynamicConv2d", "DynamicLinear"], "nas.supernet._ops"),
+    **dict.fromkeys(["ConvQuantizer", "init_quantizers"], "nas.supernet._quant"),
+    **dict.fromkeys(["QuantizedConv2d", "QuantizedLinear"], "nas.supernet._quant_static"),
     **dict.fromkeys(
         [
             "PATH_SAMPLERS",
@@ -223,6 +235,7 @@ __all__ = [
     "augment_batch",
     "build_supernet",
     "check_device",
+    "ConvQuantizer",
     "create_sampler",
     "DatasetError",
     "DeviceError",
@@ -241,6 +254,7 @@ __all__ = [
     "gradient_distances",
     "GradientVariance",
     "ImageDataset",
+    "init_quantizers",
     "LayerChoice",
     "Leaf",
     "load_cifar10",
@@ -258,6 +272,12 @@ __all__ = [
     "PATH_SAMPLERS",
     "PathLoss",
     "PathSampler",
+    "QuantChoice",
+    "quant_cost",
+    "QuantizedConv2d",
+    "QuantizedLinear",
+    "QuantSpec",
+    "QuantTrainConfig",
     "recalibrate_bn",
     "Residual",
     "SandwichSampler",

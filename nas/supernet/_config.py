@@ -37,6 +37,7 @@ __all__ = [
     "AUGMENTATIONS",
     "EvalConfig",
     "OptionError",
+    "QuantTrainConfig",
     "SplitConfig",
     "SupernetDefinition",
     "TrainConfig",
@@ -169,6 +170,64 @@ class SplitConfig:
 
 
 @dataclass(frozen=True)
+class QuantTrainConfig:
+    """How an elastically quantized supernet trains (``train.quant`` of a study file;
+    :mod:`nas.supernet._quant_train`). Used, with these defaults, whenever the architecture
+    space has quantization choices.
+
+    Attributes:
+        gpg: progressive guidance (H teaches R, R teaches L); ``false``: every path learns the
+            labels alone (the ablation).
+        gpg_lambda: the weight of the KL term, in ``[0, 1]``.
+        wdr: the WDR loss on the latent weights.
+        wdr_skew, wdr_kurt: the weights of its skewness and kurtosis terms, ``>= 0``.
+
+    Raises:
+        OptionError: a value of the wrong type or out of range (option ``quant.<name>``).
+    """
+
+    gpg: bool = True
+    gpg_lambda: float = 0.5
+    wdr: bool = True
+    wdr_skew: float = 1.0
+    wdr_kurt: float = 0.015
+
+    def __post_init__(self) -> None:
+        rules: list[tuple[str, bool, str]] = [
+            ("gpg", isinstance(self.gpg, bool), "true or false"),
+            (
+                "gpg_lambda",
+                _is_number(self.gpg_lambda) and 0 <= self.gpg_lambda <= 1,
+                "a number in [0, 1]",
+            ),
+            ("wdr", isinstance(self.wdr, bool), "true or false"),
+            ("wdr_skew", _is_number(self.wdr_skew) and self.wdr_skew >= 0, "a number >= 0"),
+            ("wdr_kurt", _is_number(self.wdr_kurt) and self.wdr_kurt >= 0, "a number >= 0"),
+        ]
+        for name, ok, rule in rules:
+            if not ok:
+                raise OptionError("train", f"quant.{name}", rule, getattr(self, name))
+
+    @classmethod
+    def from_value(cls, value: Any) -> QuantTrainConfig:
+        """From a study file's ``train.quant`` mapping (or a :class:`QuantTrainConfig`).
+
+        Raises:
+            OptionError: not a mapping of the fields, or a bad value.
+        """
+        if isinstance(value, QuantTrainConfig):
+            return value
+        if not isinstance(value, Mapping):
+            raise OptionError("train", "quant", "a mapping", value)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(map(str, value)) - known)
+        if unknown:
+            rule = "absent (valid: " + ", ".join(sorted(known)) + ")"
+            raise OptionError("train", f"quant.{unknown[0]}", rule, value[unknown[0]])
+        return cls(**{str(k): v for k, v in value.items()})
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Supernet training settings.
 
@@ -195,6 +254,8 @@ class TrainConfig:
             a mapping is converted); ``None``: one supernet, trained by
             :class:`~nas.supernet.SupernetTrainer` (a family with policy ``none`` trains the
             same weights).
+        quant: how an elastically quantized supernet trains (:class:`QuantTrainConfig`; a
+            mapping is converted); ``None``: the defaults where the space is quantized.
         seed: seeds the initial weights (with :func:`~nas.supernet.build_supernet`) and every
             draw of training.
         device: ``cpu`` or ``cuda[:N]``.
@@ -220,12 +281,15 @@ class TrainConfig:
     sampler: str = "uniform"
     sampler_options: Mapping[str, Any] = field(default_factory=dict)
     splits: SplitConfig | None = None
+    quant: QuantTrainConfig | None = None
     seed: int = 0
     device: str = "cpu"
 
     def __post_init__(self) -> None:
         if self.splits is not None:
             object.__setattr__(self, "splits", SplitConfig.from_value(self.splits))
+        if self.quant is not None:
+            object.__setattr__(self, "quant", QuantTrainConfig.from_value(self.quant))
         rules: list[tuple[str, bool, str]] = [
             ("epochs", _is_int(self.epochs) and self.epochs >= 1, "an integer >= 1"),
             (
@@ -381,9 +445,10 @@ class SupernetDefinition:
                 f"objective.dataset: must be one of {', '.join(DATASETS)}, got {self.dataset!r}"
             )
         try:
-            self.train_config(0)
+            config = self.train_config(0)
         except (TypeError, ValueError) as e:
             raise StudyConfigError(f"objective.train: {e}") from None
+        _check_quant(self.space, config)
 
     @property
     def search_space(self) -> Any:
@@ -586,3 +651,30 @@ def parse_supernet_definition(
         eval=eval_config,
         encoding=encoding,
     )
+
+
+def _check_quant(space: ArchSpace, config: TrainConfig) -> None:
+    """Refuse ``train.quant`` for a space without quantization choices, and a multi-path
+    sampler for one with them (quantization trains three settings of one path).
+
+    Raises:
+        StudyConfigError: naming the key and the fix.
+    """
+    from nas.supernet._samplers import create_sampler
+
+    if not space.quant_sites:
+        if config.quant is not None:
+            raise StudyConfigError(
+                "objective.train.quant: the architecture space has no quantization choices; "
+                "add `quant:` under `supernet:` or drop train.quant"
+            )
+        return
+    import numpy as np
+
+    sampler = create_sampler(config.sampler, space, 1, **dict(config.sampler_options))
+    n = len(sampler.paths(np.random.default_rng(0)))
+    if n != 1:
+        raise StudyConfigError(
+            f"objective.train.sampler: {config.sampler!r} draws {n} paths per step; an "
+            "elastically quantized supernet trains three settings of one path: use uniform or pada"
+        )

@@ -14,7 +14,12 @@ Built-in metrics:
 * ``mflops``, ``params``: analytic (:func:`nas.space.arch_cost`);
 * ``latency_ms``: the median forward time of the extracted network on the latency device (the
   only metric that is not a pure function of the architecture and the seed; measured only when
-  asked for).
+  asked for);
+* ``avg_wbits``, ``avg_abits``, ``bitops``, ``size_bytes``: analytic quantization metrics
+  (:func:`nas.space.quant_cost`: parameter-weighted weight bits and feature-map-weighted
+  activation bits without the first and last layers, BitOPs, bytes with scales and offsets);
+  computed for every trial of a quantized space, on demand elsewhere (every conv a 32-bit
+  float there).
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from nas._registry import Registry
 from nas.exceptions import StudyConfigError
 
 if TYPE_CHECKING:
-    from nas.space import Arch, ArchCost
+    from nas.space import Arch, ArchCost, ArchSpace, QuantCost
     from nas.supernet._config import EvalConfig
     from nas.supernet._data import ImageDataset
     from nas.supernet._evaluate import ArchEvaluator, Scores
@@ -52,6 +57,7 @@ class MetricContext:
     eval: EvalConfig
     _scores: dict[str, Scores] = field(default_factory=dict, repr=False)
     _cost: ArchCost | None = field(default=None, repr=False)
+    _quant: QuantCost | None = field(default=None, repr=False)
 
     def _score_splits(self) -> None:
         from nas.supernet._evaluate import score
@@ -73,6 +79,15 @@ class MetricContext:
             self._cost = self.evaluator.space.cost(self.arch)
         return self._cost
 
+    @property
+    def quant(self) -> QuantCost:
+        """The quantization metrics of :attr:`arch`."""
+        if self._quant is None:
+            from nas.space import quant_cost
+
+            self._quant = quant_cost(self.evaluator.space, self.arch)
+        return self._quant
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -85,6 +100,8 @@ class Metric:
         on_demand: computed only when the study asks for it (expensive or noisy); the others are
             computed for every trial and stored with it.
         description: one line for help texts.
+        applies: for a metric that is not on demand, the spaces whose trials compute it
+            unasked (``None``: every space).
     """
 
     name: str
@@ -92,6 +109,7 @@ class Metric:
     compute: Callable[[MetricContext], float]
     on_demand: bool = False
     description: str = ""
+    applies: Callable[[ArchSpace], bool] | None = None
 
     def __post_init__(self) -> None:
         if self.direction not in ("minimize", "maximize"):
@@ -100,6 +118,10 @@ class Metric:
 
 #: Every metric a NAS study may optimise, by name.
 METRICS: Registry[Metric] = Registry("metric", StudyConfigError)
+
+
+def _quantized(space: ArchSpace) -> bool:
+    return bool(space.quant_sites)
 
 
 def _latency(ctx: MetricContext) -> float:
@@ -122,6 +144,15 @@ for _metric in (
     Metric("mflops", "minimize", lambda c: c.cost.mflops, description="2 x MACs / 1e6, per image"),
     Metric("params", "minimize", lambda c: float(c.cost.params), description="parameters"),
     Metric("latency_ms", "minimize", _latency, on_demand=True, description="median forward ms"),
+    *(
+        Metric(name, "minimize", fn, description=text, applies=_quantized)
+        for name, fn, text in (
+            ("avg_wbits", lambda c: c.quant.avg_wbits, "mean weight bits (parameter-weighted)"),
+            ("avg_abits", lambda c: c.quant.avg_abits, "mean activation bits (map-weighted)"),
+            ("bitops", lambda c: float(c.quant.bitops), "MACs x weight bits x activation bits"),
+            ("size_bytes", lambda c: float(c.quant.size_bytes), "model bytes (scales included)"),
+        )
+    ),
 ):
     METRICS.register(_metric.name, _metric)
 
@@ -134,8 +165,10 @@ def compute_metrics(ctx: MetricContext, wanted: set[str]) -> dict[str, Any]:
         StudyConfigError: a name in ``wanted`` that is no metric.
     """
     out: dict[str, Any] = {}
+    space = ctx.evaluator.space
     for name, metric in METRICS.items():
-        if not metric.on_demand or name in wanted:
+        unasked = not metric.on_demand and (metric.applies is None or metric.applies(space))
+        if unasked or name in wanted:
             out[name] = float(metric.compute(ctx))
     for name in wanted - set(out):
         out[name] = float(METRICS.get(name).compute(ctx))

@@ -19,11 +19,12 @@ from typing import cast
 import numpy as np
 from torch import Tensor, nn
 
-from nas.space import ARCH_OPS, Arch, ArchMask, ArchSpace, LayerChoice
+from nas.space import ARCH_OPS, FIXED_QUANT, Arch, ArchMask, ArchSpace, LayerChoice
 from nas.supernet._blocks import Branch, ConvBNAct
-from nas.supernet._ops import DynamicLinear
+from nas.supernet._ops import DynamicConv2d, DynamicLinear
+from nas.supernet._quant import ConvQuantizer
 
-__all__ = ["ElasticLayer", "Residual", "Supernet"]
+__all__ = ["ElasticLayer", "Residual", "Supernet", "quantized_layers"]
 
 
 class Residual(nn.Module):
@@ -118,8 +119,30 @@ class Supernet(nn.Module):
             )
             prev = st.channels
         self.head = DynamicLinear(prev, space.classes)
+        #: Per quantization site of the space, the convs it sets (one per op having it).
+        self.site_convs: list[list[DynamicConv2d]] = []
+        if space.quant_sites:
+            self._attach_quantizers()
         self.active: Arch = space.largest()
         self.set_active(self.active)
+
+    def _attach_quantizers(self) -> None:
+        """A :class:`~nas.supernet._quant.ConvQuantizer` on every conv of every site, and the
+        fixed 8/8 ones on the stem's conv and the classifier."""
+        self.stem.conv.quantizer = ConvQuantizer(self.stem.conv.max_out, [FIXED_QUANT])
+        self.head.quantizer = ConvQuantizer(self.head.out, [FIXED_QUANT])
+        for site in self.space.quant_sites:
+            if site.slot is None:
+                transition = self.transitions[site.stage]
+                assert isinstance(transition, ConvBNAct)
+                convs = [transition.conv]
+            else:
+                layer = self.layer(site.stage, site.slot)
+                convs = [layer.branch(op).convs()[site.conv] for op in site.ops]
+            choices = site.spec.choices()
+            for conv in convs:
+                conv.quantizer = ConvQuantizer(conv.max_out, choices)
+            self.site_convs.append(convs)
 
     def stage_layers(self) -> list[list[ElasticLayer]]:
         """The layer slots of every stage."""
@@ -137,6 +160,14 @@ class Supernet(nn.Module):
         for layers, depth, choices in zip(stages, arch.depths, arch.layers, strict=True):
             for j, (layer, choice) in enumerate(zip(layers, choices, strict=True)):
                 layer.set_active(choice if j < depth else None)
+        if self.site_convs:
+            edge = FIXED_QUANT if arch.quant else None
+            cast(ConvQuantizer, self.stem.conv.quantizer).set_active(edge)
+            cast(ConvQuantizer, self.head.quantizer).set_active(edge)
+            for k, convs in enumerate(self.site_convs):
+                q = arch.quant[k] if arch.quant else None
+                for conv in convs:
+                    cast(ConvQuantizer, conv.quantizer).set_active(q)
         self.active = arch
 
     def _check(self, arch: Arch) -> None:
@@ -159,6 +190,14 @@ class Supernet(nn.Module):
                         f"stage {i} slot {j}: {c} is not among ops {list(st.ops)}, "
                         f"kernels {list(st.kernels)}, widths {list(st.widths)}"
                     )
+        sites = space.quant_sites
+        if arch.quant and len(arch.quant) != len(sites):
+            raise ValueError(
+                f"architecture has {len(arch.quant)} quantization settings, the space {len(sites)}"
+            )
+        for site, q in zip(sites, arch.quant, strict=False):
+            if q is not None and not site.spec.allows(q):
+                raise ValueError(f"{site.name}: quantization setting {q} is not allowed there")
 
     def sample(self, rng: np.random.Generator, mask: ArchMask | None = None) -> Arch:
         """A random architecture of ``mask`` (default: the whole space; depth, op, kernel and
@@ -211,3 +250,13 @@ class Supernet(nn.Module):
             return nn.Sequential(*parts)
         finally:
             self.set_active(previous)
+
+
+def quantized_layers(net: Supernet) -> list[tuple[DynamicConv2d | DynamicLinear, ConvQuantizer]]:
+    """Every layer of ``net`` with quantizers (stem conv, transitions, branch convs, the
+    classifier), in module order; empty for a supernet that is not quantized."""
+    out: list[tuple[DynamicConv2d | DynamicLinear, ConvQuantizer]] = []
+    for module in net.modules():
+        if isinstance(module, DynamicConv2d | DynamicLinear) and module.quantizer is not None:
+            out.append((module, module.quantizer))
+    return out

@@ -18,6 +18,9 @@ import torch
 import torch.nn.functional as F  # noqa: N812 - the usual alias
 from torch import Tensor, nn
 
+from nas.supernet._quant import ConvQuantizer, frozen_params
+from nas.supernet._quant_static import QuantizedConv2d, QuantizedLinear
+
 __all__ = ["DynamicBatchNorm2d", "DynamicConv2d", "DynamicLinear"]
 
 
@@ -51,6 +54,13 @@ class DynamicConv2d(nn.Module):
         nn.init.kaiming_normal_(self.weight, mode="fan_out", nonlinearity="relu")
         self.active_out = max_out
         self.active_kernel = max_kernel
+        #: The quantizers of an elastically quantized supernet (:mod:`nas.supernet._quant`).
+        self.quantizer: ConvQuantizer | None = None
+
+    @property
+    def latent_weight(self) -> Tensor:
+        """The whole float weight (the quantizers' latent weight)."""
+        return self.weight
 
     def active_weight(self, in_channels: int) -> Tensor:
         """The weight slice of the active configuration for ``in_channels`` inputs."""
@@ -65,12 +75,26 @@ class DynamicConv2d(nn.Module):
         """``x``: ``(batch, in_channels, h, w)`` with ``in_channels <= max_in``."""
         c = x.shape[1]
         w = self.active_weight(c)
+        if self.quantizer is not None:
+            x, w = self.quantizer.quantize(x, w)
         groups = c if self.depthwise else 1
         return F.conv2d(x, w, None, self.stride, self.active_kernel // 2, 1, groups)
 
-    def static(self, in_channels: int) -> nn.Conv2d:
-        """A plain ``nn.Conv2d`` equal to this op in its active configuration."""
+    def static(self, in_channels: int) -> nn.Conv2d | QuantizedConv2d:
+        """A plain ``nn.Conv2d`` equal to this op in its active configuration (a
+        :class:`~nas.supernet._quant.QuantizedConv2d` when a quantization setting is active)."""
         w = self.active_weight(in_channels)
+        if self.quantizer is not None and self.quantizer.active is not None:
+            codes, scale, offset, act = frozen_params(self.quantizer, w, w)
+            return QuantizedConv2d(
+                codes,
+                scale,
+                offset,
+                act,
+                stride=self.stride,
+                padding=self.active_kernel // 2,
+                groups=in_channels if self.depthwise else 1,
+            )
         out = in_channels if self.depthwise else self.active_out
         conv = nn.Conv2d(
             in_channels,
@@ -145,14 +169,29 @@ class DynamicLinear(nn.Module):
         super().__init__()
         self.max_in, self.out = max_in, out
         self.linear = nn.Linear(max_in, out)
+        #: The quantizers of an elastically quantized supernet (:mod:`nas.supernet._quant`).
+        self.quantizer: ConvQuantizer | None = None
+
+    @property
+    def latent_weight(self) -> Tensor:
+        """The whole float weight (the quantizers' latent weight)."""
+        return self.linear.weight
 
     def forward(self, x: Tensor) -> Tensor:
         """``x``: ``(batch, c)`` with ``c <= max_in``."""
         c = x.shape[-1]
-        return F.linear(x, self.linear.weight[:, :c], self.linear.bias)
+        w = self.linear.weight[:, :c]
+        if self.quantizer is not None:
+            x, w = self.quantizer.quantize(x, w)
+        return F.linear(x, w, self.linear.bias)
 
-    def static(self, in_features: int) -> nn.Linear:
-        """A plain ``nn.Linear`` equal to this op for ``in_features`` inputs."""
+    def static(self, in_features: int) -> nn.Linear | QuantizedLinear:
+        """A plain ``nn.Linear`` equal to this op for ``in_features`` inputs (a
+        :class:`~nas.supernet._quant.QuantizedLinear` when a quantization setting is active)."""
+        if self.quantizer is not None and self.quantizer.active is not None:
+            w = self.linear.weight[:, :in_features]
+            codes, scale, offset, act = frozen_params(self.quantizer, w, w)
+            return QuantizedLinear(codes, scale, offset, act, self.linear.bias)
         out = nn.Linear(in_features, self.out)
         with torch.no_grad():
             out.weight.copy_(self.linear.weight[:, :in_features])

@@ -125,7 +125,7 @@ class PathSampler(ABC):
     #: Name in :data:`PATH_SAMPLERS`.
     name: ClassVar[str] = ""
     #: How the step's paths are trained against the labels and each other.
-    path_loss: ClassVar[PathLoss] = PathLoss()
+    path_loss: PathLoss = PathLoss()
 
     def __init__(self, mask: ArchMask, n_train: int) -> None:
         self.mask = mask

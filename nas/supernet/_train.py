@@ -125,6 +125,10 @@ class TrainerHook:
     no-op. A hook's state that the next epoch depends on goes in :meth:`state_dict` (it is
     checkpointed with the trainer, in the order the hooks were given)."""
 
+    def start_step(self, trainer: SupernetTrainer) -> None:
+        """Called at the start of every step, before its paths are drawn (e.g. a one-time
+        initialisation that needs the training data)."""
+
     def extra_loss(self, trainer: SupernetTrainer, paths: Sequence[Arch]) -> Tensor | None:
         """A loss added to the step's (backpropagated once per step after the paths; e.g. a
         regulariser of the weights); ``None``: nothing."""
@@ -225,16 +229,21 @@ class SupernetTrainer:
         mask: ArchMask | None = None,
         hooks: Sequence[TrainerHook] = (),
     ) -> None:
+        from nas.supernet._quant_train import quant_training
+
         self.net = net
         self.data = data
         self.config = config
-        self.hooks = list(hooks)
         self.device = torch.device(config.device)
         self.net.to(self.device)
         n_train = len(data.y_train)
-        self.sampler: PathSampler = create_sampler(
+        sampler = create_sampler(
             config.sampler, mask or net.space.full_mask(), n_train, **dict(config.sampler_options)
         )
+        # Elastic quantization (a space with quantization sites): H/R/L paths and its hooks.
+        self.sampler: PathSampler
+        self.sampler, quant_hooks = quant_training(net.space, config.quant, sampler)
+        self.hooks = [*quant_hooks, *hooks]
         self.rng = np.random.default_rng(np.random.SeedSequence([config.seed, _SEED_SALT, 1]))
         self.optimizer = self._optimizer()
         #: Epochs run so far.
@@ -416,6 +425,8 @@ class SupernetTrainer:
     def _step(self, x: Tensor, y: Tensor, idx: Tensor) -> float:
         """One optimizer step on the batch ``(x, y)`` (module docstring); returns the first
         path's loss (data-parallel: this process's share of it)."""
+        for hook in self.hooks:
+            hook.start_step(self)
         self.optimizer.zero_grad(set_to_none=True)
         paths = self.sampler.paths(self.rng)
         first_loss = self._gradients(paths, x, y, idx)

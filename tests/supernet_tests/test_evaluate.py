@@ -78,7 +78,9 @@ def test_metrics_come_from_the_registry(space) -> None:
     arch = space.largest()
     ctx = MetricContext(evaluator, arch, data, EvalConfig(latency_repeats=2, latency_warmup=0))
     out = compute_metrics(ctx, {"accuracy", "latency_ms"})
-    assert set(out) == {*METRICS.names(), "test_accuracy"}
+    quant = {"avg_wbits", "avg_abits", "bitops", "size_bytes"}  # computed unasked when quantized
+    assert set(out) == {*METRICS.names(), "test_accuracy"} - quant
+    assert compute_metrics(ctx, {"size_bytes"})["size_bytes"] == 4 * space.cost(arch).params
     assert out["error"] == pytest.approx(1 - out["accuracy"])
     assert out["params"] == space.cost(arch).params and out["latency_ms"] > 0
     assert "latency_ms" not in compute_metrics(ctx, {"accuracy"})  # on demand only
