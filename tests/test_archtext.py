@@ -15,6 +15,11 @@ def test_stages_layers_and_empty_stages() -> None:
     assert arch_text(arch) == "conv3/16 | -"
     two = {"layers": [[["sepconv", 5, 8], ["conv", 3, 4]], [["conv", 3, 32]]]}
     assert arch_text(two) == "sepconv5/8 conv3/4 | conv3/32"
+    quantized = {
+        **arch,
+        "quant": [[4, 8, "channel", "sym"], None, [2, 2, "tensor", "asym"], None],
+    }
+    assert arch_text(quantized) == "conv3/16 | - · 4/8 2/2"
 
 
 @pytest.mark.parametrize(

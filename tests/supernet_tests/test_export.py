@@ -156,3 +156,53 @@ def test_a_split_study_exports_from_the_leaf_that_owns_the_trial(tmp_path) -> No
         assert not torch.allclose(other(x), exported, atol=1e-3)
     with pytest.raises(ValueError, match="sub-supernets"):
         obj.supernet(study)
+
+
+def test_a_quantized_trial_exports_on_its_grid(tmp_path) -> None:
+    """A mixed-precision trial: every format computes the supernet's outputs exactly, the
+    stored weights are integer codes of each conv's bit-width with their scales, and the
+    trial's metrics include its bits and size."""
+    from nas.space import quant_cost
+    from nas.supernet import QuantizedConv2d, QuantizedLinear
+
+    space = {
+        **SPACE,
+        "quant": {"wbits": [2, 4], "abits": [4, 8], "granularity": ["channel", "tensor"],
+                  "symmetry": ["sym", "asym"]},
+    }  # fmt: skip
+    url = f"sqlite:///{tmp_path}/q.db"
+    train = {"epochs": 2, "batch_size": 128, "optimizer": "adam", "lr": 0.003}
+    obj = parse_supernet_objective(
+        {"type": "supernet", "space": space, "train": train}, source="t"
+    )
+    study = nas.create_study(
+        "q", obj.space.search_space, {"accuracy": "maximize", "size_bytes": "minimize"},
+        storage=url, seed=2,
+    )  # fmt: skip
+    obj.prepare(study)
+    study.optimize(obj, n_trials=3)
+    trial = study.trials[2]
+    arch = obj.space.arch(trial.params)
+    cost = quant_cost(obj.space, arch)
+    assert trial.values["size_bytes"] == cost.size_bytes
+    assert trial.user_attrs["metrics"]["avg_wbits"] == pytest.approx(cost.avg_wbits)
+    paths = export_subnet(nas.load_study("q", url), 2, tmp_path / "out")
+    net = obj.calibrated(study, arch)
+    x = obj.data(study).x_test[:40]
+    with torch.no_grad():
+        expected = net(x)
+        model = load_subnet(paths.directory)
+        assert torch.equal(model(x), expected)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            scripted = torch.jit.load(str(paths.torchscript))
+        assert torch.equal(scripted(x), expected)
+        assert paths.exported_program is not None
+        program = torch.export.load(paths.exported_program).module()
+        assert torch.allclose(program(x[:3]), expected[:3], atol=1e-6)
+    state = torch.load(paths.state_dict, weights_only=True)
+    layers = [m for m in model.modules() if isinstance(m, QuantizedConv2d | QuantizedLinear)]
+    assert len(layers) == sum(1 for k in state if k.endswith(".codes"))
+    for m in layers[1:-1]:  # the sites: 2 or 4 weight bits
+        assert -8 <= int(m.codes.min()) and int(m.codes.max()) <= 7
+    assert int(layers[0].codes.abs().max()) > 7  # the stem at 8 bits

@@ -449,6 +449,33 @@ def test_sigkill_during_training_and_trials_resumes_to_identical_results(tmp_pat
 
 
 @pytest.mark.slow
+def test_sigkill_of_a_quantized_supernet_resumes_to_identical_results(tmp_path) -> None:
+    """Elastic quantization: killed while training (after the quantizers were initialised)
+    and inside a trial, the study resumes to the same weights, quantizer steps and trials."""
+    quant = {"wbits": [2, 8], "abits": [4, 8], "granularity": ["tensor"], "symmetry": ["sym"]}
+    spec = {
+        "type": "supernet",
+        "space": {**TINY, "quant": quant},
+        "train": {"epochs": 5, "batch_size": 128, "sampler": "uniform", "optimizer": "adam",
+                  "lr": 0.003},
+        "eval": {"calibration": 128},
+    }  # fmt: skip
+    script = tmp_path / "nas_study.py"
+    script.write_text(RESUME_SCRIPT)
+    ref = _run(script, f"sqlite:///{tmp_path}/ref.db", spec)
+    assert ref.returncode == 0, ref.stderr
+    expected = json.loads(ref.stdout)
+    url = f"sqlite:///{tmp_path}/crash.db"
+    assert _run(script, url, spec, epoch=3).returncode == -signal.SIGKILL
+    assert _run(script, url, spec, trial=3).returncode == -signal.SIGKILL
+    final = _run(script, url, spec)
+    assert final.returncode == 0, final.stderr
+    got = json.loads(final.stdout)
+    assert got["weights"] == expected["weights"]
+    assert got["trials"] == expected["trials"] and len(got["trials"]) == 10
+
+
+@pytest.mark.slow
 def test_sigkill_while_a_family_splits_resumes_to_identical_results(tmp_path) -> None:
     """A gm family (splits after epochs 2 and 4): killed inside gradient scoring, right after
     the second split, at a random moment and inside a trial, it ends with the same tree,
