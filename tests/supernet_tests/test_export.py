@@ -204,5 +204,5 @@ def test_a_quantized_trial_exports_on_its_grid(tmp_path) -> None:
     layers = [m for m in model.modules() if isinstance(m, QuantizedConv2d | QuantizedLinear)]
     assert len(layers) == sum(1 for k in state if k.endswith(".codes"))
     for m in layers[1:-1]:  # the sites: 2 or 4 weight bits
-        assert -8 <= int(m.codes.min()) and int(m.codes.max()) <= 7
+        assert int(m.codes.min()) >= -8 and int(m.codes.max()) <= 7
     assert int(layers[0].codes.abs().max()) > 7  # the stem at 8 bits
