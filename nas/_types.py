@@ -116,6 +116,15 @@ class FrozenTrial:
         datetime_updated: when the trial or its children last changed (creation, claim,
             report, user attribute, finish, re-queue, abandon; not heartbeats), as stored;
             ``None`` for a trial that does not come from a storage.
+        metrics: the other numbers the objective returned besides the objectives (name ->
+            value; e.g. ``latency_ms`` of a supernet objective), stored when the trial
+            finished. A non-finite value is stored as NaN.
+        constraint_violations: one entry per constraint of the study, in the study's order,
+            set when the trial finished COMPLETE in a constrained study (empty otherwise):
+            by how much the constraint is violated, ``0.0`` when it is satisfied, ``inf``
+            when it could not be evaluated (the constrained value was missing or NaN; see
+            ``infeasible_reason``).
+        infeasible_reason: why a constraint could not be evaluated, else ``None``.
     """
 
     trial_id: int
@@ -135,6 +144,24 @@ class FrozenTrial:
     heartbeat: datetime | None = None
     restarts: int = 0
     datetime_updated: datetime | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    constraint_violations: tuple[float, ...] = ()
+    infeasible_reason: str | None = None
+
+    @property
+    def feasible(self) -> bool | None:
+        """Whether every constraint is satisfied: ``None`` when the trial has no violations
+        recorded (an unconstrained study, or a trial that did not finish COMPLETE)."""
+        if not self.constraint_violations:
+            return None
+        return all(v == 0.0 for v in self.constraint_violations)
+
+    @property
+    def total_violation(self) -> float:
+        """The sum of :attr:`constraint_violations` (``0.0`` when none are recorded, ``inf``
+        when one could not be evaluated); what constrained searchers rank infeasible trials
+        by."""
+        return float(sum(self.constraint_violations))
 
     @property
     def duration(self) -> float | None:
