@@ -569,18 +569,19 @@ def frozen_trial(row: Sequence[Any], children: TrialChildren) -> FrozenTrial:
         restarts=restarts,
         datetime_updated=updated_at,
         metrics=metrics,
-        constraint_violations=violations,
+        constraint_values=violations,
         infeasible_reason=infeasible_reason,
     )
 
 
 def encode_results(
     metrics: Mapping[str, float] | None,
-    violations: Sequence[float] | None,
+    constraint_values: Sequence[float] | None,
     reason: str | None,
 ) -> tuple[str | None, str | None]:
     """``(metrics_json, constraints_json)`` of a finishing trial (see ``models.Trial``): a
-    non-finite metric and an infinite violation are stored as ``null``."""
+    non-finite metric and an infinite constraint value or violation are stored as ``null``;
+    the violations (``max(0, value)``) are stored beside the values for readers of the SQL."""
     metrics_json = None
     if metrics:
         metrics_json = json.dumps(
@@ -588,10 +589,12 @@ def encode_results(
             allow_nan=False,
         )
     constraints_json = None
-    if violations:
+    if constraint_values:
+        finite = [float(v) if math.isfinite(v) else None for v in constraint_values]
         constraints_json = json.dumps(
             {
-                "violations": [float(v) if math.isfinite(v) else None for v in violations],
+                "values": finite,
+                "violations": [None if v is None else max(0.0, v) for v in finite],
                 "reason": reason,
             },
             allow_nan=False,
@@ -602,13 +605,13 @@ def encode_results(
 def decode_results(
     metrics_json: str | None, constraints_json: str | None
 ) -> tuple[dict[str, float], tuple[float, ...], str | None]:
-    """The inverse of :func:`encode_results`: ``(metrics, violations, reason)``; a ``null``
-    metric comes back as NaN, a ``null`` violation as ``inf``."""
+    """The inverse of :func:`encode_results`: ``(metrics, constraint values, reason)``; a
+    ``null`` metric comes back as NaN, a ``null`` constraint value as ``inf``."""
     metrics: dict[str, float] = {}
     if metrics_json is not None:
         metrics = {k: (math.nan if v is None else v) for k, v in json.loads(metrics_json).items()}
     if constraints_json is None:
         return metrics, (), None
     data = json.loads(constraints_json)
-    violations = tuple(math.inf if v is None else float(v) for v in data["violations"])
-    return metrics, violations, data.get("reason")
+    values = tuple(math.inf if v is None else float(v) for v in data["values"])
+    return metrics, values, data.get("reason")

@@ -223,11 +223,13 @@ def _check_results(
         out[key] = float(value) if math.isfinite(value) else math.nan
     checked: list[float] = []
     for value in violations or ():
-        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-            raise ValueError(f"{what}: a violation must be a number >= 0 or inf, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+            raise ValueError(f"{what}: a constraint value must be a number, got {value!r}")
+        if value == -math.inf:
+            raise ValueError(f"{what}: a constraint value must be finite or +inf, got {value}")
         checked.append(float(value))
     if checked and state is not TrialState.COMPLETE:
-        raise ValueError(f"{what}: constraint violations are for COMPLETE trials only")
+        raise ValueError(f"{what}: constraint values are for COMPLETE trials only")
     if reason is not None and not isinstance(reason, str):
         raise TypeError(f"{what}: infeasible_reason must be a str or None, got {reason!r}")
     return out, tuple(checked), reason
@@ -1182,7 +1184,7 @@ class RDBStorage:
         failure_reason: str | None = None,
         worker_id: str | None = None,
         metrics: Mapping[str, float] | None = None,
-        constraint_violations: Sequence[float] | None = None,
+        constraint_values: Sequence[float] | None = None,
         infeasible_reason: str | None = None,
     ) -> FrozenTrial:
         """Move a RUNNING trial to COMPLETE, PRUNED or FAILED, once.
@@ -1196,9 +1198,10 @@ class RDBStorage:
             worker_id: if given, the trial must be owned by this worker.
             metrics: the other numbers the objective returned (name -> float; a non-finite
                 one is stored as ``null`` and read back as NaN).
-            constraint_violations: per constraint, ``>= 0`` or ``inf`` (not evaluable; read
-                back as ``inf``); COMPLETE only.
-            infeasible_reason: why a violation is ``inf``.
+            constraint_values: per constraint, the signed value (``<= 0`` satisfied) or
+                ``inf`` (not evaluable); COMPLETE only. Stored with the violations
+                ``max(0, value)``.
+            infeasible_reason: why a constraint value is ``inf``.
 
         Returns:
             The finished trial (``datetime_complete`` set).
@@ -1221,7 +1224,7 @@ class RDBStorage:
         if failure_reason is not None and not isinstance(failure_reason, str):
             raise TypeError(f"failure_reason must be a str or None, got {failure_reason!r}")
         metrics_out, violations, reason = _check_results(
-            trial_id, final, metrics, constraint_violations, infeasible_reason
+            trial_id, final, metrics, constraint_values, infeasible_reason
         )
         metrics_json, constraints_json = encode_results(metrics_out, violations, reason)
 
@@ -1289,7 +1292,7 @@ class RDBStorage:
                 restarts=row.restarts,
                 datetime_updated=now,
                 metrics=metrics_out,
-                constraint_violations=violations,
+                constraint_values=violations,
                 infeasible_reason=reason if violations else None,
             )
 

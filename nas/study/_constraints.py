@@ -12,7 +12,9 @@ and by a study file's ``constraints:`` key:
   mapping (those are stored as the trial's :attr:`~nas.FrozenTrial.metrics`). One constraint per
   metric, in the mapping's order; a metric with both bounds is one constraint whose violation
   is the distance to the interval. The violation of ``{max: x}`` is ``max(0, value - x)``, of
-  ``{min: y}`` ``max(0, y - value)``: ``0.0`` means satisfied.
+  ``{min: y}`` ``max(0, y - value)``: ``0.0`` means satisfied. What a trial stores is the
+  signed value (``value - x``, ``y - value``; ``<= 0`` satisfied), as Optuna stores a
+  ``constraints_func``'s values; the violation is its positive part.
 
 * **A callable** ``f(result) -> sequence of floats``, like Optuna's ``constraints_func``:
   ``result`` is the mapping of every number the objective returned (objectives and metrics);
@@ -92,14 +94,16 @@ class Bound:
             return f"{self.metric} <= {self.max:g}"
         return f"{self.metric} >= {self.min:g}"
 
-    def violation(self, value: float) -> float:
-        """How far ``value`` (finite) is outside the bound; ``0.0`` inside."""
-        out = 0.0
-        if self.max is not None and value > self.max:
-            out = value - self.max
-        if self.min is not None and value < self.min:
-            out = self.min - value
-        return float(out)
+    def value(self, x: float) -> float:
+        """The signed constraint value of metric value ``x`` (finite): ``x - max``,
+        ``min - x``, or the larger of both; ``<= 0`` inside the bound, and its positive part
+        is how far ``x`` is outside."""
+        sides = []
+        if self.max is not None:
+            sides.append(x - self.max)
+        if self.min is not None:
+            sides.append(self.min - x)
+        return float(max(sides))
 
     def to_json(self) -> dict[str, Any]:
         """``{"metric": name, "max": x, "min": y}`` without absent sides."""
@@ -217,12 +221,13 @@ class Constraints:
         return self._func
 
     def evaluate(self, result: Mapping[str, float]) -> tuple[tuple[float, ...], str | None]:
-        """The violations of a trial whose objective returned ``result`` (objectives and
-        metrics, name -> number).
+        """The constraint values of a trial whose objective returned ``result`` (objectives
+        and metrics, name -> number).
 
         Returns:
-            ``(violations, reason)``: one violation per constraint (``inf`` where it could not
-            be evaluated), and the reason for those (``None`` when all were evaluated).
+            ``(values, reason)``: one signed value per constraint, ``<= 0`` satisfied (its
+            positive part is the violation; ``inf`` where it could not be evaluated), and the
+            reason for those (``None`` when all were evaluated).
 
         Raises:
             StudyConfigError: a callable that cannot be imported.
@@ -241,7 +246,7 @@ class Constraints:
                     reasons.append(f"{b.metric!r} is {v!r}, not a number")
                     out.append(math.inf)
                 else:
-                    out.append(b.violation(float(v)))
+                    out.append(b.value(float(v)))
         else:
             raw = self.resolve()(dict(result))
             if isinstance(raw, str | bytes) or not isinstance(raw, Sequence | tuple):
@@ -264,7 +269,7 @@ class Constraints:
                     reasons.append(f"constraint {i} of {self.ref} is NaN")
                     out.append(math.inf)
                 else:
-                    out.append(max(0.0, c))
+                    out.append(max(c, -1e308))  # -inf: satisfied by any margin
         return tuple(out), ("; ".join(reasons) or None)
 
 

@@ -251,7 +251,7 @@ def _evaluate(
             failure_reason=reason,
             worker_id=worker_id,
             metrics=metrics,
-            constraint_violations=violations,
+            constraint_values=violations,
             infeasible_reason=infeasible,
         )
     except TrialNotRunningError:

@@ -403,7 +403,7 @@ class StorageConformance:
             TrialState.COMPLETE,
             values={0: 0.5, 1: 0.5},
             metrics={"lat": 3.0, "w": math.inf, "n": -0.0},
-            constraint_violations=[0.5, math.inf],
+            constraint_values=[0.5, math.inf],
             infeasible_reason="'w' is inf",
         )
         assert done.constraint_violations == (0.5, math.inf) and done.feasible is False
@@ -417,9 +417,10 @@ class StorageConformance:
             second.trial_id,
             TrialState.COMPLETE,
             values={0: 0.1, 1: 0.9},
-            constraint_violations=[0.0, 0.0],
+            constraint_values=[-1.5, 0.0],
         )
         assert ok.feasible is True and ok.metrics == {} and ok.infeasible_reason is None
+        assert ok.constraint_values == (-1.5, 0.0) and ok.constraint_violations == (0.0, 0.0)
         for read in (
             storage.get_trials(study_id),
             [storage.get_trial(t.trial_id) for t in inserted],
@@ -428,7 +429,7 @@ class StorageConformance:
             by_number = {t.number: t for t in read}
             for written in (done, ok):
                 fresh = by_number[written.number]
-                assert fresh.constraint_violations == written.constraint_violations
+                assert fresh.constraint_values == written.constraint_values
                 assert fresh.infeasible_reason == written.infeasible_reason
                 assert list(fresh.metrics) == list(written.metrics)
                 assert fresh == written  # NaN metrics are the same object (math.nan)
@@ -440,19 +441,19 @@ class StorageConformance:
         _, trial = storage.add_trials(study_id, _proposals(1), claim_worker="w")
         assert trial is not None
         values = {0: 1.0, 1: 1.0}
-        with pytest.raises(ValueError, match=">= 0 or inf"):
+        with pytest.raises(ValueError, match=r"finite or \+inf"):
             storage.finish_trial(
-                trial.trial_id, TrialState.COMPLETE, values=values, constraint_violations=[-1.0]
+                trial.trial_id, TrialState.COMPLETE, values=values, constraint_values=[-math.inf]
             )
-        with pytest.raises(ValueError, match=">= 0 or inf"):
+        with pytest.raises(ValueError, match="must be a number"):
             storage.finish_trial(
                 trial.trial_id,
                 TrialState.COMPLETE,
                 values=values,
-                constraint_violations=[math.nan],
+                constraint_values=[math.nan],
             )
         with pytest.raises(ValueError, match="COMPLETE trials only"):
-            storage.finish_trial(trial.trial_id, TrialState.FAILED, constraint_violations=[1.0])
+            storage.finish_trial(trial.trial_id, TrialState.FAILED, constraint_values=[1.0])
         with pytest.raises(TypeError, match="must be a number"):
             storage.finish_trial(
                 trial.trial_id,

@@ -36,9 +36,10 @@ def module_constraints(result: Mapping[str, float]) -> Sequence[float]:
 
 
 def _expected(params: Mapping[str, float]) -> tuple[float, float]:
+    """The signed constraint values of BOUNDS."""
     x, y = params["x"], params["y"]
-    h = math.inf if x > 1.5 else max(0.0, x - 1.0, -1.0 - x)
-    return max(0.0, x + y), h
+    h = math.inf if x > 1.5 else max(x - 1.0, -1.0 - x)
+    return x + y, h
 
 
 def test_violations_metrics_and_reason_are_stored_per_trial(sqlite_url: str) -> None:
@@ -50,8 +51,9 @@ def test_violations_metrics_and_reason_are_stored_per_trial(sqlite_url: str) -> 
     assert all(t.state == nas.TrialState.COMPLETE for t in trials)
     for t in trials:
         g, h = _expected(t.params)
-        assert t.constraint_violations == pytest.approx((g, h))
-        assert t.feasible is (g == 0.0 and h == 0.0)
+        assert t.constraint_values == pytest.approx((g, h))
+        assert t.constraint_violations == pytest.approx((max(0.0, g), max(0.0, h)))
+        assert t.feasible is (g <= 0.0 and h <= 0.0)
         assert set(t.metrics) == {"g", "h"} and t.metrics["g"] == pytest.approx(
             t.params["x"] + t.params["y"]
         )
@@ -124,6 +126,7 @@ def test_callable_constraints_like_optuna_constraints_func(sqlite_url: str) -> N
     }
     study.optimize(objective, n_trials=10)
     for t in study.trials:
+        assert t.constraint_values == (pytest.approx(t.metrics["g"]),)
         assert t.constraint_violations == (pytest.approx(max(0.0, t.metrics["g"])),)
     # Another process opening it by name imports the callable from its stored path.
     reopened = nas.load_study("fn", storage=sqlite_url)
@@ -152,8 +155,8 @@ def test_unimportable_callable_must_be_given_again(sqlite_url: str) -> None:
         load_if_exists=True,
     )
     again.optimize(objective, n_trials=4)
-    assert again.trials[3].constraint_violations[0] == pytest.approx(
-        max(0.0, again.trials[3].metrics["g"] - 0.5)
+    assert again.trials[3].constraint_values[0] == pytest.approx(
+        again.trials[3].metrics["g"] - 0.5
     )
 
 
@@ -168,7 +171,7 @@ def test_a_raising_or_bad_callable_fails_the_trial(sqlite_url: str) -> None:
             assert t.state == nas.TrialState.FAILED
             assert "evaluating the constraints failed" in (t.failure_reason or "")
         else:  # NaN: infeasible with the reason, not failed
-            assert t.constraint_violations == (math.inf,)
+            assert t.constraint_values == (math.inf,) and t.feasible is False
             assert t.infeasible_reason is not None and "NaN" in t.infeasible_reason
 
 
