@@ -25,6 +25,13 @@ Per call of :meth:`BayesianSearcher.propose`:
   ``X_pending``. ``n`` proposals are chosen by sequential greedy optimisation: each chosen point
   joins ``X_pending`` before the next is optimised. The optimiser
   (:mod:`nas.searchers._bo_optimize`) decides ints and categoricals by acquisition value.
+* **Constraints** (BoTorch's constrained acquisition, Gardner et al. 2014 / Gelbart et al.
+  2014): in a constrained study the GP has one more output per constraint, fitted on the trials'
+  stored signed constraint values (:func:`constraint_columns`), and the acquisition function
+  gets them as BoTorch ``constraints``: each MC sample's improvement is weighted by a sigmoid
+  of ``-c`` per constraint, i.e. by the (smoothed) probability of feasibility, and the
+  baseline's best is taken over feasible samples. Anchors for the raw candidates are the
+  feasible trials. ``info["acquisition"]`` then ends in ``+PoF``.
 * **Duplicates**: a candidate equal to the params of a trial of the history (any state) or of an
   earlier proposal of the call is skipped for the next best; if all are taken, a random
   assignment not yet seen is drawn (only happens in small discrete spaces).
@@ -46,7 +53,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -290,18 +297,23 @@ class BayesianSearcher(Searcher):
         Returns:
             ``(x, y)``: encoded params ``(N, d)`` and values to *maximise* ``(N, m)``
             (``-sign * value``) of the COMPLETE trials with a finite value for every objective,
-            in history order. FAILED, PRUNED and pending trials are not included.
+            in history order. FAILED, PRUNED and pending trials are not included. In a
+            constrained study ``y`` has ``k`` more columns, the trials' signed constraint
+            values (``<= 0`` satisfied; see :func:`constraint_columns`).
         """
         rows: list[np.ndarray] = []
         ys: list[list[float]] = []
+        kept: list[FrozenTrial] = []
         for t in trials:
             r = rank_vector(t, self.objectives)
             if r is not None:
                 rows.append(self.encoding.encode(t.params))
                 ys.append([-v for v in r])
+                kept.append(t)
         m = len(self.objectives)
         x = np.array(rows, dtype=float).reshape(len(rows), self.encoding.dim)
-        return x, np.array(ys, dtype=float).reshape(len(ys), m)
+        y = np.array(ys, dtype=float).reshape(len(ys), m)
+        return x, np.hstack((y, constraint_columns(kept)))
 
     def propose(self, trials: Sequence[FrozenTrial], n: int = 1) -> list[Proposal]:
         """``max(n, 0)`` proposals; see the module docstring and :class:`Searcher`."""
@@ -436,6 +448,8 @@ class BayesianSearcher(Searcher):
             )
             acq, acq_name = self._acquisition(model, tx, ty, tp, sampler_seed)
             anchors = self._anchors(x_train, y_train, rng)
+            if y_train.shape[1] > len(self.objectives):
+                acq_name += "+PoF"  # weighted by the probability of feasibility
             for _ in range(count):
                 cands, values, n_optimised = optimize_acquisition(
                     acq,
@@ -541,8 +555,14 @@ class BayesianSearcher(Searcher):
             sample_shape=torch.Size([self.mc_samples]), seed=sampler_seed
         )
         x_pending = pending if len(pending) else None
-        if len(self.objectives) == 1:
+        m = len(self.objectives)
+        # Constrained (BoTorch's constrained acquisition): outputs m.. of the model are the
+        # constraint values; each sample's improvement is weighted by a sigmoid of -c (the
+        # probability of feasibility, smoothed), and the objective reads outputs :m only.
+        constraints = [_output(j) for j in range(m, ty.shape[-1])] or None
+        if m == 1:
             from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+            from botorch.acquisition.objective import GenericMCObjective
 
             single: AcquisitionFunction = qLogNoisyExpectedImprovement(
                 model=model,
@@ -550,14 +570,17 @@ class BayesianSearcher(Searcher):
                 sampler=sampler,
                 X_pending=x_pending,
                 prune_baseline=True,
+                objective=None if constraints is None else GenericMCObjective(_output(0)),
+                constraints=constraints,
             )
             return single, "qLogNEI"
         from botorch.acquisition.multi_objective.logei import (
             qLogNoisyExpectedHypervolumeImprovement,
         )
+        from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
         from botorch.acquisition.multi_objective.utils import get_default_partitioning_alpha
 
-        ref = self._reference_point(ty)
+        ref = self._reference_point(ty[:, :m])
         acq = qLogNoisyExpectedHypervolumeImprovement(
             model=model,
             ref_point=ref,
@@ -565,7 +588,13 @@ class BayesianSearcher(Searcher):
             sampler=sampler,
             X_pending=x_pending,
             prune_baseline=True,
-            alpha=get_default_partitioning_alpha(ty.shape[-1]),
+            alpha=get_default_partitioning_alpha(m),
+            objective=(
+                None
+                if constraints is None
+                else IdentityMCMultiOutputObjective(outcomes=list(range(m)))
+            ),
+            constraints=constraints,
         )
         return acq, "qLogNEHVI"
 
@@ -597,6 +626,12 @@ class BayesianSearcher(Searcher):
         among the non-dominated ones) to perturb into extra raw candidates."""
         if len(x) == 0:
             return x
+        m = len(self.objectives)
+        if y.shape[1] > m:  # constrained: anchor on the feasible points when there are any
+            feasible = np.all(y[:, m:] <= 0, axis=1)
+            if feasible.any():
+                x, y = x[feasible], y[feasible]
+            y = y[:, :m]
         if y.shape[1] == 1:
             order = np.argsort(-y[:, 0], kind="stable")
             return x[order[:_N_ANCHORS]]
@@ -657,3 +692,37 @@ def _single_thread() -> Iterator[None]:
     finally:
         if before != 1:
             torch.set_num_threads(before)
+
+
+def constraint_columns(trials: Sequence[FrozenTrial]) -> np.ndarray:
+    """``(len(trials), k)`` signed constraint values of ``trials`` (``<= 0`` satisfied), the
+    outputs the GP models besides the objectives.
+
+    ``k`` is the number of constraint values the trials carry (0 in an unconstrained study, or
+    when they disagree on the number, which a callable could do: then nothing is modelled). A
+    value that could not be evaluated (``inf``) is replaced by the largest finite value of its
+    constraint plus its observed range (1 if none): clearly infeasible, and finite for the GP.
+    """
+    counts = {len(t.constraint_values) for t in trials}
+    k = counts.pop() if len(counts) == 1 else 0
+    c = np.array([t.constraint_values for t in trials], dtype=float).reshape(len(trials), k)
+    for j in range(k):
+        col = c[:, j]
+        finite = np.isfinite(col)
+        if finite.all():
+            continue
+        if finite.any():
+            top, span = col[finite].max(), np.ptp(col[finite])
+            col[~finite] = top + (span if span > 0 else 1.0)
+        else:
+            col[:] = 1.0
+    return c
+
+
+def _output(j: int) -> Callable[..., torch.Tensor]:
+    """``Z -> Z[..., j]``: output ``j`` of a model's samples (a BoTorch objective/constraint)."""
+
+    def pick(samples: torch.Tensor, X: torch.Tensor | None = None) -> torch.Tensor:  # noqa: N803 (BoTorch passes X=)
+        return samples[..., j]
+
+    return pick
