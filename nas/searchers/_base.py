@@ -24,7 +24,14 @@ from nas._types import FrozenTrial, Objective, Proposal, TrialState
 if TYPE_CHECKING:
     from nas.space import SearchSpace
 
-__all__ = ["Searcher", "constrained_order", "finished", "pending", "total_violations"]
+__all__ = [
+    "Searcher",
+    "constrained_order",
+    "constraint_columns",
+    "finished",
+    "pending",
+    "total_violations",
+]
 
 
 class Searcher(ABC):
@@ -134,3 +141,28 @@ def constrained_order(trials: Sequence[FrozenTrial], losses: np.ndarray) -> np.n
     numbers = np.array([t.number for t in trials], dtype=np.int64).reshape(len(trials))
     safe = np.where(finite, losses, np.inf)
     return np.lexsort((numbers, safe, np.where(klass == 1, viol, 0.0), klass))
+
+
+def constraint_columns(trials: Sequence[FrozenTrial]) -> np.ndarray:
+    """``(len(trials), k)`` signed constraint values of ``trials`` (``<= 0`` satisfied), the
+    outputs the GP models besides the objectives.
+
+    ``k`` is the number of constraint values the trials carry (0 in an unconstrained study, or
+    when they disagree on the number, which a callable could do: then nothing is modelled). A
+    value that could not be evaluated (``inf``) is replaced by the largest finite value of its
+    constraint plus its observed range (1 if none): clearly infeasible, and finite for the GP.
+    """
+    counts = {len(t.constraint_values) for t in trials}
+    k = counts.pop() if len(counts) == 1 else 0
+    c = np.array([t.constraint_values for t in trials], dtype=float).reshape(len(trials), k)
+    for j in range(k):
+        col = c[:, j]
+        finite = np.isfinite(col)
+        if finite.all():
+            continue
+        if finite.any():
+            top, span = col[finite].max(), np.ptp(col[finite])
+            col[~finite] = top + (span if span > 0 else 1.0)
+        else:
+            col[:] = 1.0
+    return c

@@ -61,7 +61,7 @@ import numpy as np
 
 from nas._types import FrozenTrial, Objective, Proposal, TrialState
 from nas.exceptions import SearcherConfigError
-from nas.searchers._base import Searcher
+from nas.searchers._base import Searcher, constraint_columns
 from nas.searchers._bo_encoding import BoEncoding
 from nas.searchers._memo import HistoryMemo, SeenKeys
 from nas.searchers._operators import check_int_option, rank_vector, sample_unique
@@ -559,7 +559,14 @@ class BayesianSearcher(Searcher):
         # Constrained (BoTorch's constrained acquisition): outputs m.. of the model are the
         # constraint values; each sample's improvement is weighted by a sigmoid of -c (the
         # probability of feasibility, smoothed), and the objective reads outputs :m only.
-        constraints = [_output(j) for j in range(m, ty.shape[-1])] or None
+        # A margin of 1% of each constraint's observed spread keeps the proposals from
+        # settling a hair outside the boundary (sigmoid(0) = 0.5 there).
+        margins = [
+            0.01 * float(ty[:, j].std()) if len(ty) > 1 else 0.0 for j in range(m, ty.shape[-1])
+        ]
+        constraints = [
+            _output(j, margin) for j, margin in zip(range(m, ty.shape[-1]), margins, strict=True)
+        ] or None
         if m == 1:
             from botorch.acquisition.logei import qLogNoisyExpectedImprovement
             from botorch.acquisition.objective import GenericMCObjective
@@ -694,35 +701,11 @@ def _single_thread() -> Iterator[None]:
             torch.set_num_threads(before)
 
 
-def constraint_columns(trials: Sequence[FrozenTrial]) -> np.ndarray:
-    """``(len(trials), k)`` signed constraint values of ``trials`` (``<= 0`` satisfied), the
-    outputs the GP models besides the objectives.
-
-    ``k`` is the number of constraint values the trials carry (0 in an unconstrained study, or
-    when they disagree on the number, which a callable could do: then nothing is modelled). A
-    value that could not be evaluated (``inf``) is replaced by the largest finite value of its
-    constraint plus its observed range (1 if none): clearly infeasible, and finite for the GP.
-    """
-    counts = {len(t.constraint_values) for t in trials}
-    k = counts.pop() if len(counts) == 1 else 0
-    c = np.array([t.constraint_values for t in trials], dtype=float).reshape(len(trials), k)
-    for j in range(k):
-        col = c[:, j]
-        finite = np.isfinite(col)
-        if finite.all():
-            continue
-        if finite.any():
-            top, span = col[finite].max(), np.ptp(col[finite])
-            col[~finite] = top + (span if span > 0 else 1.0)
-        else:
-            col[:] = 1.0
-    return c
-
-
-def _output(j: int) -> Callable[..., torch.Tensor]:
-    """``Z -> Z[..., j]``: output ``j`` of a model's samples (a BoTorch objective/constraint)."""
+def _output(j: int, margin: float = 0.0) -> Callable[..., torch.Tensor]:
+    """``Z -> Z[..., j] + margin``: output ``j`` of a model's samples (a BoTorch objective, or
+    a constraint, feasible where ``<= 0``)."""
 
     def pick(samples: torch.Tensor, X: torch.Tensor | None = None) -> torch.Tensor:  # noqa: N803 (BoTorch passes X=)
-        return samples[..., j]
+        return samples[..., j] + margin
 
     return pick
