@@ -116,6 +116,17 @@ class FrozenTrial:
         datetime_updated: when the trial or its children last changed (creation, claim,
             report, user attribute, finish, re-queue, abandon; not heartbeats), as stored;
             ``None`` for a trial that does not come from a storage.
+        metrics: the other numbers the objective returned besides the objectives (name ->
+            value; e.g. ``latency_ms`` of a supernet objective), stored when the trial
+            finished. A non-finite value is stored as NaN.
+        constraint_values: one entry per constraint of the study, in the study's order, set
+            when the trial finished COMPLETE in a constrained study (empty otherwise): the
+            signed constraint value, ``<= 0`` when satisfied (as Optuna's ``constraints``
+            system attribute): ``value - max`` for ``{max: x}``, ``min - value`` for
+            ``{min: y}``, the callable's own value; ``inf`` when it could not be evaluated
+            (the constrained value was missing or NaN; see ``infeasible_reason``). The
+            violations (:attr:`constraint_violations`) derive from it.
+        infeasible_reason: why a constraint could not be evaluated, else ``None``.
     """
 
     trial_id: int
@@ -135,6 +146,31 @@ class FrozenTrial:
     heartbeat: datetime | None = None
     restarts: int = 0
     datetime_updated: datetime | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    constraint_values: tuple[float, ...] = ()
+    infeasible_reason: str | None = None
+
+    @property
+    def constraint_violations(self) -> tuple[float, ...]:
+        """Per constraint, by how much it is violated: ``max(0, value)`` of
+        :attr:`constraint_values` (``0.0`` satisfied, ``inf`` not evaluable; empty when none
+        are recorded)."""
+        return tuple(max(0.0, v) for v in self.constraint_values)
+
+    @property
+    def feasible(self) -> bool | None:
+        """Whether every constraint is satisfied: ``None`` when the trial has no constraint
+        values recorded (an unconstrained study, or a trial that did not finish COMPLETE)."""
+        if not self.constraint_values:
+            return None
+        return all(v <= 0.0 for v in self.constraint_values)
+
+    @property
+    def total_violation(self) -> float:
+        """The sum of :attr:`constraint_violations` (``0.0`` when none are recorded, ``inf``
+        when one could not be evaluated); what constrained searchers rank infeasible trials
+        by."""
+        return float(sum(max(0.0, v) for v in self.constraint_values))
 
     @property
     def duration(self) -> float | None:

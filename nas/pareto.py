@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from nas._types import FrozenTrial, Objective
 
 __all__ = [
+    "constrained_non_dominated_sort",
     "crowding_distance",
     "default_reference_point",
     "dominates",
@@ -130,6 +131,46 @@ def non_dominated_sort(points: np.ndarray | Sequence[Sequence[float]]) -> np.nda
     if m == 3:
         return _nds_3d(pts)
     return _nds_peeling(pts)
+
+
+def constrained_non_dominated_sort(
+    points: np.ndarray | Sequence[Sequence[float]], violations: np.ndarray | Sequence[float]
+) -> np.ndarray:
+    """Fronts under Deb's constrained domination (Deb et al. 2002, section VI).
+
+    ``a`` dominates ``b`` when ``a`` is feasible (violation 0) and ``b`` is not, when both are
+    infeasible and ``a`` has the smaller total violation, or when both are feasible and ``a``
+    Pareto-dominates ``b``. So the feasible points get their :func:`non_dominated_sort` ranks,
+    and every infeasible point ranks after all of them, one front per distinct violation in
+    increasing order (as Optuna's NSGA-II with ``constraints_func``).
+
+    Args:
+        points: ``(n, m)`` minimization values.
+        violations: ``(n,)`` total violations, ``>= 0`` (``inf`` allowed).
+
+    Returns:
+        ``(n,)`` int ranks, 0 best; :func:`non_dominated_sort` when every violation is 0.
+
+    Raises:
+        ValueError: shapes disagree, ``points`` contains NaN, or a violation is negative/NaN.
+    """
+    pts = _as_points(points)
+    viol = np.asarray(violations, dtype=float).reshape(-1)
+    if viol.shape[0] != pts.shape[0]:
+        raise ValueError(f"{pts.shape[0]} points but {viol.shape[0]} violations")
+    if np.isnan(viol).any() or (viol < 0).any():
+        raise ValueError("violations must be >= 0 (inf allowed), not NaN")
+    feasible = viol == 0
+    if feasible.all():
+        return non_dominated_sort(pts)
+    ranks = np.zeros(len(viol), dtype=np.int64)
+    offset = 0
+    if feasible.any():
+        ranks[feasible] = non_dominated_sort(pts[feasible])
+        offset = int(ranks[feasible].max()) + 1
+    _, inverse = np.unique(viol[~feasible], return_inverse=True)
+    ranks[~feasible] = offset + inverse.astype(np.int64).ravel()
+    return ranks
 
 
 def _nds_2d(pts: np.ndarray) -> np.ndarray:

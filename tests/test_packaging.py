@@ -101,7 +101,7 @@ def test_installed_wheel_upgrades_an_old_database(installed, tmp_path):
 
     up = _nas(installed, tmp_path, "db", "upgrade", "--storage", url)
     assert up.returncode == 0, up.stderr
-    assert "v0.1.0.a" in up.stdout and "v0.3.0.a" in up.stdout  # from the fixture to head
+    assert "v0.1.0.a" in up.stdout and "v0.4.0.a" in up.stdout  # from the fixture to head
 
     listed = _nas(installed, tmp_path, "studies", "--storage", url, "--format", "json")
     assert listed.returncode == 0, listed.stderr

@@ -30,10 +30,12 @@ import numpy.typing as npt
 from nas.exceptions import NasError
 
 __all__ = [
+    "BNH_CONSTRAINTS",
     "BRANIN_MINIMIZERS",
     "BRANIN_MINIMUM",
     "BenchmarkInputError",
     "BenchmarkTrial",
+    "GARDNER_CONSTRAINTS",
     "DIRECTIONS",
     "HARTMANN6_MINIMIZER",
     "HARTMANN6_MINIMUM",
@@ -44,7 +46,9 @@ __all__ = [
     "branin_currin_objective",
     "branin_mf",
     "branin_mf_objective",
+    "bnh_objective",
     "branin_objective",
+    "gardner_objective",
     "hartmann6",
     "hartmann6_mf",
     "hartmann6_mf_objective",
@@ -273,6 +277,46 @@ def branin_objective(trial: BenchmarkTrial) -> float:
         BenchmarkInputError: a parameter is missing or not a finite number.
     """
     return float(branin(_param(trial, "x1"), _param(trial, "x2")))
+
+
+#: The constraint of Gardner et al. (2014)'s problem over :func:`gardner_objective`'s metric.
+GARDNER_CONSTRAINTS: dict[str, dict[str, float]] = {"c": {"max": -0.95}}
+
+
+def gardner_objective(trial: BenchmarkTrial) -> dict[str, float]:
+    """Gardner et al. (2014)'s constrained problem on params ``x1``, ``x2`` in ``[0, 6]``:
+    minimise ``value = sin(x1) + x2`` subject to ``c = sin(x1) sin(x2) <= -0.95`` (a small,
+    disconnected feasible region; best feasible value about -0.75 in the first of its two
+    regions). Returns ``{"value", "c"}``: the constraint
+    reads the metric ``c`` (:data:`GARDNER_CONSTRAINTS`).
+
+    Raises:
+        BenchmarkInputError: a parameter is missing or not a finite number.
+    """
+    x1, x2 = _param(trial, "x1"), _param(trial, "x2")
+    return {"value": math.sin(x1) + x2, "c": math.sin(x1) * math.sin(x2)}
+
+
+#: BNH's constraints (Binh and Korn 1997) over :func:`bnh_objective`'s metrics.
+BNH_CONSTRAINTS: dict[str, dict[str, float]] = {"c1": {"max": 25.0}, "c2": {"min": 7.7}}
+
+
+def bnh_objective(trial: BenchmarkTrial) -> dict[str, float]:
+    """BNH (Binh and Korn 1997) on ``x`` in ``[0, 5]``, ``y`` in ``[0, 3]``: minimise
+    ``f1 = 4x^2 + 4y^2`` and ``f2 = (x-5)^2 + (y-5)^2`` subject to ``c1 = (x-5)^2 + y^2 <= 25``
+    and ``c2 = (x-8)^2 + (y+3)^2 >= 7.7`` (:data:`BNH_CONSTRAINTS`). Returns
+    ``{"f1", "f2", "c1", "c2"}``.
+
+    Raises:
+        BenchmarkInputError: a parameter is missing or not a finite number.
+    """
+    x, y = _param(trial, "x"), _param(trial, "y")
+    return {
+        "f1": 4 * x * x + 4 * y * y,
+        "f2": (x - 5) ** 2 + (y - 5) ** 2,
+        "c1": (x - 5) ** 2 + y * y,
+        "c2": (x - 8) ** 2 + (y + 3) ** 2,
+    }
 
 
 def branin_mf_objective(trial: BenchmarkTrial) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import signal
 import sys
 from collections.abc import Sequence
@@ -412,10 +413,14 @@ def _status(study: Study, trials: Sequence[FrozenTrial]) -> str:
     failed = sum(t.state == TrialState.FAILED for t in trials)
     if not complete:
         head = "no complete trial yet"
+    elif not any(t.feasible is not False for t in complete):
+        head = "no feasible trial yet"
     elif len(study.objectives) == 1:
         head = f"best {study.objectives[0].name}={study.best_value:.6g}"
     else:
         head = f"pareto front {len(study.pareto_front())}"
+    if study.constraints is not None:
+        head += f" | feasible {sum(t.feasible is True for t in complete)}/{len(complete)}"
     return f"{head} | failed {failed}"
 
 
@@ -508,6 +513,11 @@ def _summary(study: Study) -> str:
     counts = {s: sum(t.state == s for t in trials) for s in TrialState}
     parts = ", ".join(f"{n} {s.lower()}" for s, n in counts.items() if n)
     line = f"study {study.name!r}: {len(trials)} trials ({parts or 'none'})"
+    if study.constraints is not None:
+        n_feasible = sum(t.feasible is True for t in trials)
+        line += f"; {n_feasible} of {counts[TrialState.COMPLETE]} complete are feasible"
+        if counts[TrialState.COMPLETE] and not n_feasible:
+            return line + f" ({study.constraints!r}): no best trial"
     if counts[TrialState.COMPLETE]:
         if len(study.objectives) == 1:
             best = study.best_trial
@@ -577,6 +587,9 @@ def _trial_row(t: FrozenTrial) -> dict[str, Any]:
         "duration": t.duration,
         "failure_reason": t.failure_reason,
         "user_attrs": dict(t.user_attrs),
+        "metrics": {k: (v if math.isfinite(v) else None) for k, v in t.metrics.items()},
+        "feasible": t.feasible,
+        "constraint_values": [v if math.isfinite(v) else None for v in t.constraint_values],
     }
 
 
@@ -586,7 +599,11 @@ def _flatten(study: Study, rows: list[dict[str, Any]]) -> tuple[list[dict[str, A
     param_cols = list(study.space.names)
     flat = []
     for r in rows:
-        f = {k: v for k, v in r.items() if k not in ("params", "values", "user_attrs")}
+        f = {
+            k: v
+            for k, v in r.items()
+            if k not in ("params", "values", "user_attrs", "metrics", "constraint_values")
+        }
         f.update({c: r["values"].get(c) for c in value_cols})
         f.update({f"param:{c}": r["params"].get(c) for c in param_cols})
         flat.append(f)
@@ -635,13 +652,22 @@ def trials(
         _emit(rows, fmt, [])
         return
     flat, cols = _flatten(study, rows)
+    extra: list[str] = []
+    if study.constraints is not None:  # feasibility and total violation of each trial
+        extra = ["feasible", "violation"]
+        for f, t in zip(flat, selected, strict=True):
+            f["feasible"] = {True: "yes", False: "no", None: None}[t.feasible]
+            f["violation"] = t.total_violation if t.feasible is not None else None
+    else:
+        for f in flat:
+            f.pop("feasible", None)
     for f in flat:
         reason = f.pop("failure_reason")
         f["failure"] = reason.strip().splitlines()[-1] if reason else None
     _emit(
         flat,
         fmt,
-        ["number", "state", *cols, "budget", "duration", "failure"],
+        ["number", "state", *cols, *extra, "budget", "duration", "failure"],
         title=f"trials of {name}",
     )
 

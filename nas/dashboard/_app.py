@@ -113,6 +113,10 @@ class StudyDetailModel(BaseModel):
     states: dict[str, int]
     n_trials: int
     n_excluded: int
+    constraints: list[str] | None = Field(
+        default=None, description="the study's constraints as labels; null if unconstrained"
+    )
+    n_feasible: int = Field(default=0, description="trials satisfying every constraint")
     budgets: list[float]
     created: str
     last_update: str
@@ -132,6 +136,10 @@ class TrialRowModel(BaseModel):
     started: str | None
     completed: str | None
     excluded: str | None = Field(description="why the trial is excluded, null if included")
+    feasible: bool | None = Field(
+        default=None, description="all constraints satisfied; null when unconstrained/unfinished"
+    )
+    violation: float | None = Field(default=None, description="total constraint violation")
     arch: str | None = None
 
 
@@ -153,6 +161,7 @@ class ColumnsModel(BaseModel):
     values: list[list[float | None]]
     budget: list[float | None]
     excluded: list[bool]
+    feasible: list[bool | None] | None = None
     arch: list[str | None] | None = None
 
 

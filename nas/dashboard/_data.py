@@ -114,7 +114,7 @@ def best_summary(view: StudyView) -> dict[str, Any]:
         return {"best": None, "pareto_size": len(front["numbers"]), "n_final": front["n_final"]}
 
     def compute(record: StudyRecord, trials: list[FrozenTrial]) -> dict[str, Any]:
-        final = view.final_trials(trials)
+        final = [t for t in view.final_trials(trials) if t.feasible is not False]
         out: dict[str, Any] = {"best": None, "pareto_size": None, "n_final": len(final)}
         if final:
             o = objectives[0]
@@ -144,6 +144,17 @@ def study_detail(view: StudyView) -> dict[str, Any]:
     per change of the study."""
     detail = view.derived("detail", lambda record, trials: _study_detail(view, record, trials))
     return {**detail, "seq": view.derived_seq("detail")}
+
+
+def _constraint_labels(record: StudyRecord) -> list[str] | None:
+    """The study's constraints as labels (``latency_ms <= 2.5``; a callable: its import path),
+    ``None`` when it has none."""
+    if record.constraints is None:
+        return None
+    from nas.study._constraints import Constraints
+
+    cons = Constraints.from_json(record.constraints)
+    return cons.labels or [f"{cons.ref}(...) <= 0"]
 
 
 def _study_detail(
@@ -178,6 +189,8 @@ def _study_detail(
         "states": counts,
         "n_trials": len(trials),
         "n_excluded": sum(excluded_reason(t) is not None for t in trials),
+        "constraints": _constraint_labels(record),
+        "n_feasible": sum(t.feasible is True for t in trials),
         "budgets": sorted(budgets),
         "created": _iso(record.created_at),
         "last_update": _iso(last),
@@ -200,6 +213,8 @@ def trial_row(t: FrozenTrial, objectives: Sequence[Objective], nas: bool) -> dic
         "started": _iso(t.datetime_start),
         "completed": _iso(t.datetime_complete),
         "excluded": excluded_reason(t),
+        "feasible": t.feasible,
+        "violation": _num(t.total_violation) if t.feasible is not None else None,
     }
     if nas:
         row["arch"] = arch_text(t.user_attrs.get("arch"))
@@ -236,6 +251,10 @@ def trial_detail(
         "heartbeat": _iso(t.heartbeat),
         "duration": t.duration,
         "excluded": excluded_reason(t),
+        "feasible": t.feasible,
+        "constraint_values": [_num(v) for v in t.constraint_values],
+        "infeasible_reason": t.infeasible_reason,
+        "metrics": {k: _num(v) for k, v in t.metrics.items()},
         "arch": t.user_attrs.get("arch") if is_nas_study(record) else None,
         "arch_text": arch_text(t.user_attrs.get("arch")),
         "leaf": t.user_attrs.get(LEAF_ATTR),
@@ -260,7 +279,8 @@ def columns(
     """The plot-relevant fields of ``trials`` as aligned arrays.
 
     Keys: ``number``, ``state``, ``values`` (one array per objective), ``budget``,
-    ``excluded`` (bool), ``arch`` (NAS studies only, one-line text).
+    ``excluded`` (bool), ``feasible`` (bool, or None without constraint values: plots mark the
+    infeasible points), ``arch`` (NAS studies only, one-line text).
     """
     out: dict[str, Any] = {
         "number": [t.number for t in trials],
@@ -268,6 +288,7 @@ def columns(
         "values": [[_num(t.values.get(o.name)) for t in trials] for o in objectives],
         "budget": [t.budget for t in trials],
         "excluded": [excluded_reason(t) is not None for t in trials],
+        "feasible": [t.feasible for t in trials],
     }
     if nas:
         out["arch"] = [arch_text(t.user_attrs.get("arch")) for t in trials]
@@ -278,8 +299,9 @@ def columns(
 
 
 def pareto(view: StudyView, names: Sequence[str] | None) -> dict[str, Any]:
-    """The non-dominated trials among the final trials, on the chosen objectives (all of them
-    by default), with their values, params and (NAS) architecture.
+    """The non-dominated trials among the feasible final trials (every final trial in an
+    unconstrained study), on the chosen objectives (all of them by default), with their
+    values, params and (NAS) architecture.
 
     Raises:
         DataError: an unknown objective name, or fewer than 1 objective.
@@ -294,7 +316,7 @@ def pareto(view: StudyView, names: Sequence[str] | None) -> dict[str, Any]:
     key = ("pareto", tuple(o.name for o in chosen))
 
     def compute(record: StudyRecord, trials: list[FrozenTrial]) -> dict[str, Any]:
-        final = view.final_trials(trials)
+        final = [t for t in view.final_trials(trials) if t.feasible is not False]
         if final:
             points = np.array([t.value_vector(chosen) for t in final], dtype=float)
             front = [t for t, keep in zip(final, pareto_mask(points), strict=True) if keep]

@@ -76,6 +76,8 @@ _BUILTIN: dict[str, Callable[[FrozenTrial], Any]] = {
     "worker": lambda t: _or_missing(t.worker_id),
     "restarts": lambda t: t.restarts,
     "excluded": lambda t: excluded_reason(t) is not None,
+    "feasible": lambda t: _or_missing(t.feasible),
+    "violation": lambda t: t.total_violation if t.feasible is not None else _MISSING,
     "arch": lambda t: _or_missing(arch_text(t.user_attrs.get("arch"))),
     "leaf": lambda t: _or_missing(t.user_attrs.get(LEAF_ATTR)),
 }

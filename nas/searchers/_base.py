@@ -24,7 +24,14 @@ from nas._types import FrozenTrial, Objective, Proposal, TrialState
 if TYPE_CHECKING:
     from nas.space import SearchSpace
 
-__all__ = ["Searcher", "finished", "pending"]
+__all__ = [
+    "Searcher",
+    "constrained_order",
+    "constraint_columns",
+    "finished",
+    "pending",
+    "total_violations",
+]
 
 
 class Searcher(ABC):
@@ -45,6 +52,15 @@ class Searcher(ABC):
       parameters (``space.validate(p.params)`` passes).
     * Same ``(seed, options, history)`` -> same proposals, in any process. Randomness comes only
       from :meth:`rng`; never from the global ``random``/``np.random``/``torch`` state.
+    * **Constraints.** In a constrained study every COMPLETE trial carries its stored
+      :attr:`~nas.FrozenTrial.constraint_violations` (and :attr:`~nas.FrozenTrial.feasible`).
+      That is all a searcher knows of the constraints, so feasibility is a function of the
+      history like everything else. Searchers rank trials through the helpers of this module
+      (:func:`total_violations`, :func:`constrained_order`: feasible first, then by total
+      violation, as Deb's constrained domination and Optuna's constraint handling do); a
+      searcher that models the objectives may also model the violations (``bayesian``). An
+      unconstrained study's trials have no violations and every helper reduces to the plain
+      ranking.
 
     Args:
         space: the search space.
@@ -93,3 +109,60 @@ def finished(
 def pending(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
     """The WAITING and RUNNING trials of ``trials``."""
     return [t for t in trials if t.state in (TrialState.WAITING, TrialState.RUNNING)]
+
+
+def total_violations(trials: Sequence[FrozenTrial]) -> np.ndarray:
+    """``(len(trials),)`` total constraint violation of each trial.
+
+    ``0.0`` for a feasible trial and for a trial without recorded violations (an unconstrained
+    study, or a trial that did not finish COMPLETE); ``> 0`` for an infeasible one; ``inf`` when
+    one of its constraints could not be evaluated.
+    """
+    return np.array([t.total_violation for t in trials], dtype=float).reshape(len(trials))
+
+
+def constrained_order(trials: Sequence[FrozenTrial], losses: np.ndarray) -> np.ndarray:
+    """Indices of ``trials`` best first, constraints first.
+
+    The order: trials with a finite loss that are feasible (by loss), then those that are
+    infeasible (by total violation, then loss), then the rest (no finite loss); ties go to the
+    lower trial number. In an unconstrained study this is the plain order by loss. It is how
+    Optuna's TPE builds its "good" set under ``constraints_func`` and how Deb's constrained
+    tournament ranks one objective.
+
+    Args:
+        trials: the trials.
+        losses: ``(len(trials),)`` smaller-is-better scores (``inf`` or NaN: unrankable).
+    """
+    losses = np.asarray(losses, dtype=float).reshape(len(trials))
+    finite = np.isfinite(losses)
+    viol = total_violations(trials)
+    klass = np.where(finite, np.where(viol > 0, 1, 0), 2)
+    numbers = np.array([t.number for t in trials], dtype=np.int64).reshape(len(trials))
+    safe = np.where(finite, losses, np.inf)
+    return np.lexsort((numbers, safe, np.where(klass == 1, viol, 0.0), klass))
+
+
+def constraint_columns(trials: Sequence[FrozenTrial]) -> np.ndarray:
+    """``(len(trials), k)`` signed constraint values of ``trials`` (``<= 0`` satisfied), the
+    outputs the GP models besides the objectives.
+
+    ``k`` is the number of constraint values the trials carry (0 in an unconstrained study, or
+    when they disagree on the number, which a callable could do: then nothing is modelled). A
+    value that could not be evaluated (``inf``) is replaced by the largest finite value of its
+    constraint plus its observed range (1 if none): clearly infeasible, and finite for the GP.
+    """
+    counts = {len(t.constraint_values) for t in trials}
+    k = counts.pop() if len(counts) == 1 else 0
+    c = np.array([t.constraint_values for t in trials], dtype=float).reshape(len(trials), k)
+    for j in range(k):
+        col = c[:, j]
+        finite = np.isfinite(col)
+        if finite.all():
+            continue
+        if finite.any():
+            top, span = col[finite].max(), np.ptp(col[finite])
+            col[~finite] = top + (span if span > 0 else 1.0)
+        else:
+            col[:] = 1.0
+    return c

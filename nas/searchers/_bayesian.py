@@ -25,6 +25,13 @@ Per call of :meth:`BayesianSearcher.propose`:
   ``X_pending``. ``n`` proposals are chosen by sequential greedy optimisation: each chosen point
   joins ``X_pending`` before the next is optimised. The optimiser
   (:mod:`nas.searchers._bo_optimize`) decides ints and categoricals by acquisition value.
+* **Constraints** (BoTorch's constrained acquisition, Gardner et al. 2014 / Gelbart et al.
+  2014): in a constrained study the GP has one more output per constraint, fitted on the trials'
+  stored signed constraint values (:func:`constraint_columns`), and the acquisition function
+  gets them as BoTorch ``constraints``: each MC sample's improvement is weighted by a sigmoid
+  of ``-c`` per constraint, i.e. by the (smoothed) probability of feasibility, and the
+  baseline's best is taken over feasible samples. Anchors for the raw candidates are the
+  feasible trials. ``info["acquisition"]`` then ends in ``+PoF``.
 * **Duplicates**: a candidate equal to the params of a trial of the history (any state) or of an
   earlier proposal of the call is skipped for the next best; if all are taken, a random
   assignment not yet seen is drawn (only happens in small discrete spaces).
@@ -46,7 +53,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -54,7 +61,7 @@ import numpy as np
 
 from nas._types import FrozenTrial, Objective, Proposal, TrialState
 from nas.exceptions import SearcherConfigError
-from nas.searchers._base import Searcher
+from nas.searchers._base import Searcher, constraint_columns
 from nas.searchers._bo_encoding import BoEncoding
 from nas.searchers._memo import HistoryMemo, SeenKeys
 from nas.searchers._operators import check_int_option, rank_vector, sample_unique
@@ -290,18 +297,23 @@ class BayesianSearcher(Searcher):
         Returns:
             ``(x, y)``: encoded params ``(N, d)`` and values to *maximise* ``(N, m)``
             (``-sign * value``) of the COMPLETE trials with a finite value for every objective,
-            in history order. FAILED, PRUNED and pending trials are not included.
+            in history order. FAILED, PRUNED and pending trials are not included. In a
+            constrained study ``y`` has ``k`` more columns, the trials' signed constraint
+            values (``<= 0`` satisfied; see :func:`constraint_columns`).
         """
         rows: list[np.ndarray] = []
         ys: list[list[float]] = []
+        kept: list[FrozenTrial] = []
         for t in trials:
             r = rank_vector(t, self.objectives)
             if r is not None:
                 rows.append(self.encoding.encode(t.params))
                 ys.append([-v for v in r])
+                kept.append(t)
         m = len(self.objectives)
         x = np.array(rows, dtype=float).reshape(len(rows), self.encoding.dim)
-        return x, np.array(ys, dtype=float).reshape(len(ys), m)
+        y = np.array(ys, dtype=float).reshape(len(ys), m)
+        return x, np.hstack((y, constraint_columns(kept)))
 
     def propose(self, trials: Sequence[FrozenTrial], n: int = 1) -> list[Proposal]:
         """``max(n, 0)`` proposals; see the module docstring and :class:`Searcher`."""
@@ -436,6 +448,8 @@ class BayesianSearcher(Searcher):
             )
             acq, acq_name = self._acquisition(model, tx, ty, tp, sampler_seed)
             anchors = self._anchors(x_train, y_train, rng)
+            if y_train.shape[1] > len(self.objectives):
+                acq_name += "+PoF"  # weighted by the probability of feasibility
             for _ in range(count):
                 cands, values, n_optimised = optimize_acquisition(
                     acq,
@@ -541,8 +555,21 @@ class BayesianSearcher(Searcher):
             sample_shape=torch.Size([self.mc_samples]), seed=sampler_seed
         )
         x_pending = pending if len(pending) else None
-        if len(self.objectives) == 1:
+        m = len(self.objectives)
+        # Constrained (BoTorch's constrained acquisition): outputs m.. of the model are the
+        # constraint values; each sample's improvement is weighted by a sigmoid of -c (the
+        # probability of feasibility, smoothed), and the objective reads outputs :m only.
+        # A margin of 1% of each constraint's observed spread keeps the proposals from
+        # settling a hair outside the boundary (sigmoid(0) = 0.5 there).
+        margins = [
+            0.01 * float(ty[:, j].std()) if len(ty) > 1 else 0.0 for j in range(m, ty.shape[-1])
+        ]
+        constraints = [
+            _output(j, margin) for j, margin in zip(range(m, ty.shape[-1]), margins, strict=True)
+        ] or None
+        if m == 1:
             from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+            from botorch.acquisition.objective import GenericMCObjective
 
             single: AcquisitionFunction = qLogNoisyExpectedImprovement(
                 model=model,
@@ -550,14 +577,17 @@ class BayesianSearcher(Searcher):
                 sampler=sampler,
                 X_pending=x_pending,
                 prune_baseline=True,
+                objective=None if constraints is None else GenericMCObjective(_output(0)),
+                constraints=constraints,
             )
             return single, "qLogNEI"
         from botorch.acquisition.multi_objective.logei import (
             qLogNoisyExpectedHypervolumeImprovement,
         )
+        from botorch.acquisition.multi_objective.objective import IdentityMCMultiOutputObjective
         from botorch.acquisition.multi_objective.utils import get_default_partitioning_alpha
 
-        ref = self._reference_point(ty)
+        ref = self._reference_point(ty[:, :m])
         acq = qLogNoisyExpectedHypervolumeImprovement(
             model=model,
             ref_point=ref,
@@ -565,7 +595,13 @@ class BayesianSearcher(Searcher):
             sampler=sampler,
             X_pending=x_pending,
             prune_baseline=True,
-            alpha=get_default_partitioning_alpha(ty.shape[-1]),
+            alpha=get_default_partitioning_alpha(m),
+            objective=(
+                None
+                if constraints is None
+                else IdentityMCMultiOutputObjective(outcomes=list(range(m)))
+            ),
+            constraints=constraints,
         )
         return acq, "qLogNEHVI"
 
@@ -597,6 +633,12 @@ class BayesianSearcher(Searcher):
         among the non-dominated ones) to perturb into extra raw candidates."""
         if len(x) == 0:
             return x
+        m = len(self.objectives)
+        if y.shape[1] > m:  # constrained: anchor on the feasible points when there are any
+            feasible = np.all(y[:, m:] <= 0, axis=1)
+            if feasible.any():
+                x, y = x[feasible], y[feasible]
+            y = y[:, :m]
         if y.shape[1] == 1:
             order = np.argsort(-y[:, 0], kind="stable")
             return x[order[:_N_ANCHORS]]
@@ -657,3 +699,13 @@ def _single_thread() -> Iterator[None]:
     finally:
         if before != 1:
             torch.set_num_threads(before)
+
+
+def _output(j: int, margin: float = 0.0) -> Callable[..., torch.Tensor]:
+    """``Z -> Z[..., j] + margin``: output ``j`` of a model's samples (a BoTorch objective, or
+    a constraint, feasible where ``<= 0``)."""
+
+    def pick(samples: torch.Tensor, X: torch.Tensor | None = None) -> torch.Tensor:  # noqa: N803 (BoTorch passes X=)
+        return samples[..., j] + margin
+
+    return pick

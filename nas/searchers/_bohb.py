@@ -47,6 +47,7 @@ import numpy as np
 
 from nas._types import Objective
 from nas.exceptions import SearcherConfigError, SpaceError
+from nas.searchers._base import constrained_order
 from nas.searchers._hyperband import (
     _MAX_RETRIES,
     Bracket,
@@ -286,8 +287,9 @@ class BOHBSearcher(HyperbandSearcher):
         rng: np.random.Generator,
     ) -> tuple[MixedKDE, MixedKDE]:
         losses = self.losses(trials, iteration)
-        numbers_ = np.array([t.number for t in trials])
-        order = np.lexsort((numbers_, losses))
+        # Constrained: the good set is the best feasible trials first, then the least
+        # infeasible (Optuna's TPE with constraints_func does the same).
+        order = constrained_order(trials, losses)
         n_good, n_bad = split_sizes(len(trials), self.min_points_in_model, self.top_n_percent)
         good = impute_missing(rows[order[:n_good]], self._card, rng)
         bad = impute_missing(rows[order[n_good : n_good + n_bad]], self._card, rng)

@@ -47,13 +47,16 @@ class RegularizedEvolutionSearcher(Searcher):
       COMPLETE ones without a finite value, are ignored. If it is empty, proposals are random.
     * Each child comes from its own tournament: ``tournament_size`` distinct members are drawn
       uniformly from the population and the best (respecting the objective's direction; ties to
-      the lower trial number) is the parent. The child is the parent with exactly one active,
-      mutable parameter mutated (:func:`~nas.searchers._operators.mutate_value`: numeric
-      parameters take a Gaussian step of standard deviation ``mutation_sigma`` in unit space,
-      i.e. as a fraction of the range, on the log scale for log parameters, and always change
-      when they have more than one value; categorical ones switch to a different choice; fixed
-      ones never change), then repaired so that parameters switched on by the change are
-      sampled and those switched off are dropped.
+      the lower trial number) is the parent. In a constrained study the tournament is Deb's:
+      a feasible member beats an infeasible one, and of two infeasible ones the smaller total
+      violation wins (:attr:`~nas.FrozenTrial.total_violation`). The child is the parent with
+      exactly one active, mutable parameter mutated
+      (:func:`~nas.searchers._operators.mutate_value`: numeric parameters take a Gaussian step
+      of standard deviation ``mutation_sigma`` in unit space, i.e. as a fraction of the range,
+      on the log scale for log parameters, and always change when they have more than one
+      value; categorical ones switch to a different choice; fixed ones never change), then
+      repaired so that parameters switched on by the change are sampled and those switched off
+      are dropped.
     * A child equal to the params of any trial in the history (pending included) or to an
       earlier proposal of the same call is discarded and a new tournament is run, at most
       ``max_retries`` times; then non-repeating random draws are tried, and as a last resort a
@@ -168,7 +171,11 @@ class RegularizedEvolutionSearcher(Searcher):
     ) -> FrozenTrial:
         size = min(self.tournament_size, len(members))
         drawn = rng.choice(len(members), size=size, replace=False)
-        best = min((int(j) for j in drawn), key=lambda j: (scores[j], members[j].number))
+        # Deb's constrained tournament: feasible first, then the smaller total violation.
+        best = min(
+            (int(j) for j in drawn),
+            key=lambda j: (members[j].total_violation, scores[j], members[j].number),
+        )
         return members[best]
 
     def _child(

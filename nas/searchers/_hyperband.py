@@ -50,7 +50,7 @@ import numpy as np
 
 from nas._types import FrozenTrial, Objective, Proposal, TrialState
 from nas.exceptions import SearcherConfigError
-from nas.searchers._base import Searcher
+from nas.searchers._base import Searcher, constrained_order
 from nas.searchers._memo import HistoryMemo, SeenKeys
 from nas.searchers._operators import rank_vector, sample_unique
 from nas.searchers._registry import register_searcher
@@ -415,8 +415,7 @@ class HyperbandSearcher(Searcher):
         """The trials of ``rung - 1`` still to promote into ``rung`` (best first)."""
         below = entry.rungs[rung - 1]
         losses = self.losses(below, entry.bracket.iteration)
-        numbers_ = np.array([t.number for t in below])
-        order = np.lexsort((numbers_, losses))
+        order = constrained_order(below, losses)  # feasible first in a constrained study
         best = [below[int(k)] for k in order[: entry.bracket.n_configs[rung]]]
         done = {t.system_attrs.get("promoted_from") for t in entry.rungs[rung]}
         return [t for t in best if t.number not in done]

@@ -31,7 +31,7 @@ import numpy as np
 from nas._types import FrozenTrial, Objective, Proposal, TrialState
 from nas.exceptions import SearcherConfigError
 from nas.pareto import non_dominated_sort, pareto_mask
-from nas.searchers._base import Searcher
+from nas.searchers._base import Searcher, constraint_columns
 from nas.searchers._operators import check_int_option
 from nas.searchers._registry import register_searcher
 from nas.space import FixedParam
@@ -836,17 +836,43 @@ class MapSearcher(Searcher):
         )
         surrogates = tuple(fit_quadratic(unit, y[:, j], links[j]) for j in range(y.shape[1]))
         signs = np.array([o.sign for o in self.objectives], dtype=float)
+        # Constrained: one quadratic per constraint value too, and the surrogate front search
+        # is penalised by the predicted violation (in units of each objective's observed
+        # range), so the front it finds -- and the trials spread along it -- is the predicted
+        # feasible one where there is any.
+        cons = constraint_columns(fit_trials)
+        c_models = tuple(fit_quadratic(unit, cons[:, j], "identity") for j in range(cons.shape[1]))
+        spans = np.ptp(y, axis=0) if len(y) else np.ones(y.shape[1])
+        penalty_scale = np.where(spans > 0, spans, 1.0)
+        c_scale = np.array(
+            [max(float(np.ptp(cons[:, j])), 1e-12) for j in range(cons.shape[1])], dtype=float
+        )
 
         def evaluate(points: np.ndarray) -> np.ndarray:
             cols = [s.predict(points) for s in surrogates]
-            return np.stack(cols, axis=1) * signs
+            out = np.stack(cols, axis=1) * signs
+            if c_models:
+                viol = sum(
+                    np.maximum(0.0, c.predict(points)) / c_scale[j] for j, c in enumerate(c_models)
+                )
+                out = out + 10.0 * np.asarray(viol)[:, None] * penalty_scale[None, :]
+            return out
 
         def jacobian(points: np.ndarray) -> np.ndarray:
             grads = [s.gradient(points) for s in surrogates]
-            return np.stack(grads, axis=1) * signs[None, :, None]
+            out = np.stack(grads, axis=1) * signs[None, :, None]
+            for j, c in enumerate(c_models):  # the penalty's gradient, where it is active
+                active = (c.predict(points) > 0)[:, None]
+                g = np.where(active, c.gradient(points), 0.0) / c_scale[j]
+                out = out + 10.0 * penalty_scale[None, :, None] * g[:, None, :]
+            return out
 
         observed = y * signs
-        seeds = unit[pareto_mask(observed)] if len(unit) else None
+        feasible = np.array([t.feasible is not False for t in fit_trials], dtype=bool)
+        if c_models and feasible.any() and len(unit):
+            seeds = unit[feasible][pareto_mask(observed[feasible])]
+        else:
+            seeds = unit[pareto_mask(observed)] if len(unit) else None
         rng = self.rng(fit_trials, _FRONT_STREAM)
         pop, vals, ranks = surrogate_nsga2(
             evaluate,

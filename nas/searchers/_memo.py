@@ -52,9 +52,9 @@ class TrialDigest:
     """What the built-in searchers read from one trial, with an exact equality.
 
     Two digests compare equal iff the trials have the same number, state, params key
-    (:func:`~nas.searchers._operators.params_key`), generation tag (:func:`generation_tag`) and
-    bit-identical objective vectors; a searcher that reads only these fields therefore computes
-    the same result from either trial.
+    (:func:`~nas.searchers._operators.params_key`), generation tag (:func:`generation_tag`),
+    bit-identical objective vectors and bit-identical total constraint violations; a searcher
+    that reads only these fields therefore computes the same result from either trial.
 
     Attributes:
         number: the trial's number.
@@ -65,6 +65,9 @@ class TrialDigest:
             trial is COMPLETE with a finite value for every objective, else ``None``; not
             compared (``bits`` is).
         bits: ``float.hex`` of every entry of ``values`` (so that ``0.0`` and ``-0.0`` differ).
+        violation: :attr:`~nas.FrozenTrial.total_violation` (0 when unconstrained); compared
+            through ``violation_bits``.
+        violation_bits: ``float.hex`` of ``violation``.
     """
 
     number: int
@@ -73,6 +76,8 @@ class TrialDigest:
     generation: int | None
     values: tuple[float, ...] | None = field(compare=False)
     bits: tuple[str, ...] | None
+    violation: float = field(default=0.0, compare=False)
+    violation_bits: str = "0x0.0p+0"
 
 
 def digest(
@@ -91,6 +96,8 @@ def digest(
         generation=generation_tag(trial),
         values=values,
         bits=None if values is None else tuple(v.hex() for v in values),
+        violation=(violation := trial.total_violation),
+        violation_bits=violation.hex(),
     )
 
 

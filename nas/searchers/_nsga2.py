@@ -20,7 +20,7 @@ import numpy as np
 
 from nas._types import FrozenTrial, Objective, Proposal
 from nas.exceptions import SearcherConfigError
-from nas.pareto import crowding_distance, non_dominated_sort
+from nas.pareto import constrained_non_dominated_sort, crowding_distance
 from nas.searchers._base import Searcher
 from nas.searchers._memo import HistoryMemo, SeenKeys, TrialDigest, generation_tag
 from nas.searchers._operators import (
@@ -55,17 +55,20 @@ class RankedPopulation:
         values: ``(len(members), m)`` minimization values.
         ranks: ``(len(members),)`` non-dominated rank within the population (0 = best).
         crowding: ``(len(members),)`` crowding distance within each rank's front.
+        violations: ``(len(members),)`` total constraint violations (0 when unconstrained).
     """
 
     members: list[FrozenTrial]
     values: np.ndarray
     ranks: np.ndarray
     crowding: np.ndarray
+    violations: np.ndarray
 
 
-def _rank_and_crowd(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Non-dominated ranks of the rows of ``values`` and crowding distances per front."""
-    ranks = non_dominated_sort(values)
+def _rank_and_crowd(values: np.ndarray, violations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ranks of the rows of ``values`` under constrained domination (plain non-dominated
+    sorting when every violation is 0) and crowding distances per front."""
+    ranks = constrained_non_dominated_sort(values, violations)
     crowd = np.full(len(ranks), np.inf)
     order = np.argsort(ranks, kind="stable")
     bounds = np.flatnonzero(np.diff(ranks[order])) + 1
@@ -80,7 +83,10 @@ def select_survivors(
 ) -> RankedPopulation:
     """NSGA-II environmental selection: the best ``size`` of ``members``.
 
-    Fronts are taken whole in rank order while they fit; the front that does not fit is cut by
+    Fronts are those of Deb's constrained domination
+    (:func:`~nas.pareto.constrained_non_dominated_sort` over the members'
+    :attr:`~nas.FrozenTrial.total_violation`; plain Pareto fronts when unconstrained). Fronts
+    are taken whole in rank order while they fit; the front that does not fit is cut by
     crowding distance (larger first, ties to the lower trial number). Ranks and crowding are then
     recomputed on the survivors (they are what the parents' tournaments compare).
 
@@ -94,14 +100,17 @@ def select_survivors(
     """
     if len(members) == 0:
         empty = np.empty((0, values.shape[1] if values.ndim == 2 else 0))
-        return RankedPopulation([], empty, np.empty(0, np.int64), np.empty(0))
+        return RankedPopulation([], empty, np.empty(0, np.int64), np.empty(0), np.empty(0))
     numbers = np.array([t.number for t in members])
-    order, ranks, crowd = _survivors(numbers, values, size)
-    return RankedPopulation([members[int(i)] for i in order], values[order], ranks, crowd)
+    violations = np.array([t.total_violation for t in members], dtype=float)
+    order, ranks, crowd = _survivors(numbers, values, size, violations)
+    return RankedPopulation(
+        [members[int(i)] for i in order], values[order], ranks, crowd, violations[order]
+    )
 
 
 def _survivors(
-    numbers: np.ndarray, values: np.ndarray, size: int
+    numbers: np.ndarray, values: np.ndarray, size: int, violations: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The computation of :func:`select_survivors` on ``n >= 1`` candidates.
 
@@ -109,17 +118,18 @@ def _survivors(
         numbers: ``(n,)`` trial numbers (the last tie-break).
         values: ``(n, m)`` minimization values.
         size: population size, ``>= 1``.
+        violations: ``(n,)`` total constraint violations.
 
     Returns:
         ``(order, ranks, crowding)``: indices of the survivors into the candidates, best first,
         and the survivors' ranks and crowding distances.
     """
-    ranks, crowd = _rank_and_crowd(values)
+    ranks, crowd = _rank_and_crowd(values, violations)
     # lexsort: last key is primary -> rank asc, crowding desc, number asc.
     order = np.lexsort((numbers, -crowd, ranks))[:size]
     if len(order) == len(numbers):  # nothing cut: the ranking is unchanged
         return order, ranks[order], crowd[order]
-    kept_ranks, kept_crowd = _rank_and_crowd(values[order])
+    kept_ranks, kept_crowd = _rank_and_crowd(values[order], violations[order])
     return order, kept_ranks, kept_crowd
 
 
@@ -146,13 +156,15 @@ class _MemoPopulation:
 
     Attributes:
         positions: history positions of the members, in selection order.
-        values, ranks, crowding: as in :class:`RankedPopulation` (read-only arrays).
+        values, ranks, crowding, violations: as in :class:`RankedPopulation` (read-only
+            arrays).
     """
 
     positions: list[int]
     values: np.ndarray
     ranks: np.ndarray
     crowding: np.ndarray
+    violations: np.ndarray
 
 
 def _read_only(*arrays: np.ndarray) -> None:
@@ -241,22 +253,30 @@ class _GenerationIndex:
         while len(self.pops) <= upto:
             k = len(self.pops)
             if self.pops:
-                prev_positions, prev_values = self.pops[-1].positions, self.pops[-1].values
+                prev = self.pops[-1]
+                prev_positions, prev_values, prev_viol = (
+                    prev.positions,
+                    prev.values,
+                    prev.violations,
+                )
             else:
-                prev_positions, prev_values = [], np.empty((0, self.m))
+                prev_positions, prev_values, prev_viol = [], np.empty((0, self.m)), np.empty(0)
             new = [p for p in self.positions.get(k, ()) if digests[p].values is not None]
             rows = np.array([digests[p].values for p in new], dtype=float)
             candidates = prev_positions + new
             values = np.vstack((prev_values, rows.reshape(len(new), self.m)))
+            viol = np.concatenate(
+                (prev_viol, np.array([digests[p].violation for p in new], dtype=float))
+            )
             if candidates:
                 numbers = np.array([digests[p].number for p in candidates])
-                order, ranks, crowd = _survivors(numbers, values, self.population_size)
+                order, ranks, crowd = _survivors(numbers, values, self.population_size, viol)
                 pop = _MemoPopulation(
-                    [candidates[int(i)] for i in order], values[order], ranks, crowd
+                    [candidates[int(i)] for i in order], values[order], ranks, crowd, viol[order]
                 )
             else:
-                pop = _MemoPopulation([], values, np.empty(0, np.int64), np.empty(0))
-            _read_only(pop.values, pop.ranks, pop.crowding)
+                pop = _MemoPopulation([], values, np.empty(0, np.int64), np.empty(0), viol)
+            _read_only(pop.values, pop.ranks, pop.crowding, pop.violations)
             self.pops.append(pop)
         return self.pops[: upto + 1]
 
@@ -270,7 +290,9 @@ class NSGA2Searcher(Searcher):
       (:func:`assign_generations`). Generation 0 is random.
     * **Parents.** ``P_0`` is the best ``population_size`` COMPLETE trials of generation 0;
       ``P_k`` is the best ``population_size`` of ``P_{k-1}`` plus the COMPLETE trials of
-      generation ``k`` (:func:`select_survivors`: non-dominated rank, then crowding distance).
+      generation ``k`` (:func:`select_survivors`: non-dominated rank, then crowding distance;
+      in a constrained study the ranks are Deb's constrained domination, so the crowded
+      tournament also prefers feasible parents, then smaller total violation).
       Children of generation ``h >= 1`` have parents from ``P_{h-1}``; while that is empty
       (nothing finished yet) they are random.
     * **Variation.** Two parents by ``selection`` (default crowded binary tournament); with
@@ -396,6 +418,7 @@ class NSGA2Searcher(Searcher):
             pop.values.copy(),
             pop.ranks.copy(),
             pop.crowding.copy(),
+            pop.violations.copy(),
         )
 
     def _parent_map(

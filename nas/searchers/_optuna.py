@@ -30,6 +30,14 @@ the ``k``-th trial has Optuna number and trial id ``k``):
   restored on every rebuild, in history order. This is what lets stateful samplers progress
   across calls, processes and crashes exactly as in a long-lived Optuna study.
 
+Constraints: in a constrained study a COMPLETE trial's stored signed constraint values become
+the Optuna trial's ``constraints`` system attribute (where ``after_trial`` would store a
+``constraints_func``'s values), and a sampler that takes ``constraints_func`` (TPE, NSGA-II,
+NSGA-III, GP) gets one that reads them back (:func:`stored_constraints`); Optuna's constraint
+handling then applies unchanged. Samplers without it (random, CMA-ES, QMC, grid) ignore the
+constraints. A pending trial that finishes in a constrained study changes its attributes, so
+the cached study is rebuilt on that call.
+
 Each proposal is ``study.ask()`` followed by ``trial.suggest_*`` for every active parameter of
 the space in topological order ("define-by-run": a conditional parameter is suggested only when
 the values drawn so far activate it). The asked trial stays RUNNING, so the next ask of the same
@@ -74,6 +82,7 @@ import importlib.util
 import inspect
 import json
 import math
+import sys
 import threading
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -299,6 +308,17 @@ def _attrs_of(trial: FrozenTrial, key: str) -> dict[str, Any]:
     return {}
 
 
+#: Optuna's trial system attribute holding a ``constraints_func``'s values.
+_OPTUNA_CONSTRAINTS_KEY = "constraints"
+
+
+def stored_constraints(trial: Any) -> list[float]:
+    """The ``constraints_func`` given to a constrained Optuna sampler: the signed constraint
+    values stored with the nas trial (mirrored as Optuna's ``constraints`` attribute); nas
+    evaluated them when the trial finished, so the sampler never evaluates anything itself."""
+    return list(trial.system_attrs.get(_OPTUNA_CONSTRAINTS_KEY, ()))
+
+
 # --------------------------------------------------------------------------- the cached study
 
 
@@ -418,6 +438,9 @@ class OptunaSearcher(Searcher):
         optuna = _import_optuna()
         self.sampler_name = _check_sampler_name(optuna, sampler)
         self._sampler_cls = getattr(optuna.samplers, self.sampler_name)
+        self._takes_constraints = (
+            "constraints_func" in inspect.signature(self._sampler_cls).parameters
+        )
         module = _SAMPLER_MODULES.get(self.sampler_name)
         if module is not None and importlib.util.find_spec(module) is None:
             raise SearcherConfigError(
@@ -532,6 +555,8 @@ class OptunaSearcher(Searcher):
         if self.sampler_name in _SEQUENCE_SEEDED:
             kwargs["independent_sampler"] = optuna.samplers.RandomSampler(seed=seed)
             seed = self.sequence_seed()
+        if self._takes_constraints and any(t.constraint_values for t in trials):
+            kwargs["constraints_func"] = stored_constraints
         if self.sampler_name == "GridSampler":
             kwargs["search_space"] = {
                 name: [
@@ -572,6 +597,15 @@ class OptunaSearcher(Searcher):
             else:
                 state = "COMPLETE"
                 values = [float(trial.values[o.name]) for o in self.objectives]
+                if trial.constraint_values:
+                    # Where Optuna's after_trial stores constraints_func's values: what its
+                    # constrained samplers read. Not evaluable (inf): the largest float.
+                    trial_attrs = {
+                        **trial_attrs,
+                        _OPTUNA_CONSTRAINTS_KEY: [
+                            min(v, sys.float_info.max) for v in trial.constraint_values
+                        ],
+                    }
         elif trial.state == TrialState.PRUNED:
             state = "PRUNED"
             if intermediate:  # as study.tell(state=PRUNED): the last reported value, if not NaN

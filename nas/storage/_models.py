@@ -177,6 +177,8 @@ class Study(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    # Added in v0.4.0.a: the study's constraints (JSON; NULL when it has none).
+    constraints_json: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class StudyObjective(Base):
@@ -213,9 +215,15 @@ class StudyUserAttr(Base):
 class Trial(Base):
     """One trial of a study; ``number`` is its 0-based position within the study.
 
-    ``updated_at`` (added in v0.3.0.a, hence the last column) is the time of the last write
+    ``updated_at`` (added in v0.3.0.a, hence after ``restarts``) is the time of the last write
     that changed the trial or its children (creation, claim, report, user attribute, finish,
     re-queue, abandon); a heartbeat does not change it.
+
+    ``metrics_json`` and ``constraints_json`` (added in v0.4.0.a) are written once, when the
+    trial finishes: the other numbers its objective returned (``{"name": value}``, a
+    non-finite value as ``null``), and in a constrained study its constraint violations
+    (``{"violations": [...], "reason": ...}``, ``null`` for a violation that could not be
+    evaluated). NULL when there are none.
     """
 
     __tablename__ = "trials"
@@ -244,6 +252,8 @@ class Trial(Base):
         Integer, nullable=False, default=0, server_default=text("0")
     )
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), nullable=False)
+    metrics_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    constraints_json: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class TrialParam(Base):

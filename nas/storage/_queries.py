@@ -7,7 +7,8 @@ SQLAlchemy reuses their cache keys and compiled SQL; see the comment above the s
 from __future__ import annotations
 
 import json
-from collections.abc import Container, Iterable, Sequence
+import math
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -93,6 +94,8 @@ __all__ = [
     "TRIALS_UPDATED_SINCE_IN_SCOPE",
     "TrialChildren",
     "decode_json_into",
+    "decode_results",
+    "encode_results",
     "frozen_trial",
     "read_children",
     "state_slots",
@@ -140,6 +143,8 @@ _TRIAL_COLUMNS = (
     _TRIALS.c.failure_reason,
     _TRIALS.c.restarts,
     _TRIALS.c.updated_at,
+    _TRIALS.c.metrics_json,
+    _TRIALS.c.constraints_json,
 )
 _N_TRIAL_COLUMNS = len(_TRIAL_COLUMNS)
 
@@ -236,6 +241,8 @@ FINISH_TRIAL = (
         finished_at=bindparam("p_now"),
         failure_reason=bindparam("p_reason"),
         updated_at=bindparam("p_now"),
+        metrics_json=bindparam("p_metrics"),
+        constraints_json=bindparam("p_constraints"),
     )
 )
 HEARTBEAT = (
@@ -539,7 +546,10 @@ def frozen_trial(row: Sequence[Any], children: TrialChildren) -> FrozenTrial:
         failure_reason,
         restarts,
         updated_at,
+        metrics_json,
+        constraints_json,
     ) = row[:_N_TRIAL_COLUMNS]
+    metrics, violations, infeasible_reason = decode_results(metrics_json, constraints_json)
     return FrozenTrial(
         trial_id=trial_id,
         number=number,
@@ -558,4 +568,50 @@ def frozen_trial(row: Sequence[Any], children: TrialChildren) -> FrozenTrial:
         heartbeat=heartbeat_at,
         restarts=restarts,
         datetime_updated=updated_at,
+        metrics=metrics,
+        constraint_values=violations,
+        infeasible_reason=infeasible_reason,
     )
+
+
+def encode_results(
+    metrics: Mapping[str, float] | None,
+    constraint_values: Sequence[float] | None,
+    reason: str | None,
+) -> tuple[str | None, str | None]:
+    """``(metrics_json, constraints_json)`` of a finishing trial (see ``models.Trial``): a
+    non-finite metric and an infinite constraint value or violation are stored as ``null``;
+    the violations (``max(0, value)``) are stored beside the values for readers of the SQL."""
+    metrics_json = None
+    if metrics:
+        metrics_json = json.dumps(
+            {k: (float(v) if math.isfinite(v) else None) for k, v in metrics.items()},
+            allow_nan=False,
+        )
+    constraints_json = None
+    if constraint_values:
+        finite = [float(v) if math.isfinite(v) else None for v in constraint_values]
+        constraints_json = json.dumps(
+            {
+                "values": finite,
+                "violations": [None if v is None else max(0.0, v) for v in finite],
+                "reason": reason,
+            },
+            allow_nan=False,
+        )
+    return metrics_json, constraints_json
+
+
+def decode_results(
+    metrics_json: str | None, constraints_json: str | None
+) -> tuple[dict[str, float], tuple[float, ...], str | None]:
+    """The inverse of :func:`encode_results`: ``(metrics, constraint values, reason)``; a
+    ``null`` metric comes back as NaN, a ``null`` constraint value as ``inf``."""
+    metrics: dict[str, float] = {}
+    if metrics_json is not None:
+        metrics = {k: (math.nan if v is None else v) for k, v in json.loads(metrics_json).items()}
+    if constraints_json is None:
+        return metrics, (), None
+    data = json.loads(constraints_json)
+    values = tuple(math.inf if v is None else float(v) for v in data["values"])
+    return metrics, values, data.get("reason")

@@ -104,6 +104,7 @@ from nas.storage._queries import (
     StudyQueries,
     TrialChildren,
     decode_json_into,
+    encode_results,
     frozen_trial,
     read_children,
     state_slots,
@@ -203,6 +204,35 @@ def _check_objective_values(values: Mapping[int, float], what: str) -> dict[int,
             raise ValueError(f"{what}: objective index must be >= 0, got {idx}")
         checked[idx] = _check_float(value, f"{what}[{idx}]")
     return checked
+
+
+def _check_results(
+    trial_id: int,
+    state: TrialState,
+    metrics: Mapping[str, float] | None,
+    violations: Sequence[float] | None,
+    reason: str | None,
+) -> tuple[dict[str, float], tuple[float, ...], str | None]:
+    """Validate ``finish_trial``'s metrics and violations (as they will be read back)."""
+    what = f"finish_trial({trial_id})"
+    out: dict[str, float] = {}
+    for key, value in (metrics or {}).items():
+        _check_name(key, f"{what} metric name")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"{what}: metric {key!r} must be a number, got {value!r}")
+        out[key] = float(value) if math.isfinite(value) else math.nan
+    checked: list[float] = []
+    for value in violations or ():
+        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+            raise ValueError(f"{what}: a constraint value must be a number, got {value!r}")
+        if value == -math.inf:
+            raise ValueError(f"{what}: a constraint value must be finite or +inf, got {value}")
+        checked.append(float(value))
+    if checked and state is not TrialState.COMPLETE:
+        raise ValueError(f"{what}: constraint values are for COMPLETE trials only")
+    if reason is not None and not isinstance(reason, str):
+        raise TypeError(f"{what}: infeasible_reason must be a str or None, got {reason!r}")
+    return out, tuple(checked), reason
 
 
 def _attr_rows(attrs: Mapping[str, Any] | None, what: str) -> list[tuple[str, str]]:
@@ -428,6 +458,7 @@ class RDBStorage:
         searcher: dict[str, Any],
         seed: int,
         user_attrs: Mapping[str, Any] | None = None,
+        constraints: Mapping[str, Any] | None = None,
     ) -> int:
         """Create a study and return its id.
 
@@ -438,6 +469,8 @@ class RDBStorage:
             searcher: ``{"name": str, "options": {...}}`` (``options`` may be omitted).
             seed: signed 64-bit integer.
             user_attrs: initial user attributes (JSON values).
+            constraints: JSON-serialisable constraints definition (stored verbatim; ``None``
+                for an unconstrained study).
 
         Raises:
             DuplicatedStudyError: a study named ``name`` exists.
@@ -458,6 +491,11 @@ class RDBStorage:
             raise ValueError(f"seed must fit in a signed 64-bit integer, got {seed}")
         space_json = _dumps(dict(space), "space")
         searcher_json = _dumps(dict(searcher), "searcher")
+        if constraints is not None and not isinstance(constraints, Mapping):
+            raise TypeError(f"constraints must be a dict or None, got {constraints!r}")
+        constraints_json = (
+            None if constraints is None else _dumps(dict(constraints), "constraints")
+        )
         attrs = _attr_rows(user_attrs, "user_attrs")
 
         def work(conn: Connection) -> int:
@@ -476,6 +514,7 @@ class RDBStorage:
                         next_trial_number=0,
                         created_at=now,
                         updated_at=now,
+                        constraints_json=constraints_json,
                     )
                 )
             except IntegrityError as e:  # created concurrently since our check (PostgreSQL)
@@ -531,6 +570,7 @@ class RDBStorage:
                     Study.seed,
                     Study.created_at,
                     Study.next_trial_number,
+                    Study.constraints_json,
                 ).where(Study.id == study_id)
             ).first()
             if row is None:
@@ -550,6 +590,9 @@ class RDBStorage:
                 user_attrs={k: json.loads(v) for k, v in attrs},
                 created_at=row.created_at,
                 next_trial_number=int(row.next_trial_number),
+                constraints=(
+                    None if row.constraints_json is None else json.loads(row.constraints_json)
+                ),
             )
 
         return self._read(f"get_study({study_id})", work)
@@ -1140,6 +1183,9 @@ class RDBStorage:
         values: Mapping[int, float] | None = None,
         failure_reason: str | None = None,
         worker_id: str | None = None,
+        metrics: Mapping[str, float] | None = None,
+        constraint_values: Sequence[float] | None = None,
+        infeasible_reason: str | None = None,
     ) -> FrozenTrial:
         """Move a RUNNING trial to COMPLETE, PRUNED or FAILED, once.
 
@@ -1150,6 +1196,12 @@ class RDBStorage:
                 objective; PRUNED/FAILED may give some or none.
             failure_reason: e.g. the traceback of a FAILED trial.
             worker_id: if given, the trial must be owned by this worker.
+            metrics: the other numbers the objective returned (name -> float; a non-finite
+                one is stored as ``null`` and read back as NaN).
+            constraint_values: per constraint, the signed value (``<= 0`` satisfied) or
+                ``inf`` (not evaluable); COMPLETE only. Stored with the violations
+                ``max(0, value)``.
+            infeasible_reason: why a constraint value is ``inf``.
 
         Returns:
             The finished trial (``datetime_complete`` set).
@@ -1171,6 +1223,10 @@ class RDBStorage:
         checked = _check_objective_values(values or {}, f"finish_trial({trial_id}) values")
         if failure_reason is not None and not isinstance(failure_reason, str):
             raise TypeError(f"failure_reason must be a str or None, got {failure_reason!r}")
+        metrics_out, violations, reason = _check_results(
+            trial_id, final, metrics, constraint_values, infeasible_reason
+        )
+        metrics_json, constraints_json = encode_results(metrics_out, violations, reason)
 
         def work(conn: Connection) -> FrozenTrial:
             row = conn.execute(LOCK_TRIAL, {"tid": trial_id}).first()
@@ -1202,6 +1258,8 @@ class RDBStorage:
                     "p_state": final.value,
                     "p_now": now,
                     "p_reason": failure_reason,
+                    "p_metrics": metrics_json,
+                    "p_constraints": constraints_json,
                 },
             )
             if checked:
@@ -1233,6 +1291,9 @@ class RDBStorage:
                 heartbeat=row.heartbeat_at,
                 restarts=row.restarts,
                 datetime_updated=now,
+                metrics=metrics_out,
+                constraint_values=violations,
+                infeasible_reason=reason if violations else None,
             )
 
         return self._write(f"finish_trial({trial_id})", work)

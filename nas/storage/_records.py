@@ -54,6 +54,8 @@ class StudyRecord:
         created_at: aware UTC datetime.
         next_trial_number: the number the next added trial gets (= number of trials ever
             added).
+        constraints: the constraints definition as given to :meth:`RDBStorage.create_study`
+            (``None``: unconstrained).
     """
 
     study_id: int
@@ -65,6 +67,7 @@ class StudyRecord:
     user_attrs: dict[str, Any]
     created_at: datetime
     next_trial_number: int
+    constraints: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

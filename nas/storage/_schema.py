@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 #: The revision of the schema this version of ``nas`` reads and writes (``alembic heads``).
-HEAD_REVISION = "v0.3.0.a"
+HEAD_REVISION = "v0.4.0.a"
 
 #: Alembic's bookkeeping table (same layout as Alembic creates it).
 VERSION_TABLE = "alembic_version"

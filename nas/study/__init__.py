@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from nas.study._config import StudyConfig, load_study_config, resolve_objective
+from nas.study._constraints import Bound, Constraints, ConstraintsFunc, parse_constraints
 from nas.study._objectives import (
     OBJECTIVE_ATTR,
     OBJECTIVE_TYPES,
@@ -22,6 +23,9 @@ from nas.study._trial import Trial
 
 __all__ = [
     "DEFAULT_STORAGE",
+    "Bound",
+    "Constraints",
+    "ConstraintsFunc",
     "OBJECTIVE_ATTR",
     "OBJECTIVE_TYPES",
     "Study",
@@ -32,6 +36,7 @@ __all__ = [
     "delete_study",
     "load_study",
     "load_study_config",
+    "parse_constraints",
     "objective_from_definition",
     "pin_objective",
     "resolve_objective",

@@ -9,6 +9,10 @@ Format (keys are part of the public contract)::
     # (dispatched by `type` through nas.study.OBJECTIVE_TYPES; `space` may then be left out:
     # the objective gives the search space)
     objectives: {error: minimize, n_params: minimize}
+    constraints: {n_params: {max: 50000}}  # optional: metric -> {max: x} and/or {min: y}, over
+                                          # the objectives and the other numbers the objective
+                                          # returns; or package.module:function (a callable
+                                          # returning floats, <= 0 satisfied)
     searcher: {name: evolution, options: {population_size: 16}}   # or just: searcher: random
     n_trials: 60                          # TOTAL trials of the study
     seed: 0
@@ -33,6 +37,7 @@ import yaml
 from nas._types import Objective, parse_objectives
 from nas.exceptions import StudyConfigError
 from nas.space import SearchSpace, load_space
+from nas.study._constraints import Constraints, parse_constraints
 from nas.study._objectives import OBJECTIVE_TYPES, parse_typed_objective
 
 __all__ = ["RUN_ATTR", "StudyConfig", "load_study_config", "resolve_objective"]
@@ -53,6 +58,7 @@ _KEYS = {
     "storage",
     "timeout",
     "plot",
+    "constraints",
 }
 _REQUIRED = ("name", "objective", "objectives")
 
@@ -72,6 +78,7 @@ class StudyConfig:
     storage: str | None = None
     timeout: float | None = None
     plot: Path | None = None
+    constraints: Constraints | None = None
     source: str = "<dict>"
     base_dir: Path = field(default_factory=Path.cwd)
 
@@ -189,6 +196,8 @@ def study_config_from_dict(
     if plot is not None and (not isinstance(plot, str) or not plot.endswith(".html")):
         raise _err(source, "plot", f"must be the path of an .html file to write, got {plot!r}")
 
+    constraints = _parse_constraints(data.get("constraints"), source, base)
+
     return StudyConfig(
         name=name,
         space=space,
@@ -201,6 +210,7 @@ def study_config_from_dict(
         storage=storage,
         timeout=None if timeout is None else float(timeout),
         plot=None if plot is None else Path(plot).expanduser(),
+        constraints=constraints,
         source=source,
         base_dir=base,
     )
@@ -209,6 +219,30 @@ def study_config_from_dict(
 def _load_space(value: Any, source: str, base: Path) -> SearchSpace:
     space = load_space(value, source=source, key="space", base_dir=base)
     return space if isinstance(space, SearchSpace) else space.search_space
+
+
+def _parse_constraints(value: Any, source: str, base: Path) -> Constraints | None:
+    """The ``constraints:`` key: a mapping of bounds, or ``package.module:function``."""
+    if isinstance(value, str):
+        if ":" not in value:
+            raise _err(
+                source,
+                "constraints",
+                "must be a mapping metric -> {max: x} / {min: y}, or 'package.module:function' "
+                f"(a callable returning floats, <= 0 satisfied), got {value!r}",
+            )
+        try:
+            func = resolve_objective(value, base)
+        except StudyConfigError as e:
+            raise _err(source, "constraints", str(e).replace("objective ", "", 1)) from None
+        return parse_constraints(func, source=source)
+    if value is not None and not isinstance(value, Mapping):
+        raise _err(
+            source,
+            "constraints",
+            f"must be a mapping metric -> {{max: x}} / {{min: y}}, got {value!r}",
+        )
+    return parse_constraints(value, source=source)
 
 
 def _parse_searcher(value: Any, source: str) -> tuple[str, dict[str, Any]]:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from nas._types import FrozenTrial, TrialState
 from nas.exceptions import TrialNotRunningError, TrialPruned
 from nas.storage import StaleHistoryError
-from nas.study._trial import Trial, normalize_values
+from nas.study._trial import Trial, normalize_result
 from nas.study._worker import (
     HEARTBEAT_GRACE,
     HEARTBEAT_INTERVAL,
@@ -215,6 +215,9 @@ def _evaluate(
     """
     trial = Trial(study, frozen, worker_id)
     state, values, reason = TrialState.FAILED, None, None
+    metrics: dict[str, float] = {}
+    violations: tuple[float, ...] = ()
+    infeasible: str | None = None
     heartbeat = Heartbeat(study.storage, frozen.trial_id, worker_id, interval)
     try:
         with heartbeat:
@@ -228,8 +231,14 @@ def _evaluate(
         study.storage.requeue_trial(frozen.trial_id, worker_id)
         raise
     else:
-        values, reason = normalize_values(result, [o.name for o in study.objectives])
+        values, metrics, reason = normalize_result(result, [o.name for o in study.objectives])
         state = TrialState.COMPLETE if values is not None else TrialState.FAILED
+        if values is not None and study.constraints is not None:
+            try:
+                violations, infeasible = study.constraints.evaluate({**metrics, **values})
+            except Exception:
+                state, values, metrics = TrialState.FAILED, None, {}
+                reason = "evaluating the constraints failed:\n" + traceback.format_exc()
     if watch.interrupted:  # the objective swallowed Ctrl-C: its outcome is not trustworthy
         study.storage.requeue_trial(frozen.trial_id, worker_id)
         raise KeyboardInterrupt
@@ -241,6 +250,9 @@ def _evaluate(
             values=None if values is None else {index[k]: v for k, v in values.items()},
             failure_reason=reason,
             worker_id=worker_id,
+            metrics=metrics,
+            constraint_values=violations,
+            infeasible_reason=infeasible,
         )
     except TrialNotRunningError:
         return None  # presumed dead and re-queued by another worker; its re-run wins

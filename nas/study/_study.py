@@ -20,6 +20,7 @@ from nas.exceptions import (
 from nas.searchers import create_searcher
 from nas.space import SearchSpace
 from nas.storage import RDBStorage, get_storage
+from nas.study._constraints import Constraints, ConstraintsFunc, parse_constraints
 
 if TYPE_CHECKING:
     from nas.searchers import Searcher
@@ -52,6 +53,10 @@ class Study:
         self.searcher_name: str = record.searcher["name"]
         self.searcher_options: dict[str, Any] = dict(record.searcher.get("options") or {})
         self.seed: int = record.seed
+        #: The study's constraints (``None``: unconstrained); see :mod:`nas.study._constraints`.
+        self.constraints: Constraints | None = (
+            None if record.constraints is None else Constraints.from_json(record.constraints)
+        )
         # Trials by number (numbers are contiguous from 0). Everything below ``_watermark`` is
         # finished, and finished trials never change, so only ``_watermark`` onwards is re-read.
         self._cache: list[FrozenTrial] = []
@@ -145,23 +150,24 @@ class Study:
 
     @property
     def best_trial(self) -> FrozenTrial:
-        """The COMPLETE trial with the best value (lowest number among ties).
+        """The feasible COMPLETE trial with the best value (lowest number among ties).
 
         In a multi-fidelity study only the trials at the largest budget reached so far count
         (see :meth:`final_trials`): a cheap low-budget result is no evidence about the final one.
+        In a constrained study only feasible trials count (as Optuna's ``best_trial`` with a
+        ``constraints_func``).
 
         Raises:
-            ValueError: the study has several objectives (use :meth:`pareto_front`), or no
-                trial is COMPLETE yet.
+            ValueError: the study has several objectives (use :meth:`pareto_front`), no trial
+                is COMPLETE yet, or none of them is feasible (the message says how many are
+                infeasible).
         """
         if len(self.objectives) != 1:
             raise ValueError(
                 f"study {self.name!r} has {len(self.objectives)} objectives; best_trial is for "
                 "single-objective studies, use pareto_front()"
             )
-        complete = self.final_trials()
-        if not complete:
-            raise ValueError(f"study {self.name!r} has no COMPLETE trial yet")
+        complete = self._feasible_final_trials()
         obj = self.objectives[0]
         return min(complete, key=lambda t: (obj.sign * t.values[obj.name], t.number))
 
@@ -179,12 +185,38 @@ class Study:
         """
         return highest_fidelity(self.get_trials((TrialState.COMPLETE,)))
 
+    def feasible_trials(self) -> list[FrozenTrial]:
+        """The trials of :meth:`final_trials` that satisfy every constraint (all of them in an
+        unconstrained study), by number."""
+        return [t for t in self.final_trials() if t.feasible is not False]
+
+    def _feasible_final_trials(self) -> list[FrozenTrial]:
+        """:meth:`feasible_trials`, non-empty.
+
+        Raises:
+            ValueError: no trial is COMPLETE, or none of them is feasible.
+        """
+        complete = self.final_trials()
+        if not complete:
+            raise ValueError(f"study {self.name!r} has no COMPLETE trial yet")
+        feasible = [t for t in complete if t.feasible is not False]
+        if not feasible:
+            raise ValueError(
+                f"study {self.name!r} has no feasible trial yet: all {len(complete)} COMPLETE "
+                f"trials violate its constraints ({self.constraints!r})"
+            )
+        return feasible
+
     def pareto_front(self) -> list[FrozenTrial]:
-        """The non-dominated trials of :meth:`final_trials` (all objectives, mixed directions),
-        by number."""
+        """The non-dominated trials of :meth:`feasible_trials` (all objectives, mixed
+        directions), by number.
+
+        Empty when no trial is COMPLETE, and in a constrained study when none is feasible (as
+        Optuna's ``best_trials``); an infeasible trial is never on the front.
+        """
         from nas.pareto import pareto_mask
 
-        complete = self.final_trials()
+        complete = self.feasible_trials()
         if not complete:
             return []
         points = np.array([t.value_vector(self.objectives) for t in complete], dtype=float)
@@ -192,7 +224,7 @@ class Study:
         return [t for t, keep in zip(complete, mask, strict=True) if keep]
 
     def hypervolume(self, reference: Sequence[float] | None = None) -> float:
-        """Exact hypervolume dominated by the trials of :meth:`final_trials`.
+        """Exact hypervolume dominated by the trials of :meth:`feasible_trials`.
 
         Fast for 2 and 3 objectives (sweeps); for more it slices recursively, which is exact but
         practical only for fronts of a few hundred points.
@@ -202,13 +234,11 @@ class Study:
                 nadir of those trials plus 10% of their range.
 
         Raises:
-            ValueError: no COMPLETE trial yet.
+            ValueError: no COMPLETE trial yet, or none is feasible.
         """
         from nas.pareto import default_reference_point, hypervolume
 
-        complete = self.final_trials()
-        if not complete:
-            raise ValueError(f"study {self.name!r} has no COMPLETE trial yet")
+        complete = self._feasible_final_trials()
         points = np.array([t.value_vector(self.objectives) for t in complete], dtype=float)
         if reference is None:
             ref = default_reference_point(points)
@@ -274,7 +304,14 @@ class Study:
             max_restarts: how many times a trial whose worker died (killed, out of memory, a
                 native crash) is re-queued; the next death marks it FAILED with the reason.
 
+        The objective may return other numbers besides the objectives in its mapping (e.g.
+        ``latency_ms``): they are stored as the trial's ``metrics``. In a constrained study the
+        violations are computed from the objectives and metrics when the trial finishes and
+        stored with it; a constraints callable that raises marks the trial FAILED.
+
         Raises:
+            StudyConfigError: the study's constraints are a callable that cannot be imported
+                in this process and was not given (``create_study(..., constraints=f)``).
             KeyboardInterrupt: re-raised after the running trial was put back as WAITING (it is
                 re-run, with the same params, on resume).
         """
@@ -288,6 +325,8 @@ class Study:
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
             raise ValueError(f"max_restarts must be a non-negative int, got {max_restarts!r}")
+        if self.constraints is not None and self.constraints.is_callable:
+            self.constraints.resolve()  # a callable that cannot be imported: say so now
         prepare = getattr(objective, "prepare", None)
         if callable(prepare):
             prepare(self)
@@ -332,6 +371,7 @@ def _definition_diff(
     objectives: Sequence[Objective],
     searcher: dict[str, Any],
     seed: int,
+    constraints: Constraints | None,
 ) -> list[str]:
     diffs: list[str] = []
     if stored.space != space:
@@ -356,6 +396,8 @@ def _definition_diff(
         diffs.append(f"searcher differs (stored {stored_searcher}, given {searcher})")
     if stored.seed != seed:
         diffs.append(f"seed differs (stored {stored.seed}, given {seed})")
+    if stored.constraints != constraints:
+        diffs.append(f"constraints differ (stored {stored.constraints!r}, given {constraints!r})")
     return diffs
 
 
@@ -368,6 +410,7 @@ def create_study(
     storage: str | RDBStorage = DEFAULT_STORAGE,
     seed: int = 0,
     load_if_exists: bool = False,
+    constraints: Mapping[str, Any] | ConstraintsFunc | Constraints | None = None,
 ) -> Study:
     """Create a study (or open it again with ``load_if_exists=True``).
 
@@ -383,7 +426,19 @@ def create_study(
         storage: database URL (``sqlite:///nas.db``, ``postgresql+psycopg://...``) or storage.
         seed: the study seed; every searcher decision derives from it and the history.
         load_if_exists: return the existing study of that name instead of raising, provided
-            its definition (space, objectives, searcher, seed) is identical.
+            its definition (space, objectives, searcher, seed, constraints) is identical.
+        constraints: which trials are feasible (see :mod:`nas.study._constraints`): a mapping
+            metric -> ``{"max": x}`` and/or ``{"min": y}`` over the objectives and the other
+            numbers the objective returns, e.g. ``{"latency_ms": {"max": 2.5}}``; or a
+            callable ``f(result) -> sequence of floats`` (``<= 0`` is satisfied; like Optuna's
+            ``constraints_func``), where ``result`` maps every number the objective returned.
+            ``best_trial``, ``pareto_front`` and every searcher honour them.
+
+    Example:
+        >>> study = nas.create_study(  # doctest: +SKIP
+        ...     "mp", space, {"accuracy": "maximize"},
+        ...     constraints={"avg_wbits": {"max": 4}, "latency_ms": {"max": 2.5}},
+        ... )
 
     Raises:
         DuplicatedStudyError: the name exists and ``load_if_exists`` is False.
@@ -407,11 +462,12 @@ def create_study(
         json.dumps(searcher_cfg, allow_nan=False)
     except (TypeError, ValueError) as e:
         raise StudyConfigError(f"searcher options must be JSON-serialisable: {e}") from e
+    cons = parse_constraints(constraints)
     store = get_storage(storage)
 
     def reopen(study_id: int) -> Study:
         study = Study(store, study_id)
-        diffs = _definition_diff(name, study, space_obj, objs, searcher_cfg, seed)
+        diffs = _definition_diff(name, study, space_obj, objs, searcher_cfg, seed, cons)
         if diffs:
             raise IncompatibleStudyError(
                 f"study {name!r} already exists in {store.url} with another definition: "
@@ -419,6 +475,8 @@ def create_study(
                 + ". Use a new study name, or delete the old one with "
                 f"`nas delete {name} --storage {store.url}`"
             )
+        if cons is not None:
+            study.constraints = cons  # the caller's callable, if any
         return study
 
     if load_if_exists:
@@ -427,13 +485,22 @@ def create_study(
         except StudyNotFoundError:
             pass
     try:
-        study_id = store.create_study(name, objs, space_obj.to_dict(), searcher_cfg, seed)
+        study_id = store.create_study(
+            name,
+            objs,
+            space_obj.to_dict(),
+            searcher_cfg,
+            seed,
+            constraints=None if cons is None else cons.to_json(),
+        )
     except DuplicatedStudyError:
         if not load_if_exists:
             raise
         # Another worker created it between our lookup and our insert: open theirs.
         return reopen(store.get_study_id(name))
-    return Study(store, study_id)
+    study = Study(store, study_id)
+    study.constraints = cons  # the caller's callable, if any
+    return study
 
 
 def create_study_from_config(
@@ -474,6 +541,7 @@ def create_study_from_config(
         storage=storage or cfg.storage or DEFAULT_STORAGE,
         seed=cfg.seed if seed is None else seed,
         load_if_exists=True,
+        constraints=cfg.constraints,
     )
     typed = not isinstance(cfg.objective, str)
     if typed:

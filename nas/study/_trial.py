@@ -140,46 +140,81 @@ def _as_number(v: Any) -> Any:
     return v
 
 
-def normalize_values(
+def normalize_result(
     result: Any, objective_names: list[str]
-) -> tuple[dict[str, float] | None, str | None]:
-    """Check an objective's return value against the study's objectives.
+) -> tuple[dict[str, float] | None, dict[str, float], str | None]:
+    """Split an objective's return value into objective values and other metrics.
+
+    A mapping must hold every objective (a finite number each); its other keys are *metrics*
+    (numbers, non-finite allowed: e.g. ``latency_ms``, ``avg_wbits`` that constraints read),
+    stored with the trial. A bare number (one objective) or a sequence (one per objective) has
+    no metrics.
 
     Returns:
-        ``(values, None)`` on success, ``(None, reason)`` when the trial must be FAILED.
+        ``(values, metrics, None)`` on success, ``(None, {}, reason)`` when the trial must be
+        FAILED (a missing objective, a non-finite objective value, a value that is not a
+        number).
     """
+    metrics: dict[str, float] = {}
     if isinstance(result, Mapping):
         got = dict(result)
         missing = [n for n in objective_names if n not in got]
-        extra = [k for k in got if k not in objective_names]
-        if missing or extra:
-            return None, (
-                f"objective returned keys {sorted(map(str, got))}; expected exactly "
-                f"{objective_names}"
-                + (f" (missing {missing})" if missing else "")
-                + (f" (unexpected {extra})" if extra else "")
+        if missing:
+            return (
+                None,
+                {},
+                (
+                    f"objective returned keys {sorted(map(str, got))}; expected "
+                    f"{objective_names} (missing {missing})"
+                ),
             )
         raw = [got[n] for n in objective_names]
+        for k, v in got.items():
+            if k in objective_names:
+                continue
+            v = _as_number(v)
+            if not isinstance(k, str) or not isinstance(v, int | float) or isinstance(v, bool):
+                return (
+                    None,
+                    {},
+                    (
+                        f"objective returned {k!r}: {v!r} besides the objectives; other keys must "
+                        "be metric names with numbers (use trial.set_user_attr for other data)"
+                    ),
+                )
+            metrics[k] = float(v)
     elif isinstance(result, list | tuple) and len(objective_names) > 1:
         if len(result) != len(objective_names):
-            return None, (
-                f"objective returned {len(result)} values; expected {len(objective_names)} "
-                f"({objective_names})"
+            return (
+                None,
+                {},
+                (
+                    f"objective returned {len(result)} values; expected {len(objective_names)} "
+                    f"({objective_names})"
+                ),
             )
         raw = list(result)
     elif len(objective_names) == 1:
         raw = [result]
     else:
-        return None, (
-            f"objective returned {type(result).__name__}; a study with objectives "
-            f"{objective_names} needs a mapping name -> value"
+        return (
+            None,
+            {},
+            (
+                f"objective returned {type(result).__name__}; a study with objectives "
+                f"{objective_names} needs a mapping name -> value"
+            ),
         )
     values: dict[str, float] = {}
     for name, v in zip(objective_names, raw, strict=True):
         v = _as_number(v)
         if not isinstance(v, int | float) or isinstance(v, bool):
-            return None, f"objective {name!r}: returned {type(v).__name__} {v!r}, not a number"
+            return (
+                None,
+                {},
+                (f"objective {name!r}: returned {type(v).__name__} {v!r}, not a number"),
+            )
         if not math.isfinite(v):
-            return None, f"objective {name!r}: returned {v}, not a finite number"
+            return None, {}, f"objective {name!r}: returned {v}, not a finite number"
         values[name] = float(v)
-    return values, None
+    return values, metrics, None

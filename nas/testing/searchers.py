@@ -38,7 +38,12 @@ accepts):
   ``PYTHONHASHSEED``; different seeds give different proposals;
 * pending trials are not proposed again on a finite space large enough to avoid them;
 * ``propose(history, n=4)`` gives at least one proposal and no two identical ones;
-* an unknown option raises ``SearcherConfigError``; the history is not modified.
+* an unknown option raises ``SearcherConfigError``; the history is not modified;
+* constraints: on a constrained toy problem (:func:`toy_constraint`, whose feasible region
+  excludes the unconstrained optimum) every searcher keeps proposing valid params, is
+  deterministic and resumes exactly; a searcher that honours constraints (all but those in
+  :attr:`SearcherConformance.constraint_blind`) ends with a larger share of feasible trials in
+  the second half of the run than random search on the same budget and seed.
 """
 
 from __future__ import annotations
@@ -223,6 +228,14 @@ def toy_values(
     return out
 
 
+def toy_constraint(space: SearchSpace, params: dict[str, Any]) -> float:
+    """The signed constraint value of the constrained toy problem: ``0.5 - mean(to_unit(v))``
+    over the active params (``<= 0`` feasible). It excludes the optimum of the first toy
+    objective (every unit value 0.3) and keeps half of the unit cube feasible."""
+    units = [space[name].to_unit(v) for name, v in params.items()]
+    return 0.5 - float(np.mean(units)) if units else 0.0
+
+
 def _check_proposal(space: SearchSpace, p: object, where: str) -> Proposal:
     """Assert the proposal contract; returns ``p`` with normalized params."""
     assert isinstance(p, Proposal), f"{where}: expected a Proposal, got {type(p).__name__}"
@@ -250,6 +263,7 @@ def _trial(
     proposal: Proposal,
     values: dict[str, float] | None = None,
     intermediate: dict[str, dict[int, float]] | None = None,
+    constraint_values: tuple[float, ...] = (),
 ) -> FrozenTrial:
     return FrozenTrial(
         trial_id=number + 1,
@@ -262,6 +276,7 @@ def _trial(
         system_attrs=copy.deepcopy(proposal.info),
         failure_reason="simulated failure" if state == TrialState.FAILED else None,
         worker_id=f"w{number % 3}",
+        constraint_values=constraint_values,
     )
 
 
@@ -277,6 +292,7 @@ def simulate(
     fail_every: int = 7,
     prune_every: int = 11,
     check_unmodified: bool = False,
+    constrained: bool = False,
 ) -> tuple[list[Proposal], list[FrozenTrial]]:
     """Run a simulated study without a database.
 
@@ -299,6 +315,7 @@ def simulate(
         prune_every: period of PRUNED trials (``0``: none).
         check_unmodified: deep-copy the history before every call and assert that ``propose``
             left it unchanged (slower).
+        constrained: COMPLETE trials carry the constraint value :func:`toy_constraint`.
 
     Returns:
         ``(proposals, history)``: every proposal in order (params normalized) and the final
@@ -325,8 +342,9 @@ def simulate(
             inter = {name: {1: v} for name, v in partial.items()}
             history[k] = _trial(k, TrialState.PRUNED, prop, intermediate=inter)
         else:
+            cons = (toy_constraint(space, t.params),) if constrained else ()
             history[k] = _trial(
-                k, TrialState.COMPLETE, prop, toy_values(space, t.params, objectives)
+                k, TrialState.COMPLETE, prop, toy_values(space, t.params, objectives), None, cons
             )
 
     max_calls = 10 * n_trials + 10
@@ -425,6 +443,9 @@ class SearcherConformance:
 
     #: Modules the cross-process child imports first (searchers registered outside built-ins).
     import_modules: ClassVar[tuple[str, ...]] = ()
+    #: Searchers that accept constraints but do not steer by them (random draws; Hyperband,
+    #: whose new configurations are random and which only promotes feasible trials first).
+    constraint_blind: ClassVar[frozenset[str]] = frozenset({"random", "hyperband"})
 
     def options_for(self, searcher_name: str) -> dict[str, Any]:
         """Options passed to ``create_searcher`` for ``searcher_name`` (default: none).
@@ -671,3 +692,48 @@ class SearcherConformance:
         assert marker, f"child printed no result:\n{proc.stdout[-2000:]}"
         got = json.loads(marker[-1][len("@@RESULT@@") :])
         assert got == expected
+
+    # ---- constraints -----------------------------------------------------------------------
+
+    def test_constrained_determinism_and_resume(self, searcher_name: str) -> None:
+        """On the constrained toy problem: valid proposals, same seed same run, exact resume."""
+        space = self._space_for(searcher_name, "mixed")[1]
+        for m in self._counts(searcher_name, space):
+            objectives = make_objectives(m)
+            factory = self._factory(searcher_name, space, objectives, 5)
+            reference = record(simulate(factory, space, objectives, 40, constrained=True)[0])
+            again = simulate(factory, space, objectives, 40, constrained=True)[0]
+            assert record(again) == reference
+            resumed = simulate(factory, space, objectives, 40, restart_at=(17,), constrained=True)
+            assert record(resumed[0]) == reference, "resume at 17 diverged (constrained)"
+
+    def test_constrained_prefers_feasible_region(self, searcher_name: str) -> None:
+        """A searcher that honours constraints samples nearer the feasible region than random
+        search does: a smaller mean total violation over the second half of 60 trials (one
+        objective and two, same seed). (Not the share of feasible trials: a model-based
+        searcher converging on an optimum on the boundary lands on either side of it.)"""
+        if searcher_name in self.constraint_blind:
+            pytest.skip(f"{searcher_name} does not steer by constraints")
+        space = continuous_space()
+        for m in self._counts(searcher_name, space):
+            objectives = make_objectives(m)
+            shares = {}
+            for name, options in (
+                (searcher_name, self.options_for(searcher_name)),
+                ("random", {}),
+            ):
+
+                def factory(
+                    name: str = name,
+                    options: dict[str, Any] = options,
+                    objectives: tuple[Objective, ...] = objectives,
+                ) -> Searcher:
+                    return create_searcher(name, space, objectives, 11, options)
+
+                history = simulate(factory, space, objectives, 60, constrained=True)[1]
+                late = [t for t in history[30:] if t.state == TrialState.COMPLETE]
+                shares[name] = float(np.mean([t.total_violation for t in late]))
+            assert shares[searcher_name] < shares["random"], (
+                f"{searcher_name} ({m} objective(s)) mean violation {shares[searcher_name]:.4f} "
+                f">= random search's {shares['random']:.4f}"
+            )

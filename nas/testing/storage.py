@@ -386,6 +386,85 @@ class StorageConformance:
         # None of the failed calls changed the trial.
         assert storage.get_trial(trial.trial_id) == trial
 
+    def test_constraints_and_violations_round_trip(self, storage: RDBStorage) -> None:
+        """A study's constraints definition, and a trial's metrics, violations and reason,
+        read back exactly (``inf`` violations and non-finite metrics included), through every
+        read path."""
+        constraints = {"bounds": [{"metric": "lat", "max": 2.5}, {"metric": "w", "min": 0.1}]}
+        study_id = storage.create_study(
+            "c", _OBJECTIVES, _SPACE, _SEARCHER, seed=1, constraints=constraints
+        )
+        assert storage.get_study(study_id).constraints == constraints
+        assert storage.get_study(make_study(storage, "plain")).constraints is None
+        inserted, claimed = storage.add_trials(study_id, _proposals(3), claim_worker="w")
+        assert claimed is not None
+        done = storage.finish_trial(
+            claimed.trial_id,
+            TrialState.COMPLETE,
+            values={0: 0.5, 1: 0.5},
+            metrics={"lat": 3.0, "w": math.inf, "n": -0.0},
+            constraint_values=[0.5, math.inf],
+            infeasible_reason="'w' is inf",
+        )
+        assert done.constraint_violations == (0.5, math.inf) and done.feasible is False
+        assert done.total_violation == math.inf
+        assert done.infeasible_reason == "'w' is inf"
+        assert done.metrics["lat"] == 3.0 and math.isnan(done.metrics["w"])
+        assert math.copysign(1.0, done.metrics["n"]) == -1.0
+        second = storage.claim_waiting_trial(study_id, "w")
+        assert second is not None
+        ok = storage.finish_trial(
+            second.trial_id,
+            TrialState.COMPLETE,
+            values={0: 0.1, 1: 0.9},
+            constraint_values=[-1.5, 0.0],
+        )
+        assert ok.feasible is True and ok.metrics == {} and ok.infeasible_reason is None
+        assert ok.constraint_values == (-1.5, 0.0) and ok.constraint_violations == (0.0, 0.0)
+        for read in (
+            storage.get_trials(study_id),
+            [storage.get_trial(t.trial_id) for t in inserted],
+            storage.get_trials(study_id, states=(TrialState.COMPLETE,)),
+        ):
+            by_number = {t.number: t for t in read}
+            for written in (done, ok):
+                fresh = by_number[written.number]
+                assert fresh.constraint_values == written.constraint_values
+                assert fresh.infeasible_reason == written.infeasible_reason
+                assert list(fresh.metrics) == list(written.metrics)
+                assert fresh == written  # NaN metrics are the same object (math.nan)
+        unfinished = storage.get_trial(inserted[2].trial_id)
+        assert unfinished.constraint_violations == () and unfinished.feasible is None
+
+    def test_finish_validates_metrics_and_violations(self, storage: RDBStorage) -> None:
+        study_id = make_study(storage)
+        _, trial = storage.add_trials(study_id, _proposals(1), claim_worker="w")
+        assert trial is not None
+        values = {0: 1.0, 1: 1.0}
+        with pytest.raises(ValueError, match=r"finite or \+inf"):
+            storage.finish_trial(
+                trial.trial_id, TrialState.COMPLETE, values=values, constraint_values=[-math.inf]
+            )
+        with pytest.raises(ValueError, match="must be a number"):
+            storage.finish_trial(
+                trial.trial_id,
+                TrialState.COMPLETE,
+                values=values,
+                constraint_values=[math.nan],
+            )
+        with pytest.raises(ValueError, match="COMPLETE trials only"):
+            storage.finish_trial(trial.trial_id, TrialState.FAILED, constraint_values=[1.0])
+        with pytest.raises(TypeError, match="must be a number"):
+            storage.finish_trial(
+                trial.trial_id,
+                TrialState.COMPLETE,
+                values=values,
+                metrics={"m": "x"},  # type: ignore[dict-item]
+            )
+        with pytest.raises(TypeError, match="constraints must be a dict"):
+            storage.create_study("bad", _OBJECTIVES, _SPACE, _SEARCHER, 1, constraints=[1])  # type: ignore[arg-type]
+        assert storage.get_trial(trial.trial_id) == trial  # nothing written
+
     def test_stale_expected_next_number_raises(self, storage: RDBStorage) -> None:
         study_id = make_study(storage)
         storage.add_trials(study_id, _proposals(2), expected_next_number=0)

@@ -329,3 +329,22 @@ def test_results_do_not_alias_the_input():
     f1, _ = fn.zdt1(x)
     f1[0] = 99.0
     assert x[0, 0] == 0.2
+
+
+def test_constrained_problems_return_their_constraint_metrics() -> None:
+    import math
+    from types import SimpleNamespace
+
+    from nas.benchmarks.functions import (
+        BNH_CONSTRAINTS,
+        GARDNER_CONSTRAINTS,
+        bnh_objective,
+        gardner_objective,
+    )
+
+    g = gardner_objective(SimpleNamespace(params={"x1": 3 * math.pi / 2, "x2": math.pi / 2}))
+    assert g["value"] == pytest.approx(-1 + math.pi / 2) and g["c"] == pytest.approx(-1.0)
+    assert g["c"] <= GARDNER_CONSTRAINTS["c"]["max"]  # feasible: the corner of a feasible region
+    b = bnh_objective(SimpleNamespace(params={"x": 5.0, "y": 3.0}))
+    assert b == pytest.approx({"f1": 136.0, "f2": 4.0, "c1": 9.0, "c2": 45.0})
+    assert b["c1"] <= BNH_CONSTRAINTS["c1"]["max"] and b["c2"] >= BNH_CONSTRAINTS["c2"]["min"]

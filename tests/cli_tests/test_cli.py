@@ -165,6 +165,18 @@ BAD = [
         "has no attribute 'nope'",
     ),
     (
+        "bad_constraint.yaml",
+        "name: a\nspace: spaces/branin.yaml\nobjective: nas.benchmarks.functions:branin_objective\n"
+        "objectives: {v: minimize}\nconstraints: {v: {maximum: 3}}\n",
+        "bad_constraint.yaml: constraints.v: unknown key 'maximum'; use {max: x} and/or {min: y}",
+    ),
+    (
+        "bad_constraint_bound.yaml",
+        "name: a\nspace: spaces/branin.yaml\nobjective: nas.benchmarks.functions:branin_objective\n"
+        "objectives: {v: minimize}\nconstraints: {v: {min: 3, max: 1}}\n",
+        "constraints.v: min must be <= max (got min=3, max=1)",
+    ),
+    (
         "no_space_file.yaml",
         "name: a\nspace: spaces/none.yaml\nobjective: m:f\nobjectives: {v: minimize}\n",
         "space: file 'spaces/none.yaml' not found",
@@ -221,3 +233,40 @@ def test_real_process_errors_have_no_traceback(study_dir):
     )
     assert proc.returncode == 0, proc.stderr
     assert Path(study_dir / "nas.db").exists()
+
+
+def test_constrained_study_shows_feasibility(study_dir):
+    (study_dir / "c.yaml").write_text(
+        "name: c\nspace: {params: {x: {type: float, low: 0.0, high: 5.0}, "
+        "y: {type: float, low: 0.0, high: 3.0}}}\n"
+        "objective: nas.benchmarks.functions:bnh_objective\n"
+        "objectives: {f1: minimize, f2: minimize}\n"
+        "constraints: {c1: {max: 25}, c2: {min: 7.7}}\nn_trials: 20\nseed: 0\n"
+    )
+    code, out, err = cli("run", "c.yaml")
+    assert code == 0, err
+    study = nas.load_study("c", storage="sqlite:///nas.db")
+    n_feasible = sum(t.feasible is True for t in study.trials)
+    assert f"{n_feasible} of 20 complete are feasible" in out
+    code, out, _ = cli("trials", "c", "--format", "csv")
+    lines = out.strip().splitlines()
+    header = lines[0].split(",")
+    assert header[:5] == ["number", "state", "f1", "f2", "param:x"]
+    assert header[6:8] == ["feasible", "violation"]
+    for line, t in zip(lines[1:], study.trials, strict=True):
+        cells = line.split(",")
+        assert cells[6] == ("yes" if t.feasible else "no")
+        assert float(cells[7]) == pytest.approx(t.total_violation, rel=1e-5, abs=1e-9)
+    code, out, _ = cli("trials", "c", "--format", "json")
+    rows = json.loads(out)
+    assert [r["feasible"] for r in rows] == [t.feasible for t in study.trials]
+    assert set(rows[0]["metrics"]) == {"c1", "c2"} and len(rows[0]["constraint_values"]) == 2
+    code, out, _ = cli("pareto", "c", "--format", "json")
+    front = {f["number"] for f in json.loads(out)}
+    assert front and all(study.trials[n].feasible for n in front)
+    # Reopening with other constraints is refused with a one-line error.
+    (study_dir / "c.yaml").write_text(
+        (study_dir / "c.yaml").read_text().replace("max: 25", "max: 20")
+    )
+    code, _, err = cli("run", "c.yaml")
+    assert code == 2 and "constraints differ" in err and len(err.strip().splitlines()) == 1

@@ -1002,3 +1002,44 @@ def test_polling_on_both_backends(storage_url, make_client, instant_refresh) -> 
     assert changes["reset"] is False
     assert sorted(changes["trials"]["number"]) == [2, 6, 7, 8]
     assert changes["trials"]["state"] == ["COMPLETE"] * 4
+
+
+# ---------------------------------------------------------------------------- constraints
+
+
+def test_constrained_study_feasibility_in_summary_table_pareto_and_columns(
+    tmp_path: Path, make_client
+) -> None:
+    from nas.benchmarks.functions import BNH_CONSTRAINTS, bnh_objective
+
+    url = f"sqlite:///{tmp_path}/c.db"
+    space = {
+        "params": {
+            "x": {"type": "float", "low": 0.0, "high": 5.0},
+            "y": {"type": "float", "low": 0.0, "high": 3.0},
+        }
+    }
+    study = nas.create_study(
+        "c", space, {"f1": "minimize", "f2": "minimize"}, storage=url, constraints=BNH_CONSTRAINTS
+    )
+    study.optimize(bnh_objective, n_trials=40)
+    trials = study.trials
+    infeasible = {t.number for t in trials if t.feasible is False}
+    assert infeasible, "the test needs infeasible trials"
+    client = make_client(url)
+    base = f"/api/studies/{study.study_id}"
+    detail = ok(client.get(base))
+    assert detail["constraints"] == ["c1 <= 25", "c2 >= 7.7"]
+    assert detail["n_feasible"] == 40 - len(infeasible)
+    front = ok(client.get(f"{base}/pareto"))
+    assert front["numbers"] and not set(front["numbers"]) & infeasible
+    assert sorted(front["numbers"]) == [t.number for t in study.pareto_front()]
+    page = ok(client.get(f"{base}/trials", params={"filter": "feasible == false", "limit": 100}))
+    assert {r["number"] for r in page["rows"]} == infeasible
+    assert all(r["feasible"] is False and r["violation"] > 0 for r in page["rows"])
+    data = ok(client.get(f"{base}/data"))
+    columns = data["trials"]
+    assert [n for n, f in zip(columns["number"], columns["feasible"], strict=True) if f is False]
+    one = ok(client.get(f"{base}/trials/{min(infeasible)}"))
+    assert one["feasible"] is False and set(one["metrics"]) == {"c1", "c2"}
+    assert len(one["constraint_values"]) == 2

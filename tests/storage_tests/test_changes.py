@@ -583,8 +583,12 @@ def test_migration_backfills_updated_at_of_existing_trials(storage_url: str) -> 
         new = _trials_schema(engine)
         # One NOT NULL column and one index more; the rest (on SQLite, where the table is
         # recreated: its CHECK, unique and foreign key constraints, its indexes) is unchanged.
-        assert new["columns"][-1] == ("updated_at", "DATETIME", False)
-        assert new["columns"][:-1] == old["columns"]
+        assert new["columns"][-3] == ("updated_at", "DATETIME", False)
+        assert new["columns"][:-3] == old["columns"]
+        assert new["columns"][-2:] == [  # v0.4.0.a
+            ("metrics_json", "TEXT", True),
+            ("constraints_json", "TEXT", True),
+        ]
         assert set(new["indexes"]) - set(old["indexes"]) == {
             ("ix_trials_study_id_updated_at", ("study_id", "updated_at"))
         }
@@ -666,7 +670,13 @@ def test_db_created_at_previous_head_upgrades_to_the_fresh_schema(storage_url: s
         head = _trials_schema(engine)
         with engine.begin() as connection:  # back to what nas 0.2's create_all made
             connection.exec_driver_sql("DROP INDEX ix_trials_study_id_updated_at")
-            connection.exec_driver_sql("ALTER TABLE trials DROP COLUMN updated_at")
+            for table, column in (
+                ("trials", "constraints_json"),  # v0.4.0.a
+                ("trials", "metrics_json"),
+                ("studies", "constraints_json"),
+                ("trials", "updated_at"),  # v0.3.0.a
+            ):
+                connection.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {column}")
             connection.exec_driver_sql("UPDATE alembic_version SET version_num = 'v0.2.0.a'")
         assert _trials_schema(engine)["checks"] == [("ck_trials_state",)]
         assert upgrade(storage_url) == ("v0.2.0.a", HEAD_REVISION)

@@ -61,7 +61,7 @@ def _reflect(url: str) -> dict[str, object]:
 def test_head_revision_is_alembic_script_head() -> None:
     script = ScriptDirectory(str(script_location()))
     assert script.get_heads() == [HEAD_REVISION]
-    assert known_revisions() == ["v0.1.0.a", "v0.1.0.b", "v0.2.0.a", "v0.3.0.a"]
+    assert known_revisions() == ["v0.1.0.a", "v0.1.0.b", "v0.2.0.a", "v0.3.0.a", "v0.4.0.a"]
     for revision in known_revisions():  # ids are the file names
         assert (script_location() / "versions" / f"{revision}.py").is_file()
 
@@ -137,6 +137,10 @@ def test_old_fixture_db_is_refused_then_upgraded(tmp_path: Path) -> None:
     assert trials[2].failure_reason == "Traceback: boom" and trials[2].values == {}
     assert trials[0].datetime_complete == datetime(2024, 6, 2, 10, 0, 30, 500000, tzinfo=UTC)
     assert trials[0].intermediate_values == {} and trials[0].user_attrs == {}
+    # v0.4.0.a: an old study is unconstrained, its trials have no metrics or violations.
+    assert record.constraints is None
+    assert all(t.metrics == {} and t.constraint_violations == () for t in trials)
+    assert all(t.feasible is None for t in trials)
     # v0.3.0.a backfilled updated_at = COALESCE(finished_at, started_at, created_at).
     assert trials[3].datetime_start is None and trials[3].datetime_created == record.created_at
     assert [t.datetime_updated for t in trials] == [

@@ -124,7 +124,8 @@ def test_maximize_direction(sqlite_url):
         (float("nan"), "nan"),
         (float("inf"), "inf"),
         ("oops", "not a number"),
-        ({"wrong": 1.0}, "expected exactly"),
+        ({"wrong": 1.0}, "(missing ['loss'])"),
+        ({"loss": 1.0, "tag": "a"}, "besides the objectives"),
         (None, "not a number"),
     ],
 )

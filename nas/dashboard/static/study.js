@@ -16,7 +16,7 @@ const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2
 const $ = (id) => document.getElementById(id);
 let summary = null;
 let cursor = null;
-const store = { number: [], state: [], values: [], budget: [], excluded: [], arch: [] };
+const store = { number: [], state: [], values: [], budget: [], excluded: [], feasible: [], arch: [] };
 const table = { offset: 0, limit: 50, sort: "number", order: "asc", filter: "" };
 const stale = { params: true, curves: true, archs: true, splits: true };
 let activeTab = "overview";
@@ -36,6 +36,7 @@ function merge(columns, reset) {
     store.state[k] = columns.state[i];
     store.budget[k] = columns.budget[i];
     store.excluded[k] = columns.excluded[i];
+    store.feasible[k] = columns.feasible ? columns.feasible[i] : null;
     for (let j = 0; j < summary.objectives.length; j += 1) store.values[j][k] = columns.values[j][i];
     if (columns.arch) store.arch[k] = columns.arch[i];
   }
@@ -87,6 +88,7 @@ function drawSummary() {
     ["last update", ago(summary.last_update)],
   ];
   if (summary.n_excluded) facts.push(["excluded", count(summary.n_excluded)]);
+  if (summary.constraints) facts.push(["constraints", summary.constraints.join(", ")], ["feasible", `${count(summary.n_feasible)} of ${count(summary.states.COMPLETE)} complete`]);
   if (summary.budgets.length) facts.push(["budgets", summary.budgets.map((b) => fmt(b)).join(", ")]);
   $("facts").replaceChildren(...facts.map(([k, v]) => el("div", {}, el("span", {}, k), el("span", { class: "fact-" + k.replace(/\W/g, "") }, String(v)))));
   $("facts").dataset.nTrials = String(summary.n_trials);
@@ -180,8 +182,11 @@ async function drawPareto() {
   const finals = finalNumbers(idx);
   const { numbers: front, size } = await paretoFront(chosen);
   $("pareto-size").textContent = `${count(size)} of ${count(finals.length)} on the front`;
-  const groups = { other: [], front: [] };
-  for (const k of finals) (front.has(k) ? groups.front : groups.other).push(k);
+  const groups = { other: [], front: [], infeasible: [] };
+  for (const k of finals) {
+    if (store.feasible[k] === false) groups.infeasible.push(k);
+    else (front.has(k) ? groups.front : groups.other).push(k);
+  }
   groups.front.sort((a, b) => store.values[idx[0]][a] - store.values[idx[0]][b]);
   const axis = (ks, d) => ks.map((k) => store.values[idx[d]][k]);
   const kind = three ? "scatter3d" : finals.length > GL_THRESHOLD ? "scattergl" : "scatter";
@@ -192,6 +197,9 @@ async function drawPareto() {
   };
   const traces = [
     make(groups.other, "dominated", { mode: "markers", marker: { size: three ? 3 : 5, color: OTHER } }),
+    ...(groups.infeasible.length
+      ? [make(groups.infeasible, "infeasible", { mode: "markers", marker: { size: three ? 3 : 6, color: OTHER, symbol: "x", opacity: 0.6 } })]
+      : []),
     make(groups.front, "Pareto front", {
       mode: three ? "markers" : "markers+lines",
       marker: { size: three ? 4 : 7, color: FRONT },
@@ -221,6 +229,10 @@ function tableColumns(page) {
   const cols = [{ key: "number", label: "#", num: true }, { key: "state", label: "state" }];
   page.objectives.forEach((o, j) => cols.push({ key: o.name, label: o.name, num: true, value: (r) => r.values[j] }));
   if (summary.budgets.length) cols.push({ key: "budget", label: "budget", num: true });
+  if (summary.constraints) {
+    cols.push({ key: "feasible", label: "feasible", show: (r) => (r.feasible === null || r.feasible === undefined ? "" : r.feasible ? "yes" : "no") });
+    cols.push({ key: "violation", label: "violation", num: true });
+  }
   if (summary.is_nas) cols.push({ key: "arch", label: "architecture", cls: "arch" });
   if (summary.family) cols.push({ key: "leaf", label: "leaf" });
   page.params.forEach((p) => cols.push({ key: p, sortKey: `params.${p}`, label: p, value: (r) => r.params[p] }));
