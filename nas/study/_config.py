@@ -197,6 +197,11 @@ def study_config_from_dict(
         raise _err(source, "plot", f"must be the path of an .html file to write, got {plot!r}")
 
     constraints = _parse_constraints(data.get("constraints"), source, base)
+    if typed is not None and constraints is not None and hasattr(typed, "check_constraints"):
+        try:
+            typed.check_constraints(constraints.metrics)
+        except StudyConfigError as e:
+            raise StudyConfigError(f"{source}: {e}") from None
 
     return StudyConfig(
         name=name,

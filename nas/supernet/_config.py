@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -550,6 +550,22 @@ class SupernetDefinition:
             wanted = METRICS.get(name).direction
             if direction != wanted:
                 raise StudyConfigError(f"{where}: {name!r} must be {wanted}d, got {direction!r}")
+
+    def check_constraints(self, metrics: Sequence[str], where: str = "constraints") -> None:
+        """Refuse constraints on anything but metrics (:data:`~nas.supernet.METRICS`): a trial
+        of a supernet study returns its objectives and the metrics its constraints name.
+
+        Raises:
+            StudyConfigError: the message names the constraint and the valid metrics.
+        """
+        from nas.supernet._metrics import METRICS
+
+        for name in metrics:
+            if name not in METRICS:
+                raise StudyConfigError(
+                    f"{where}: {name!r} is not a metric of a supernet objective; "
+                    f"choose among {', '.join(METRICS.names())}"
+                )
 
 
 # ---------------------------------------------------------------------------- parsing

@@ -239,6 +239,8 @@ class SupernetObjective(SupernetDefinition):
             if _study_key(study) in self._state:
                 return
             self.check_objectives({o.name: o.direction for o in study.objectives})
+            if study.constraints is not None:
+                self.check_constraints(study.constraints.metrics)
             self.validate()
             # Rank 0 writes the definition; the others then find and compare it.
             main_first(lambda: pin_objective(study, self, write=is_main_process()))
@@ -423,11 +425,14 @@ class SupernetObjective(SupernetDefinition):
         return compute_metrics(ctx, set(metrics))
 
     def __call__(self, trial: Trial) -> dict[str, float]:
-        """Evaluate the trial's architecture; returns the study's objectives."""
+        """Evaluate the trial's architecture; returns the study's objectives and the metrics
+        its constraints name."""
         study = trial.study
         self.prepare(study)
         arch = self.space.arch(trial.params)
         wanted = {o.name for o in study.objectives}
+        if study.constraints is not None:
+            wanted |= set(study.constraints.metrics)
         metrics = self.measure(study, arch, wanted)
         trial.set_user_attr("metrics", metrics)
         trial.set_user_attr("arch", self.space.canonical(arch).to_dict())

@@ -228,3 +228,32 @@ def test_quant_settings_are_validated_against_the_space(space) -> None:
     with pytest.raises(StudyConfigError, match=r"quant\.gpg_lambda"):
         SupernetDefinition(space=space, train={"quant": {"gpg_lambda": 2}})
     SupernetDefinition(space=space, train={"sampler": "pada", "quant": {"wdr": False}})
+
+
+def test_a_supernet_study_returns_the_metrics_its_constraints_name(tmp_path) -> None:
+    import nas
+    from nas.supernet import parse_supernet_objective
+
+    obj = parse_supernet_objective(
+        {"type": "supernet", "space": {**QSPACE, "input": {"channels": 1, "height": 8,
+         "width": 8}, "classes": 10}, "train": {"epochs": 1, "batch_size": 256}},
+        source="t",
+    )  # fmt: skip
+    study = nas.create_study(
+        "c",
+        obj.space.search_space,
+        {"accuracy": "maximize"},
+        storage=f"sqlite:///{tmp_path}/c.db",
+        constraints={"avg_wbits": {"max": 4}, "bitops": {"min": 1}},
+    )
+    obj.prepare(study)
+    study.optimize(obj, n_trials=6)
+    for t in study.trials:
+        bits = t.user_attrs["metrics"]["avg_wbits"]
+        assert t.feasible == (bits <= 4)
+    bad = nas.create_study(
+        "bad", obj.space.search_space, {"accuracy": "maximize"},
+        storage=f"sqlite:///{tmp_path}/c.db", constraints={"loss": {"max": 1}},
+    )  # fmt: skip
+    with pytest.raises(StudyConfigError, match="constraints: 'loss' is not a metric"):
+        obj.prepare(bad)
