@@ -23,6 +23,7 @@ from nas._types import FrozenTrial, Objective, Proposal, TrialState
 
 if TYPE_CHECKING:
     from nas.space import SearchSpace
+    from nas.study._constraints import Constraints
 
 __all__ = [
     "Searcher",
@@ -84,6 +85,15 @@ class Searcher(ABC):
         self.space = space
         self.objectives = tuple(objectives)
         self.seed = int(seed)
+        #: The study's constraints (:meth:`set_constraints`); ``None``: unconstrained.
+        self.constraints: Constraints | None = None
+
+    def set_constraints(self, constraints: Constraints | None) -> None:
+        """The study's constraints, set by the study after building the searcher (stored with
+        the study, so they are history like the rest). Searchers that can judge a candidate
+        before it is measured (``predictor_ga``: bounds on metrics the space computes) use
+        them; the others rank by the trials' stored violations alone."""
+        self.constraints = constraints
 
     @abstractmethod
     def propose(self, trials: Sequence[FrozenTrial], n: int = 1) -> list[Proposal]:

@@ -78,6 +78,7 @@ _BUILTIN_MODULES: tuple[str, ...] = (
     "nas.searchers._hyperband",
     "nas.searchers._bohb",
     "nas.searchers._map",
+    "nas.searchers._predictor_ga",
 )
 
 

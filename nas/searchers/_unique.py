@@ -24,12 +24,15 @@ twice on purpose (a noisy objective), so they are left alone.
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nas._types import FrozenTrial, Proposal
 from nas.searchers._base import Searcher
+
+if TYPE_CHECKING:
+    from nas.study._constraints import Constraints
 
 __all__ = ["MAX_TRIES", "UniqueProposals"]
 
@@ -49,6 +52,11 @@ class UniqueProposals(Searcher):
     def __init__(self, inner: Searcher) -> None:
         super().__init__(inner.space, inner.objectives, inner.seed)
         self.inner = inner
+
+    def set_constraints(self, constraints: Constraints | None) -> None:
+        """Set on the guarded searcher too."""
+        super().set_constraints(constraints)
+        self.inner.set_constraints(constraints)
 
     def __getattr__(self, name: str) -> Any:
         # Searcher-specific attributes (options, models) stay reachable through the guard.

@@ -45,6 +45,7 @@ from nas.space._quant import (
     QuantCost,
     QuantSite,
     QuantSpec,
+    arch_metrics,
     quant_cost,
 )
 from nas.space._space import SearchSpace, assignment_key
@@ -56,6 +57,7 @@ __all__ = [
     "QuantCost",
     "QuantSite",
     "QuantSpec",
+    "arch_metrics",
     "quant_cost",
     "SKIPPED",
     "Arch",

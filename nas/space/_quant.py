@@ -57,6 +57,7 @@ __all__ = [
     "QuantCost",
     "QuantSite",
     "QuantSpec",
+    "arch_metrics",
     "quant_cost",
 ]
 
@@ -321,3 +322,20 @@ def conv_settings(space: ArchSpace, arch: Arch) -> list[QuantChoice | None]:
             out.extend(of.get(f"s{i}.l{j}.c{c}") for c in range(op_convs(op)))
     out.append(edge)
     return out
+
+
+def arch_metrics(space: ArchSpace, arch: Arch) -> dict[str, float]:
+    """Every metric of ``arch`` computed without weights: ``params``, ``mflops`` and the
+    :class:`QuantCost` fields (the names of :data:`nas.supernet.METRICS`)."""
+    from nas.space._arch import arch_cost
+
+    cost = arch_cost(space, arch)
+    q = quant_cost(space, arch)
+    return {
+        "params": float(cost.params),
+        "mflops": cost.mflops,
+        "avg_wbits": q.avg_wbits,
+        "avg_abits": q.avg_abits,
+        "bitops": float(q.bitops),
+        "size_bytes": float(q.size_bytes),
+    }

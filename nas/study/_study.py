@@ -90,6 +90,7 @@ class Study:
             searcher = create_searcher(
                 self.searcher_name, self.space, self.objectives, self.seed, self.searcher_options
             )
+            searcher.set_constraints(self.constraints)
             if self.space.equivalence is not None:
                 from nas.searchers._unique import UniqueProposals
 

@@ -16,6 +16,13 @@ FAST_OPTIONS: dict[str, dict[str, Any]] = {
     "hyperband": {"min_budget": 1, "max_budget": 9},
     "bohb": {"min_budget": 1, "max_budget": 9},
     "bayesian": {"num_restarts": 2, "raw_samples": 32, "mc_samples": 16, "max_fit_iterations": 20},
+    "predictor_ga": {
+        "n_startup": 8,
+        "population": 24,
+        "generations": 4,
+        "hidden": [32, 32],
+        "epochs": 60,
+    },
 }
 
 
