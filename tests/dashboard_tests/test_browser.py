@@ -108,6 +108,16 @@ def db_url(tmp_path_factory) -> str:
         return trial.params["x"]
 
     fam.optimize(fam_objective, n_trials=8)
+    # A constrained two-objective study (BNH) with infeasible trials.
+    from nas.benchmarks.functions import BNH_CONSTRAINTS, bnh_objective
+
+    bnh_space = {"params": {"x": {"type": "float", "low": 0.0, "high": 5.0},
+                            "y": {"type": "float", "low": 0.0, "high": 3.0}}}  # fmt: skip
+    bnh = nas.create_study(
+        "bnh", bnh_space, {"f1": "minimize", "f2": "minimize"}, storage=url,
+        constraints=BNH_CONSTRAINTS,
+    )  # fmt: skip
+    bnh.optimize(bnh_objective, n_trials=40)
     return url
 
 
@@ -248,9 +258,9 @@ def test_studies_list_shows_every_study_with_its_counts(server, db_url, page):
     page.goto(server.base + "/")
     page.wait_for_selector("body[data-ready='1']")
     rows = page.locator("#studies tbody tr")
-    assert rows.count() == 5
+    assert rows.count() == 6
     names = page.locator("#studies tbody a.study-link").all_inner_texts()
-    assert sorted(names) == sorted(["two", "live", XSS, "archs", "family"])
+    assert sorted(names) == sorted(["two", "live", XSS, "archs", "family", "bnh"])
     two = page.locator("#studies tbody tr", has_text="two")
     assert f"{N_TRIALS} complete" in two.inner_text()
     # The best/Pareto cell fills in from the study summary.
@@ -306,6 +316,39 @@ def test_study_page_plots_every_trial_and_filters_on_the_server(server, db_url, 
     page.press("#trial-filter", "Enter")
     page.wait_for_selector("#filter-error:has-text('unknown field')")
     _shot(page, "study-filtered")
+
+
+def test_constrained_study_shows_feasibility(server, db_url, page):
+    sid = _study_id(db_url, "bnh")
+    study = nas.load_study("bnh", db_url)
+    infeasible = sorted(t.number for t in study.trials if t.feasible is False)
+    assert infeasible, "the fixture needs infeasible trials"
+    page.goto(f"{server.base}/studies/{sid}")
+    page.wait_for_selector("body[data-ready='1']")
+    feasible_count = len(study.trials) - len(infeasible)
+    assert f"{feasible_count} of {len(study.trials)} complete" in page.inner_text("body")
+    page.wait_for_selector("#plot-pareto[data-rendered='1']")
+    names = page.eval_on_selector("#plot-pareto", "gd => gd.data.map(t => t.name)")
+    assert "infeasible" in names
+    marked = page.eval_on_selector(
+        "#plot-pareto", "gd => gd.data.find(t => t.name === 'infeasible').customdata"
+    )
+    assert sorted(marked) == infeasible
+    front = page.eval_on_selector(
+        "#plot-pareto", "gd => gd.data.find(t => t.name === 'Pareto front').customdata"
+    )
+    assert sorted(front) == sorted(t.number for t in study.pareto_front())
+    # The table's feasible column and the server-side filter on it.
+    page.fill("#trial-filter", "feasible == false")
+    page.press("#trial-filter", "Enter")
+    page.wait_for_selector(f"#trials tbody[data-total='{len(infeasible)}']")
+    shown = [int(n) for n in page.locator("#trials tbody tr td:first-child").all_inner_texts()]
+    assert shown == infeasible[:50]
+    column = page.locator("#trials thead th").all_inner_texts()
+    k = [c.strip() for c in column].index("feasible")
+    cells = page.locator(f"#trials tbody tr td:nth-child({k + 1})").all_inner_texts()
+    assert set(cells) == {"no"}
+    _shot(page, "constraints")
 
 
 def test_other_tabs_render(server, db_url, page):
