@@ -76,6 +76,22 @@ RESTARTS = ("final", "none")
 BUDGETS = ("shared", "per_leaf")
 
 
+def _fields_of(cls: type, value: Any, key: str) -> dict[str, Any]:
+    """The keyword arguments of dataclass ``cls`` in a study file's ``train.<key>`` mapping.
+
+    Raises:
+        OptionError: not a mapping, or a key that is not a field (named with the valid ones).
+    """
+    if not isinstance(value, Mapping):
+        raise OptionError("train", key, "a mapping", value)
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(map(str, value)) - known)
+    if unknown:
+        rule = "absent (valid: " + ", ".join(sorted(known)) + ")"
+        raise OptionError("train", f"{key}.{unknown[0]}", rule, value[unknown[0]])
+    return {str(k): v for k, v in value.items()}
+
+
 @dataclass(frozen=True)
 class SplitConfig:
     """How a supernet is split into a family of sub-supernets (``train.splits`` of a study
@@ -148,14 +164,7 @@ class SplitConfig:
         """
         if isinstance(value, SplitConfig):
             return value
-        if not isinstance(value, Mapping):
-            raise OptionError("train", "splits", "a mapping", value)
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(map(str, value)) - known)
-        if unknown:
-            rule = "absent (valid: " + ", ".join(sorted(known)) + ")"
-            raise OptionError("train", f"splits.{unknown[0]}", rule, value[unknown[0]])
-        return cls(**{str(k): v for k, v in value.items()})
+        return cls(**_fields_of(cls, value, "splits"))
 
     def to_dict(self) -> dict[str, Any]:
         """The study-file form."""
@@ -217,14 +226,7 @@ class QuantTrainConfig:
         """
         if isinstance(value, QuantTrainConfig):
             return value
-        if not isinstance(value, Mapping):
-            raise OptionError("train", "quant", "a mapping", value)
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(map(str, value)) - known)
-        if unknown:
-            rule = "absent (valid: " + ", ".join(sorted(known)) + ")"
-            raise OptionError("train", f"quant.{unknown[0]}", rule, value[unknown[0]])
-        return cls(**{str(k): v for k, v in value.items()})
+        return cls(**_fields_of(cls, value, "quant"))
 
 
 @dataclass(frozen=True)
