@@ -1198,6 +1198,84 @@ def bench_splits(
         _write_json(json_out, payload)
 
 
+@bench_app.command("quant")
+def bench_quant(
+    seeds: Annotated[
+        int, typer.Option("--seeds", min=1, help="Seeds (supernets and models).")
+    ] = 1,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Epochs of every model.")] = 30,
+    cqap_configs: Annotated[
+        int,
+        typer.Option(
+            "--cqap-configs", min=0, help="Mixed settings measured for CQAP (half held out)."
+        ),
+    ] = 1000,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the results to this JSON file.")
+    ] = None,
+    device: Annotated[
+        str, typer.Option("--device", help="Where models train: cpu, cuda, cuda:1, ...")
+    ] = "cpu",
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Processes training models at once.")
+    ] = 1,
+) -> None:
+    """Elastic quantization (EQ-Net): one supernet against one static LSQ QAT model per
+    uniform setting (bits 2/4/8 x sym/asym x per-channel/per-tensor), same epochs each; the
+    accuracy gap per setting, the 2-bit ablations (no WDR, no progressive guidance), CQAP's
+    held-out Kendall tau and Pearson on mixed settings, and the training cost."""
+    import statistics
+
+    from rich.progress import Progress
+
+    from nas.supernet._quant_bench import UNIFORM_SETTINGS, run_quant_bench
+
+    _check_device(device, "--device")
+    if json_out is not None and not json_out.parent.exists():
+        raise NasError(f"--json {json_out}: directory {json_out.parent} does not exist")
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task("training models", total=seeds * (4 + len(UNIFORM_SETTINGS)))
+        result = run_quant_bench(
+            list(range(seeds)),
+            epochs,
+            device=device,
+            workers=workers,
+            cqap_configs=cqap_configs,
+            on_job=lambda: bar.advance(task),
+        )
+    table = Table(title=f"EQ-Net supernet vs static LSQ QAT: {seeds} seed(s), {epochs} epochs")
+    for col in ("setting", "supernet", "static", "gap (points)", "no WDR", "no GPG"):
+        table.add_column(col)
+    table.add_row("full precision", "", _spread(result["fp_acc_seeds"]))
+    for c in result["configs"]:
+        sup, sta = c["supernet_acc_seeds"], c["static_acc_seeds"]
+        table.add_row(
+            f"W{c['wbits']}A{c['abits']} {c['granularity']} {c['symmetry']}",
+            _spread(sup),
+            _spread(sta),
+            f"{100 * (statistics.fmean(sta) - statistics.fmean(sup)):.2f}",
+            _spread(c["no_wdr_acc_seeds"]) if "no_wdr_acc_seeds" in c else "",
+            _spread(c["no_gpg_acc_seeds"]) if "no_gpg_acc_seeds" in c else "",
+        )
+    _print_table(table)
+    cqap, cost = result["cqap"], result["cost"]
+    if cqap:
+        out.print(
+            f"CQAP: Kendall tau {cqap['kendall_tau']:.3f}, Pearson {cqap['pearson']:.3f} on "
+            f"{int(cqap['n_test'])} held-out mixed settings",
+            highlight=False,
+        )
+    out.print(
+        f"cost: supernet {statistics.fmean(cost['supernet_passes']):.0f} passes, "
+        f"{statistics.fmean(cost['supernet_seconds']):.1f} s; 12 static models "
+        f"{statistics.fmean(cost['static_passes']):.0f} passes, "
+        f"{statistics.fmean(cost['static_seconds']):.1f} s",
+        highlight=False,
+    )
+    if json_out is not None:
+        _write_json(json_out, result)
+
+
 def _bench_ground_truth(path: Path, device: str, json_out: Path | None) -> Any:
     """The ground truth of a ``nas bench`` command, after checking its ``--device`` and that
     ``--json`` can be written (one-line errors)."""

@@ -190,6 +190,8 @@ class QuantTrainConfig:
         gpg_lambda: the weight of the KL term, in ``[0, 1]``.
         wdr: the WDR loss on the latent weights.
         wdr_skew, wdr_kurt: the weights of its skewness and kurtosis terms, ``>= 0``.
+        paths: ``hrl`` (three settings per step: highest, random, lowest bits) or ``single``
+            (one random setting per step: static LSQ QAT when the space allows one setting).
 
     Raises:
         OptionError: a value of the wrong type or out of range (option ``quant.<name>``).
@@ -200,6 +202,7 @@ class QuantTrainConfig:
     wdr: bool = True
     wdr_skew: float = 1.0
     wdr_kurt: float = 0.015
+    paths: str = "hrl"
 
     def __post_init__(self) -> None:
         rules: list[tuple[str, bool, str]] = [
@@ -212,6 +215,7 @@ class QuantTrainConfig:
             ("wdr", isinstance(self.wdr, bool), "true or false"),
             ("wdr_skew", _is_number(self.wdr_skew) and self.wdr_skew >= 0, "a number >= 0"),
             ("wdr_kurt", _is_number(self.wdr_kurt) and self.wdr_kurt >= 0, "a number >= 0"),
+            ("paths", self.paths in ("hrl", "single"), "hrl or single"),
         ]
         for name, ok, rule in rules:
             if not ok:

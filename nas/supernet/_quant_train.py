@@ -11,7 +11,8 @@ forked trainer:
   at its lowest bits (granularity and symmetry drawn per site for H and L) -- with
   **progressive guidance** (GPG): H learns the labels, R learns ``lambda * KL(H || R) +
   (1 - lambda) * CE``, L learns ``lambda * KL(R || L) + (1 - lambda) * CE``, teacher logits
-  detached, temperature 1 (``gpg: false``: each path plain cross-entropy). Everything else
+  detached, temperature 1 (``gpg: false``: each path plain cross-entropy; ``paths: single``:
+  one random setting per step, which is static LSQ QAT for a space of one setting). Everything else
   (data order and weights, observation, importance updates, state) is the wrapped sampler's;
   it observes the first path's logits only.
 * :class:`WdrHook` adds the **WDR loss** on the latent weights of every quantized conv and the
@@ -113,6 +114,8 @@ class QuantPaths(PathSampler):
     def paths(self, rng: np.random.Generator) -> list[Arch]:
         (arch,) = self.base.paths(rng)
         sites = self.space.quant_sites
+        if self.config.paths == "single":
+            return [Arch(arch.depths, arch.layers, tuple(s.spec.sample(rng) for s in sites))]
         high = tuple(site.spec.extreme(highest=True, rng=rng) for site in sites)
         rand = tuple(site.spec.sample(rng) for site in sites)
         low = tuple(site.spec.extreme(highest=False, rng=rng) for site in sites)
