@@ -88,7 +88,7 @@ class PredictorGA(Searcher):
         mutation_ratio: float = 0.5,
         mutation_prob: float = 0.1,
         hidden: Sequence[int] = (200, 200, 200),
-        epochs: int = 100,
+        epochs: int = 300,
     ) -> None:
         super().__init__(space, objectives, seed)
         self.n_startup = check_int_option("predictor_ga", "n_startup", n_startup, 5)

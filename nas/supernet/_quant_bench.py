@@ -117,6 +117,20 @@ def _accuracy(net: Any, data: Any, arch: Arch) -> float:
     return score(evaluator.network(arch), data.x_val, data.y_val).accuracy
 
 
+def _measure(net: Any, data: Any, arch: Arch) -> dict[str, float]:
+    """Held-out accuracy and NLL of ``arch``, and the accuracy and NLL on each half of the
+    held-out images (for the measurement's own split-half agreement)."""
+    from nas.supernet._evaluate import SupernetEvaluator, score
+
+    net_a = SupernetEvaluator(net, data.x_train).network(arch)
+    h = len(data.y_val) // 2
+    whole = score(net_a, data.x_val, data.y_val)
+    a = score(net_a, data.x_val[:h], data.y_val[:h])
+    b = score(net_a, data.x_val[h:], data.y_val[h:])
+    return {"acc": whole.accuracy, "nll": whole.nll, "acc_a": a.accuracy, "acc_b": b.accuracy,
+            "nll_a": a.nll, "nll_b": b.nll}  # fmt: skip
+
+
 def _job(job: tuple[str, int, int, Any, str, int]) -> tuple[str, int, Any, dict[str, Any]]:
     kind, seed, epochs, setting, device, cqap_configs = job
     out: dict[str, Any] = {}
@@ -145,26 +159,41 @@ def _job(job: tuple[str, int, int, Any, str, int]) -> tuple[str, int, Any, dict[
             rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5EED]))
             archs = [space.full_mask().sample(rng) for _ in range(cqap_configs)]
             out["cqap_params"] = [space.params(a) for a in archs]
-            out["cqap_acc"] = [_accuracy(net, data, a) for a in archs]
+            out["cqap_measured"] = [_measure(net, data, a) for a in archs]
     return kind, seed, setting, out
 
 
-def _cqap(params: list[dict[str, Any]], acc: list[float], seed: int) -> dict[str, float]:
+def _cqap(
+    params: list[dict[str, Any]], measured: list[dict[str, float]], seed: int
+) -> dict[str, float]:
+    """CQAP fitted on the first half of the measured settings, judged on the second: against
+    held-out accuracy (the contract's ``kendall_tau``/``pearson``) and, fitted on the negative
+    NLL, against it; the floor (free proxies: BitOPs, average bits) and the ceiling (the
+    measurement's own split-half agreement on the two halves of the held-out images) beside."""
     from nas.searchers._predictor import Cqap, SpaceEncoder
+    from nas.space import arch_metrics
     from nas.supernet._ranking import kendall_tau
 
-    space = _space(None).search_space
-    enc = SpaceEncoder(space)
-    x, y = enc.encode_many(params), np.asarray(acc)
-    half = len(y) // 2
-    model = Cqap(enc.width, seed=seed).fit(x[:half], y[:half])
-    pred = model.predict(x[half:])
-    return {
-        "kendall_tau": kendall_tau(pred, y[half:]),
-        "pearson": float(np.corrcoef(pred, y[half:])[0, 1]),
-        "n_train": float(half),
-        "n_test": float(len(y) - half),
-    }
+    arch_space = _space(None)
+    enc = SpaceEncoder(arch_space.search_space)
+    x = enc.encode_many(params)
+    col = {k: np.array([m[k] for m in measured]) for k in measured[0]}
+    half = len(params) // 2
+    test = slice(half, None)
+    out: dict[str, float] = {"n_train": float(half), "n_test": float(len(params) - half)}
+    for target, y in (("acc", col["acc"]), ("nll", -col["nll"])):
+        pred = Cqap(enc.width, seed=seed).fit(x[:half], y[:half]).predict(x[test])
+        prefix = "" if target == "acc" else "nll_"
+        out[f"{prefix}kendall_tau"] = kendall_tau(pred, y[test])
+        out[f"{prefix}pearson"] = float(np.corrcoef(pred, y[test])[0, 1])
+    out["ceiling_split_half_tau"] = kendall_tau(col["acc_a"][test], col["acc_b"][test])
+    out["nll_ceiling_split_half_tau"] = kendall_tau(-col["nll_a"][test], -col["nll_b"][test])
+    metrics = [arch_metrics(arch_space, arch_space.arch(p)) for p in params[half:]]
+    for k in ("bitops", "avg_wbits", "avg_abits"):
+        proxy = np.array([m[k] for m in metrics])
+        out[f"proxy_{k}_tau"] = kendall_tau(proxy, col["acc"][test])
+        out[f"nll_proxy_{k}_tau"] = kendall_tau(proxy, -col["nll"][test])
+    return out
 
 
 def run_quant_bench(
@@ -212,7 +241,9 @@ def run_quant_bench(
         configs.append(entry)
     first = results[("eqnet", seeds[0], None)]
     cqap = (
-        _cqap(first["cqap_params"], first["cqap_acc"], seeds[0]) if "cqap_params" in first else {}
+        _cqap(first["cqap_params"], first["cqap_measured"], seeds[0])
+        if "cqap_params" in first
+        else {}
     )
     cost = {
         "supernet_passes": [results[("eqnet", s, None)]["passes"] for s in seeds],

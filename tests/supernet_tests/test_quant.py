@@ -163,6 +163,10 @@ def test_hrl_paths_and_progressive_guidance(space) -> None:
     assert h.layers == r.layers == low.layers
     assert all(q.wbits == 8 and q.abits == 8 for q in h.quant)
     assert all(q.wbits == 2 and q.abits == 2 for q in low.quant)
+    (single,) = QuantPaths(base, QuantTrainConfig(paths="single")).paths(np.random.default_rng(0))
+    assert all(
+        site.spec.allows(q) for site, q in zip(space.quant_sites, single.quant, strict=True)
+    )
     with pytest.raises(ValueError, match="draws 4 paths per step"):
         QuantPaths(create_sampler("sandwich", space, 10), QuantTrainConfig())
     loss = GuidedLoss(base.path_loss, 0.5)
