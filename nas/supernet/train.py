@@ -85,7 +85,7 @@ def _train(args: argparse.Namespace) -> None:
         load_study_config,
         resolve_objective,
     )
-    from nas.supernet._distributed import is_main_process, main_first
+    from nas.supernet._distributed import barrier, is_main_process, main_first
 
     launched = "RANK" in os.environ
     world = _env_int("WORLD_SIZE", 1) if launched else 1
@@ -144,6 +144,11 @@ def _train(args: argparse.Namespace) -> None:
                 f"process{'es' if world > 1 else ''}) in {url}; "
                 f"`nas run {args.file}` or `nas worker {args.file}` now runs its trials\n"
             )
+        if started:
+            # Every process past its last collective before any tears the group down (gloo's
+            # threads otherwise abort a process that is still draining: "terminate called
+            # without an active exception", seen about once in ten runs).
+            barrier()
     finally:
         if started:
             import torch.distributed as dist

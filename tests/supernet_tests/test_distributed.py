@@ -199,6 +199,7 @@ TWO_PROCESS_SCRIPT = textwrap.dedent(
         errors.append(str(dp.on_main(lambda: rank)))  # rank 0's answer everywhere
         with open(f"{out}/errors-{rank}.txt", "w") as f:
             f.write("\\n".join(errors))
+        dist.barrier()  # both past the last collective before the group is torn down
         dist.destroy_process_group()
 
     if __name__ == "__main__":
