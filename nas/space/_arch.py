@@ -397,14 +397,6 @@ class ArchSpace:
                     sites.append(QuantSite(f"s{i}.l{j}.c{c}", i, j, c, spec, having))
         return tuple(sites)
 
-    def quant_of(self, arch: Arch, site: str) -> QuantChoice | None:
-        """The setting of site ``site`` (a :attr:`QuantSite.name`) in ``arch`` (``None``: not
-        quantized there -- a full-precision architecture, or a site that computes nothing)."""
-        if not arch.quant:
-            return None
-        index = {s.name: k for k, s in enumerate(self.quant_sites)}[site]
-        return arch.quant[index]
-
     def full_precision(self, arch: Arch) -> Arch:
         """``arch`` without quantization (every convolution a 32-bit float)."""
         return Arch(arch.depths, arch.layers)
@@ -550,13 +542,14 @@ class ArchSpace:
                     out[f"s{i}.l{j}.kernel"] = c.kernel
                 if "width" in elastic:
                     out[f"s{i}.l{j}.width"] = c.width
-        for site, q in self._site_settings(arch):
+        for site, q in self.site_settings(arch):
             if q is not None and site.active(arch):
                 out.update(_quant_params(site, q))
         return out
 
-    def _site_settings(self, arch: Arch) -> list[tuple[QuantSite, QuantChoice | None]]:
-        """Each site with ``arch``'s setting of it.
+    def site_settings(self, arch: Arch) -> list[tuple[QuantSite, QuantChoice | None]]:
+        """Each site with ``arch``'s setting of it (``None`` everywhere for a full-precision
+        architecture).
 
         Raises:
             ValueError: ``arch.quant`` is neither empty nor one setting per site.
@@ -584,7 +577,7 @@ class ArchSpace:
                 out[f"s{i}.l{j}.op"] = c.op if c.op in st.ops else st.ops[0]
                 out[f"s{i}.l{j}.kernel"] = c.kernel or st.kernels[0]
                 out[f"s{i}.l{j}.width"] = c.width or st.widths[0]
-        for site, q in self._site_settings(arch):
+        for site, q in self.site_settings(arch):
             if q is None:
                 if arch.quant:  # a site that computes nothing: any value
                     q = site.spec.extreme(highest=False)
@@ -606,7 +599,7 @@ class ArchSpace:
             tuple(arch.effective(s, j) for j in range(len(slots)))
             for s, slots in enumerate(arch.layers)
         )
-        quant = tuple(q if site.active(arch) else None for site, q in self._site_settings(arch))
+        quant = tuple(q if site.active(arch) else None for site, q in self.site_settings(arch))
         if not arch.quant:
             quant = ()
         return Arch(tuple(len(slots) for slots in arch.layers), layers, quant)

@@ -304,13 +304,8 @@ def conv_settings(space: ArchSpace, arch: Arch) -> list[QuantChoice | None]:
     """
     from nas.space._archops import ARCH_OPS, op_convs
 
-    sites = space.quant_sites
-    if arch.quant and len(arch.quant) != len(sites):
-        raise ValueError(
-            f"architecture has {len(arch.quant)} quantization settings, the space {len(sites)}"
-        )
-    of = dict(zip((s.name for s in sites), arch.quant, strict=False)) if arch.quant else {}
-    edge = FIXED_QUANT if of else None
+    of = {site.name: q for site, q in space.site_settings(arch)}
+    edge = FIXED_QUANT if arch.quant else None
     out: list[QuantChoice | None] = [edge]
     for i, _st in enumerate(space.stages):
         if space.transitions[i]:

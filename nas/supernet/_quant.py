@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor, nn
 
-from nas.space import FIXED_QUANT, QuantChoice
+from nas.space import QuantChoice
 
 if TYPE_CHECKING:
     from nas.supernet._network import Supernet
@@ -286,11 +286,6 @@ class ConvQuantizer(nn.Module):
         if q is None:
             return x, w
         return self.act(x, q), self.weight(w, q)
-
-
-def quant_choices(spec_choices: Sequence[QuantChoice] | None) -> list[QuantChoice]:
-    """The settings of a layer: ``spec_choices``, or the fixed first/last-layer setting."""
-    return list(spec_choices) if spec_choices is not None else [FIXED_QUANT]
 
 
 @torch.no_grad()
