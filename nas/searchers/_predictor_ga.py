@@ -110,24 +110,21 @@ class PredictorGA(Searcher):
 
     # ------------------------------------------------------------------ constraints
 
-    def _analytic(self) -> Any:
-        """The function ``params -> metrics`` of an architecture space's encodings, or
-        ``None``."""
+    def _analytic(self, params: Mapping[str, Any]) -> dict[str, float]:
+        """The metrics an architecture space computes for ``params`` without training (empty
+        for a space without an architecture space behind it)."""
         arch_space = self.space.equivalence
         if arch_space is None:
-            return None
+            return {}
         from nas.space import arch_metrics
 
-        return lambda params: arch_metrics(arch_space, arch_space.arch(params))
+        return arch_metrics(arch_space, arch_space.arch(params))
 
     def _violation(self, params: Mapping[str, Any]) -> float:
         """Total violation of the bounds the space computes (0: feasible or unknown)."""
         if self.constraints is None or not self.constraints.bounds:
             return 0.0
-        analytic = self._analytic()
-        if analytic is None:
-            return 0.0
-        metrics = analytic(params)
+        metrics = self._analytic(params)
         total = 0.0
         for bound in self.constraints.bounds:
             if bound.metric in metrics:

@@ -28,7 +28,7 @@ The paper's optimiser (Adam, clipping by value at 1.0, per-step cosine) is the o
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -176,15 +176,18 @@ class WdrHook(TrainerHook):
 
     def __init__(self, config: QuantTrainConfig) -> None:
         self.config = config
+        #: The latent weights the loss reads (the network's modules are fixed: found once).
+        self._weights: list[Tensor] | None = None
 
     def extra_loss(self, trainer: SupernetTrainer, paths: Sequence[Arch]) -> Tensor | None:
         from nas.supernet._network import quantized_layers
 
-        weights = [m.latent_weight for m, _ in quantized_layers(trainer.net)]
-        weights = weights[1:]  # not the first layer (the stem's conv)
-        if not weights:
+        if self._weights is None:
+            layers = quantized_layers(trainer.net)[1:]  # not the first layer (the stem's conv)
+            self._weights = [m.latent_weight for m, _ in layers]
+        if not self._weights:
             return None
-        return wdr_loss(weights, self.config.wdr_skew, self.config.wdr_kurt)
+        return wdr_loss(self._weights, self.config.wdr_skew, self.config.wdr_kurt)
 
 
 def coverage_archs(space: ArchSpace) -> list[Arch]:
@@ -209,15 +212,24 @@ def coverage_archs(space: ArchSpace) -> list[Arch]:
 
 
 class QuantInitHook(TrainerHook):
-    """Initialises the quantizers before the first step (module docstring)."""
+    """Initialises the quantizers before the first step (module docstring); the flags are
+    read once per loaded state, not at every step (on an accelerator each read synchronises)."""
+
+    def __init__(self) -> None:
+        self._checked = False
 
     def start_step(self, trainer: SupernetTrainer) -> None:
         from nas.supernet._network import quantized_layers
 
-        if all(bool(q.initialized) for _, q in quantized_layers(trainer.net)):
+        if self._checked:
             return
-        images, _ = trainer.train_tensors()
-        init_quantizers(trainer.net, images[:INIT_IMAGES], coverage_archs(trainer.net.space))
+        if not all(bool(q.initialized) for _, q in quantized_layers(trainer.net)):
+            images, _ = trainer.train_tensors()
+            init_quantizers(trainer.net, images[:INIT_IMAGES], coverage_archs(trainer.net.space))
+        self._checked = True
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self._checked = False  # the loaded weights bring their own flags
 
 
 def quant_training(
