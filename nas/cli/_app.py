@@ -1230,9 +1230,7 @@ def bench_quant(
 
     from nas.supernet._quant_bench import UNIFORM_SETTINGS, run_quant_bench
 
-    _check_device(device, "--device")
-    if json_out is not None and not json_out.parent.exists():
-        raise NasError(f"--json {json_out}: directory {json_out.parent} does not exist")
+    _check_bench_options(device, json_out)
     with Progress(console=err, transient=True) as bar:
         task = bar.add_task("training models", total=seeds * (4 + len(UNIFORM_SETTINGS)))
         result = run_quant_bench(
@@ -1282,10 +1280,16 @@ def _bench_ground_truth(path: Path, device: str, json_out: Path | None) -> Any:
     from nas.supernet._ranking import GroundTruth
 
     gt = GroundTruth.load(path)
+    _check_bench_options(device, json_out)
+    return gt
+
+
+def _check_bench_options(device: str, json_out: Path | None) -> None:
+    """A ``nas bench`` command's ``--device`` exists here and its ``--json`` can be written
+    (one-line errors)."""
     _check_device(device, "--device")
     if json_out is not None and not json_out.parent.exists():
         raise NasError(f"--json {json_out}: directory {json_out.parent} does not exist")
-    return gt
 
 
 def _ranking_runs(
