@@ -120,6 +120,27 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the DB files")
 
 
+def add_supernet_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """The options of the supernet benchmarks (ranking, splits, quantization): ``--device``
+    (where ``what`` trains), ``--workers`` and ``--docs/--no-docs``; parse with
+    :func:`parse_supernet_arguments`."""
+    parser.add_argument("--device", default="cpu", help=f"where {what} train (cpu, cuda)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes")
+    parser.add_argument(
+        "--docs", action=argparse.BooleanOptionalAction, default=True, help="rewrite the section"
+    )
+
+
+def parse_supernet_arguments(
+    parser: argparse.ArgumentParser, argv: list[str] | None
+) -> argparse.Namespace:
+    """Parse a supernet benchmark's options: the docs take >= 5 seeds (``--seeds``)."""
+    args = parser.parse_args(argv)
+    if args.docs and args.seeds < 5:
+        parser.error("--docs needs --seeds >= 5")
+    return args
+
+
 def command_line() -> str:
     """The command that started this process, relative to the repository root when possible."""
     script = Path(sys.argv[0]).resolve()

@@ -17,12 +17,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import time
 from pathlib import Path
 
-from _common import console, markdown_table, mean_sd, progress_bar, update_section
+from _common import (
+    add_supernet_arguments,
+    console,
+    markdown_table,
+    mean_sd,
+    parse_supernet_arguments,
+    progress_bar,
+    update_section,
+)
 
 SECTION = "quantization"
 TITLE = "Elastic quantization (EQ-Net): one supernet vs static LSQ QAT models (digits)"
@@ -44,15 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=5, help="seeds (>= 5 for the docs)")
     parser.add_argument("--epochs", type=int, default=30, help="epochs of every model")
     parser.add_argument("--cqap-configs", type=int, default=1000, help="mixed settings measured")
-    parser.add_argument("--device", default="cpu", help="where models train (cpu, cuda)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes")
     parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument(
-        "--docs", action=argparse.BooleanOptionalAction, default=True, help="rewrite the section"
-    )
-    args = parser.parse_args(argv)
-    if args.docs and args.seeds < 5:
-        parser.error("--docs needs --seeds >= 5")
+    add_supernet_arguments(parser, "models")
+    args = parse_supernet_arguments(parser, argv)
     from nas.supernet._quant_bench import UNIFORM_SETTINGS, run_quant_bench
 
     started = time.perf_counter()
@@ -114,9 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     )  # fmt: skip
     cost = result["cost"]
     passes = statistics.fmean(cost["supernet_passes"]) / statistics.fmean(cost["static_passes"])
-    seconds = statistics.fmean(cost["supernet_seconds"]) / statistics.fmean(
-        cost["static_seconds"]
-    )
+    seconds = statistics.fmean(cost["supernet_seconds"]) / statistics.fmean(cost["static_seconds"])
     cqap = result["cqap"]
     nan = float("nan")
     cqap_rows = [

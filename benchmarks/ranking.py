@@ -23,16 +23,17 @@ prints, beside the samplers:
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 from pathlib import Path
 
 from _common import (
     REPO_ROOT,
+    add_supernet_arguments,
     console,
     markdown_table,
     mean_sd,
+    parse_supernet_arguments,
     progress_bar,
     update_section,
 )
@@ -254,15 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10, help="supernet seeds per sampler (>= 5)")
     parser.add_argument("--epochs", type=int, default=60, help="supernet training epochs")
-    parser.add_argument("--device", default="cpu", help="where supernets train (cpu, cuda)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes")
     parser.add_argument("--tries", action="store_true", help="also the settings tried")
-    parser.add_argument(
-        "--docs", action=argparse.BooleanOptionalAction, default=True, help="rewrite the section"
-    )
-    args = parser.parse_args(argv)
-    if args.docs and args.seeds < 5:
-        parser.error("--docs needs --seeds >= 5")
+    add_supernet_arguments(parser, "supernets")
+    args = parse_supernet_arguments(parser, argv)
     started = time.perf_counter()
     parts = [_section(name, path, args) for name, path in SPACES if path.exists()]
     body = (

@@ -23,7 +23,6 @@ that owns it, after batch-norm recalibration. Each table prints, beside the poli
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 from pathlib import Path
@@ -31,9 +30,11 @@ from typing import Any
 
 from _common import (
     REPO_ROOT,
+    add_supernet_arguments,
     console,
     markdown_table,
     mean_sd,
+    parse_supernet_arguments,
     progress_bar,
     update_section,
 )
@@ -256,17 +257,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=60, help="the budget, in epochs of steps")
     parser.add_argument("--at-epochs", type=int, nargs="+", default=[20, 40], help="splits")
     parser.add_argument("--repeats", type=int, default=4, help="gm's minibatches")
-    parser.add_argument("--device", default="cpu", help="where families train (cpu, cuda)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes")
     parser.add_argument("--tries", action="store_true", help="also the settings tried")
     parser.add_argument("--space", choices=[k for k, _, _ in SPACES], action="append",
                         help="only these spaces (default: both)")  # fmt: skip
-    parser.add_argument(
-        "--docs", action=argparse.BooleanOptionalAction, default=True, help="rewrite the section"
-    )
-    args = parser.parse_args(argv)
-    if args.docs and args.seeds < 5:
-        parser.error("--docs needs --seeds >= 5")
+    add_supernet_arguments(parser, "families")
+    args = parse_supernet_arguments(parser, argv)
     started = time.perf_counter()
     chosen = [s for s in SPACES if not args.space or s[0] in args.space]
     parts = [_section(key, name, path, args) for key, name, path in chosen if path.exists()]
