@@ -23,9 +23,11 @@ log space moves by a ratio and stays positive.
 
 **Initialisation** (:func:`init_quantizers`, once, before the first training step; the result
 is in the state dict, with a flag, so a resumed supernet keeps it): for each setting, the clip
-range shrinks from the tensor's range in 1 % steps (80 steps; 5 for per-channel symmetric
-weights) and the range with the least ``L_2.4`` error is kept (per channel for per-channel
-steps). Weights are searched on the whole latent tensor; activations on the inputs each conv
+range shrinks from the tensor's range in 1 % steps (80 steps, down to 21 % of the range) and
+the range with the least ``L_2.4`` error is kept (per channel for per-channel steps). EQ-Net's
+code searches only 5 steps for per-channel symmetric weights; at 2 bits that leaves the grid
+``{-2s, -s, 0, s}`` with ``s`` near a channel's largest weight, most weights at zero, and the
+supernet 3 points below its static model in that setting (measured, 5 seeds; 0.4 with 80). Weights are searched on the whole latent tensor; activations on the inputs each conv
 sees on the first 256 training images, with the network at full precision and batch norm on
 batch statistics (running statistics left as they were).
 """
@@ -59,6 +61,8 @@ __all__ = [
 MIN_STEP = 1e-8
 #: Elements of an activation the initial search looks at (a strided subset beyond this).
 _INIT_ELEMENTS = 1 << 16
+#: Clip ranges the initial search tries, each 1 % narrower than the last.
+_INIT_SEARCHES = 80
 #: Images of the calibration batch of the initialisation.
 INIT_IMAGES = 256
 
@@ -188,8 +192,7 @@ class WeightQuantizer(nn.Module):
             n, p = quant_range(int(bits_s), signed=True)
             asym = symmetry == "asym"
             rows = flat if granularity == "channel" else flat.reshape(1, -1)
-            searches = 5 if granularity == "channel" and not asym else 80
-            s, b = _l24_search(rows, n, p, asym, searches)
+            s, b = _l24_search(rows, n, p, asym, _INIT_SEARCHES)
             log_step.copy_(s.log())
             if asym:
                 self.offsets[key].copy_(b)
@@ -242,7 +245,7 @@ class ActQuantizer(nn.Module):
             bits_s, symmetry = key[1:].split("_")
             n, p = quant_range(int(bits_s), signed=bool(self.signed))
             asym = symmetry == "asym"
-            s, b = _l24_search(flat[None], n, p, asym, 80)
+            s, b = _l24_search(flat[None], n, p, asym, _INIT_SEARCHES)
             log_step.copy_(s.log())
             if asym:
                 self.offsets[key].copy_(b)
