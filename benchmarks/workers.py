@@ -35,9 +35,6 @@ from _common import REPO_ROOT, add_common_arguments, console, markdown_table, up
 
 SECTION = "workers"
 TITLE = "Many workers on one study: nas worker vs Optuna on PostgreSQL and SQLite"
-POSTGRES = os.environ.get(
-    "NAS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 
 OBJECTIVE = """\
 import os, time
@@ -96,17 +93,15 @@ def database(backend: str, workdir: Path) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{workdir}/bench-{secrets.token_hex(4)}.db"
         return
-    import sqlalchemy as sa
+    from nas.testing.databases import postgres_admin, throwaway_postgres_database
 
-    admin = sa.create_engine(POSTGRES, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    name = f"nas_bench_{secrets.token_hex(5)}"
-    with admin.connect() as c:
-        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    admin = postgres_admin()
+    if isinstance(admin, str):
+        raise SystemExit(f"workers benchmark: {admin}")
     try:
-        yield admin.url.set(database=name).render_as_string(hide_password=False)
+        with throwaway_postgres_database(admin, prefix="nas_bench") as url:
+            yield url
     finally:
-        with admin.connect() as c:
-            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.dispose()
 
 

@@ -9,16 +9,13 @@ a reachable server the PostgreSQL tests are skipped, except under ``CI=true`` wh
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 from collections.abc import Iterator
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 
-DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-
+from nas.testing.databases import postgres_admin, throwaway_postgres_database
 
 #: Signals whose handlers a test must leave as it found them: a handler left behind (ignored, or
 #: replaced by one that does not raise) changes how Ctrl-C reaches every later test of the same
@@ -68,23 +65,10 @@ def sqlite_url(tmp_path) -> str:
 @pytest.fixture(scope="session")
 def _postgres_admin() -> Iterator[Engine | str]:
     """AUTOCOMMIT engine on the PostgreSQL server, or the reason it cannot be reached."""
-    url = os.environ.get("NAS_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
-    engine = sa.create_engine(
-        url,
-        isolation_level="AUTOCOMMIT",
-        poolclass=sa.pool.NullPool,
-        connect_args={"connect_timeout": 3},
-    )
-    try:
-        with engine.connect() as connection:
-            connection.exec_driver_sql("SELECT 1")
-    except Exception as e:  # any failure to reach the server: skip (or fail in CI)
-        engine.dispose()
-        masked = make_url(url).render_as_string(hide_password=True)
-        yield f"PostgreSQL at {masked} is not reachable ({type(e).__name__}: {e})"
-        return
-    yield engine
-    engine.dispose()
+    admin = postgres_admin()
+    yield admin
+    if not isinstance(admin, str):
+        admin.dispose()
 
 
 @pytest.fixture
@@ -94,15 +78,8 @@ def postgres_url(_postgres_admin) -> Iterator[str]:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(_postgres_admin)
         pytest.skip(_postgres_admin)
-    engine = _postgres_admin
-    name = f"nas_test_{secrets.token_hex(6)}"
-    with engine.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield engine.url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_postgres_database(_postgres_admin) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

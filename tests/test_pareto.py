@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 
 import numpy as np
 import pytest
@@ -122,17 +121,12 @@ def test_rejects_bad_input() -> None:
         crowding_distance(np.array([[0.0, np.inf], [1.0, 1.0], [2.0, 0.0]]))
 
 
-def test_two_objective_speed() -> None:
+def test_two_objective_large_input() -> None:
+    """10k points (the sizes benchmarks/pareto.py times): the front agrees with the ranks and
+    with the definition."""
     x = np.random.default_rng(0).random((10_000, 2))
-    non_dominated_sort(x[:100])  # warm-up
-    t0 = time.perf_counter()
     ranks = non_dominated_sort(x)
-    t_sort = time.perf_counter() - t0
-    t0 = time.perf_counter()
     mask = pareto_mask(x)
-    t_mask = time.perf_counter() - t0
-    assert t_sort < 0.1, f"non_dominated_sort took {t_sort:.3f} s for 10k x 2"
-    assert t_mask < 0.02, f"pareto_mask took {t_mask:.4f} s for 10k x 2"
     np.testing.assert_array_equal(mask, ranks == 0)
     # Spot-check the big case against the O(n) per-point definition.
     for i in np.random.default_rng(1).choice(len(x), 30, replace=False):
@@ -259,12 +253,11 @@ def test_hypervolume_invariances() -> None:
     assert hypervolume(x[:, [2, 0, 1]], ref[[2, 0, 1]]) == pytest.approx(hv, rel=1e-12)
 
 
-def test_hypervolume_3d_large_front_is_fast() -> None:
+def test_hypervolume_3d_large_front() -> None:
+    """5,000 points on one front (benchmarks/pareto.py times it)."""
     x = np.random.default_rng(5).random((5000, 3))
     x /= np.linalg.norm(x, axis=1, keepdims=True)  # all on the unit sphere: one front
-    t0 = time.perf_counter()
     hv = hypervolume(x, [1.0, 1.0, 1.0])
-    assert time.perf_counter() - t0 < 2.0
     # Complement of the sphere octant inside the unit cube: 1 - pi/6 (dense sample, below it).
     assert 0.0 < hv < 1.0 - np.pi / 6
 

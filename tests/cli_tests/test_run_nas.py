@@ -3,37 +3,39 @@ HTML plot, a resumed run loading the supernet, and bad objective mappings as one
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 import nas
 from nas.testing.cli import run_cli
+from nas.testing.supernet import supernet_study, write_study
 
-STUDY = """\
-name: tiny_nas
-objective:
-  type: supernet
-  space:
-    supernet:
-      input: {channels: 1, height: 8, width: 8}
-      classes: 10
-      stem: {channels: 4}
-      stages:
-        - {channels: 4, stride: 1, depth: [1, 2], ops: [conv, skip], kernel: 3, width: [2, 4]}
-  train: {epochs: 2, batch_size: 128, sampler: pada}
-  eval: {calibration: 128}
-objectives: {accuracy: maximize, mflops: minimize}
-searcher: {name: evolution, options: {population_size: 4}}
-n_trials: 8
-seed: 0
-plot: out/front.html
-"""
+#: One stage, depth 1 or 2 of (conv of width 2 or 4 | skip): 9 networks.
+SPACE = {
+    "input": {"channels": 1, "height": 8, "width": 8},
+    "classes": 10,
+    "stem": {"channels": 4},
+    "stages": [{"channels": 4, "stride": 1, "depth": [1, 2], "ops": ["conv", "skip"],
+                "kernel": 3, "width": [2, 4]}],
+}  # fmt: skip
+
+
+def _study() -> dict[str, Any]:
+    return supernet_study(
+        "tiny_nas",
+        SPACE,
+        searcher={"name": "evolution", "options": {"population_size": 4}},
+        n_trials=8,
+        plot="out/front.html",
+    )
 
 
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("NAS_STORAGE", raising=False)
-    (tmp_path / "nas_study.yaml").write_text(STUDY)
+    write_study(tmp_path / "nas_study.yaml", _study())
     return tmp_path
 
 
@@ -63,21 +65,27 @@ def test_run_trains_searches_prints_the_front_and_plots(workdir) -> None:
 
 
 @pytest.mark.parametrize(
-    ("old", "new", "message"),
+    ("path", "value", "message"),
     [
-        ("sampler: pada", "sampler: fancy", "objective.train.sampler: unknown path sampler"),
-        ("mflops: minimize", "flops: minimize", "'flops' is not a metric"),
-        ("stem: {channels: 4}", "stem: {channels: 0}", "supernet.stem.channels"),
-        ("plot: out/front.html", "plot: front.png", "plot: must be the path of an .html"),
-        ("  eval: {calibration: 128}", "  device: cuda:9", "cuda:9"),
+        ("objective.train.sampler", "fancy", "objective.train.sampler: unknown path sampler"),
+        ("objectives", {"accuracy": "maximize", "flops": "minimize"}, "'flops' is not a metric"),
+        ("objective.space.supernet.stem.channels", 0, "supernet.stem.channels"),
+        ("plot", "front.png", "plot: must be the path of an .html"),
+        ("objective.device", "cuda:9", "cuda:9"),
     ],
 )
-def test_bad_nas_study_files_are_one_line_errors(workdir, old, new, message) -> None:
-    (workdir / "bad.yaml").write_text(STUDY.replace(old, new))
+def test_bad_nas_study_files_are_one_line_errors(workdir, path, value, message) -> None:
+    study = _study()
+    *parents, key = path.split(".")
+    node = study
+    for part in parents:
+        node = node[part]
+    node[key] = value
+    write_study(workdir / "bad.yaml", study)
     code, out, err = run_cli("run", "bad.yaml")
     assert code == 2, (out, err)
     assert err.startswith("error: ") and message in err and err.count("\n") == 1
-    if "cuda" not in new:  # rejected before the study exists
+    if "cuda" not in str(value):  # rejected before the study exists
         assert (
             not (workdir / "nas.db").exists()
             or not nas.storage.get_storage("sqlite:///nas.db").list_studies()

@@ -11,11 +11,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import nas
 from nas.testing.cli import run_cli
+from nas.testing.supernet import supernet_study, write_study
 
 STUDY = """\
 name: {name}
@@ -156,32 +158,23 @@ def test_sigkilled_workers_lose_and_duplicate_nothing(tmp_path, storage_url) -> 
     assert any(t.restarts > 0 for t in trials)  # killed mid-trial, re-run with the same params
 
 
-NAS_STUDY = """\
-name: nas_par
-objective:
-  type: supernet
-  space:
-    supernet:
-      input: {channels: 1, height: 8, width: 8}
-      classes: 10
-      stem: {channels: 4}
-      stages:
-        - {channels: 8, stride: 2, depth: [1, 2], ops: [conv, skip], kernel: [1, 3],
-           width: [2, 4, 8]}
-  train: {epochs: 12, batch_size: 64, sampler: pada}
-  eval: {calibration: 128}
-objectives: {accuracy: maximize, mflops: minimize}
-searcher: random
-n_trials: 16
-seed: 0
-"""
+#: One stage, depth 1 or 2 of (conv of kernel 1 or 3 and width 2, 4 or 8 | skip).
+NAS_SPACE = {
+    "input": {"channels": 1, "height": 8, "width": 8},
+    "classes": 10,
+    "stem": {"channels": 4},
+    "stages": [{"channels": 8, "stride": 2, "depth": [1, 2], "ops": ["conv", "skip"],
+                "kernel": [1, 3], "width": [2, 4, 8]}],
+}  # fmt: skip
 
 
-#: The same study with a supernet split by gradient matching after epochs 4 and 8.
-SPLIT_NAS_STUDY = NAS_STUDY.replace(
-    "sampler: pada}",
-    "sampler: pada,\n          splits: {policy: gm, at_epochs: [4, 8], repeats: 1}}",
-)
+def _nas_study(split: bool) -> dict[str, Any]:
+    """A 16-trial NAS study; with ``split``, its supernet split by gradient matching after
+    epochs 4 and 8."""
+    train: dict[str, Any] = {"epochs": 12, "batch_size": 64, "sampler": "pada"}
+    if split:
+        train["splits"] = {"policy": "gm", "at_epochs": [4, 8], "repeats": 1}
+    return supernet_study("nas_par", NAS_SPACE, train=train, n_trials=16)
 
 
 @pytest.mark.slow
@@ -190,8 +183,7 @@ def test_workers_starting_a_nas_study_together_train_one_supernet(tmp_path, spli
     from nas.study import objective_from_definition, stored_definition
     from nas.supernet._store import CHECKPOINT_KIND, WEIGHTS_KIND
 
-    assert "splits:" in SPLIT_NAS_STUDY  # the replacement above found its place
-    (tmp_path / "nas.yaml").write_text(SPLIT_NAS_STUDY if split else NAS_STUDY)
+    write_study(tmp_path / "nas.yaml", _nas_study(split))
     url = f"sqlite:///{tmp_path}/nas.db"
     args = [sys.executable, "-m", "nas", "worker", str(tmp_path / "nas.yaml"), "--storage", url]
     procs = [

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
 
 import nas
 from nas.supernet import (
@@ -32,7 +31,7 @@ from nas.supernet._checkpoint import checkpoint_from_bytes
 from nas.supernet._objective import CHECKPOINT_KIND, WEIGHTS_KIND
 from nas.supernet._samplers import PadaSampler
 from nas.supernet.train import main as train_main
-from nas.testing.supernet import TINY_SPACE
+from nas.testing.supernet import TINY_SPACE, supernet_study, write_study
 
 REPO = Path(__file__).resolve().parents[2]
 TORCHRUN = Path(sys.executable).with_name("torchrun")
@@ -103,23 +102,15 @@ def test_pada_combines_the_example_scores_of_all_processes() -> None:
 
 
 def _study_file(tmp_path: Path, epochs: int, **objective) -> Path:
-    spec = {
-        "name": "ddp",
-        "objective": {
-            "type": "supernet",
-            "space": TINY,
-            "train": {"epochs": epochs, "batch_size": 128, "sampler": "pada"},
-            "eval": {"calibration": 128, "latency_repeats": 3, "latency_warmup": 1},
-            **objective,
-        },
-        "objectives": {"accuracy": "maximize", "mflops": "minimize"},
-        "searcher": "random",
-        "n_trials": 4,
-        "seed": 3,
-    }
-    path = tmp_path / "ddp.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    return path
+    spec = supernet_study(
+        "ddp",
+        TINY,
+        train={"epochs": epochs, "batch_size": 128, "sampler": "pada"},
+        eval={"calibration": 128, "latency_repeats": 3, "latency_warmup": 1},
+        seed=3,
+        objective=objective,
+    )
+    return write_study(tmp_path / "ddp.yaml", spec)
 
 
 def test_the_entry_trains_in_one_process_without_torchrun(tmp_path, monkeypatch, capsys) -> None:
