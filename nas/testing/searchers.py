@@ -66,6 +66,7 @@ from nas.searchers import Searcher, create_searcher
 from nas.space import SearchSpace
 
 __all__ = [
+    "SMALL_CONDITIONAL_SPACE",
     "SearcherConformance",
     "conditional_space",
     "discrete_space",
@@ -82,6 +83,24 @@ _DIRECTIONS = ("minimize", "maximize", "minimize")
 
 
 # --------------------------------------------------------------------------- spaces
+
+#: A small space with every kind and one condition (``drop`` exists only when ``act`` is
+#: ``relu``), in dict form: JSON-serialisable, e.g. for a child process; the resume and
+#: multi-fidelity tests run on it (``SearchSpace.from_dict(SMALL_CONDITIONAL_SPACE)``).
+SMALL_CONDITIONAL_SPACE: dict[str, Any] = {
+    "params": {
+        "x": {"type": "float", "low": -3.0, "high": 3.0},
+        "n": {"type": "int", "low": 1, "high": 64, "log": True},
+        "act": {"type": "categorical", "choices": ["relu", "tanh", "gelu"]},
+        "drop": {
+            "type": "float",
+            "low": 0.0,
+            "high": 0.5,
+            "condition": {"parent": "act", "in": ["relu"]},
+        },
+        "c": {"type": "fixed", "value": 2},
+    }
+}
 
 
 def mixed_space() -> SearchSpace:

@@ -25,7 +25,12 @@ from nas.exceptions import SearcherConfigError
 from nas.searchers import HyperbandSchedule, HyperbandSearcher, Searcher, create_searcher
 from nas.searchers._hyperband import augmented_chebyshev, iteration_weights
 from nas.space import FloatParam, SearchSpace
-from nas.testing.searchers import conditional_space, make_objectives, simulate
+from nas.testing.searchers import (
+    SMALL_CONDITIONAL_SPACE,
+    conditional_space,
+    make_objectives,
+    simulate,
+)
 
 MIN = (Objective("loss", "minimize"),)
 MAX = (Objective("acc", "maximize"),)
@@ -449,22 +454,7 @@ def test_forty_trials_reach_promotions_and_the_model() -> None:
     """``tests/study_tests/test_resume.py`` SIGKILLs 40-trial studies with ``OPTS``-like budgets
     (1..9): within 40 sequential trials every rung is reached (and bohb's model is used), so
     that test exercises promotions and model-based picks across the crash."""
-    space = SearchSpace.from_dict(
-        {
-            "params": {
-                "x": {"type": "float", "low": -3.0, "high": 3.0},
-                "n": {"type": "int", "low": 1, "high": 64, "log": True},
-                "act": {"type": "categorical", "choices": ["relu", "tanh", "gelu"]},
-                "drop": {
-                    "type": "float",
-                    "low": 0.0,
-                    "high": 0.5,
-                    "condition": {"parent": "act", "in": ["relu"]},
-                },
-                "c": {"type": "fixed", "value": 2},
-            }
-        }
-    )
+    space = SearchSpace.from_dict(SMALL_CONDITIONAL_SPACE)
     options = {"min_budget": 1, "max_budget": 9}
     for name in ("hyperband", "bohb"):
         for objs in (MIN, TWO):

@@ -19,26 +19,14 @@ import pytest
 import nas
 from nas.exceptions import SearcherConfigError
 from nas.searchers import create_searcher, searcher_names
+from nas.testing.searchers import SMALL_CONDITIONAL_SPACE
 
 N_TRIALS = 40
 
 #: The richest space first; searchers that refuse it (e.g. GP-based ones refuse conditional
 #: parameters) run on the continuous one.
 SPACES = {
-    "conditional": {
-        "params": {
-            "x": {"type": "float", "low": -3.0, "high": 3.0},
-            "n": {"type": "int", "low": 1, "high": 64, "log": True},
-            "act": {"type": "categorical", "choices": ["relu", "tanh", "gelu"]},
-            "drop": {
-                "type": "float",
-                "low": 0.0,
-                "high": 0.5,
-                "condition": {"parent": "act", "in": ["relu"]},
-            },
-            "c": {"type": "fixed", "value": 2},
-        }
-    },
+    "conditional": SMALL_CONDITIONAL_SPACE,
     "continuous": {
         "params": {
             "x": {"type": "float", "low": -3.0, "high": 3.0},
