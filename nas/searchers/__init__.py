@@ -27,7 +27,13 @@ from nas.searchers._operators import (
 )
 from nas.searchers._optuna import OptunaSearcher
 from nas.searchers._random import RandomSearcher
-from nas.searchers._registry import create_searcher, register_searcher, searcher_names
+from nas.searchers._registry import (
+    create_searcher,
+    register_searcher,
+    searcher_class,
+    searcher_names,
+    searchers_for,
+)
 from nas.searchers._unique import UniqueProposals
 
 __all__ = [
@@ -55,5 +61,7 @@ __all__ = [
     "create_searcher",
     "fit_quadratic",
     "register_searcher",
+    "searcher_class",
     "searcher_names",
+    "searchers_for",
 ]

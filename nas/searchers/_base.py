@@ -69,19 +69,61 @@ class Searcher(ABC):
         seed: the study seed.
     """
 
-    #: Names this searcher supports objective counts for; ``None`` means any count.
+    # ---- declared capabilities -------------------------------------------------------------
+    # Read by the study configuration (e.g. which encoding of an architecture space to search)
+    # and the conformance suite (which checks every declaration against the behaviour);
+    # :meth:`unsupported` enforces them at construction for every searcher.
+
+    #: The name it is registered under (set by ``register_searcher``).
+    registered_name: ClassVar[str] = ""
+    #: Fewest objectives it optimises.
+    min_objectives: ClassVar[int] = 1
+    #: Most objectives it optimises; ``None``: any number.
     max_objectives: ClassVar[int | None] = None
+    #: Whether it takes conditional parameters (a GP over a fixed encoding does not).
+    accepts_conditional: ClassVar[bool] = True
+    #: The parameter kinds it takes (``float``, ``int``, ``categorical``, ``fixed``);
+    #: ``None``: every kind.
+    param_kinds: ClassVar[frozenset[str] | None] = None
+    #: Whether its proposals carry budgets (multi-fidelity: ``hyperband``, ``bohb``); the others
+    #: propose ``budget=None`` only.
+    multi_fidelity: ClassVar[bool] = False
+    #: Whether it steers by the trials' constraint violations (``random`` does not).
+    honours_constraints: ClassVar[bool] = True
+
+    @classmethod
+    def unsupported(cls, space: SearchSpace, n_objectives: int) -> str | None:
+        """Why the declared capabilities exclude ``space`` with ``n_objectives`` objectives
+        (one clause naming the first offending objective count or parameter), or ``None``."""
+        if n_objectives < cls.min_objectives:
+            return f"needs at least {cls.min_objectives} objectives, got {n_objectives}"
+        if cls.max_objectives is not None and n_objectives > cls.max_objectives:
+            return f"supports at most {cls.max_objectives} objective(s), got {n_objectives}"
+        for p in space.params:
+            if p.condition is not None and not cls.accepts_conditional:
+                return (
+                    f"does not support conditional parameters ({p.name!r} depends on "
+                    f"{p.condition.parent!r})"
+                )
+            if cls.param_kinds is not None and p.kind not in cls.param_kinds:
+                return (
+                    f"does not support {p.kind} parameters ({p.name!r} is {p.kind}; it takes "
+                    f"{', '.join(sorted(cls.param_kinds))})"
+                )
+        return None
 
     def __init__(self, space: SearchSpace, objectives: Sequence[Objective], seed: int) -> None:
         if not objectives:
             raise ValueError("a searcher needs at least one objective")
-        if self.max_objectives is not None and len(objectives) > self.max_objectives:
+        why = self.unsupported(space, len(objectives))
+        if why is not None:
             from nas.exceptions import SearcherConfigError
+            from nas.searchers._registry import searchers_for
 
-            raise SearcherConfigError(
-                f"{type(self).__name__} supports at most {self.max_objectives} objective(s), "
-                f"got {len(objectives)}"
-            )
+            name = self.registered_name or type(self).__name__
+            others = [n for n in searchers_for(space, len(objectives)) if n != name]
+            hint = f"; searchers that can: {', '.join(others)}" if others else ""
+            raise SearcherConfigError(f"{name} {why}{hint}")
         self.space = space
         self.objectives = tuple(objectives)
         self.seed = int(seed)

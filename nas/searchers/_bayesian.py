@@ -225,6 +225,7 @@ class BayesianSearcher(Searcher):
     """
 
     max_objectives: ClassVar[int | None] = None
+    accepts_conditional: ClassVar[bool] = False
 
     def __init__(
         self,

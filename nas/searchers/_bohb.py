@@ -41,7 +41,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -152,6 +152,8 @@ class BOHBSearcher(HyperbandSearcher):
     """
 
     _owner = _OWNER
+
+    honours_constraints: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -94,12 +94,6 @@ class RegularizedEvolutionSearcher(Searcher):
         mutation_sigma: float = 0.15,
         max_retries: int = 32,
     ) -> None:
-        if len(objectives) != 1:
-            raise SearcherConfigError(
-                f"regularized_evolution optimizes exactly 1 objective, got {len(objectives)} "
-                f"({', '.join(o.name for o in objectives)}); use 'nsga2' or 'evolution' for "
-                f"several objectives"
-            )
         super().__init__(space, objectives, seed)
         owner = "regularized_evolution"
         self.population_size = check_int_option(owner, "population_size", population_size, 2)

@@ -44,7 +44,7 @@ import math
 import numbers
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -313,6 +313,9 @@ class HyperbandSearcher(Searcher):
     """
 
     _owner = "hyperband"
+
+    multi_fidelity: ClassVar[bool] = True
+    honours_constraints: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -660,6 +660,8 @@ class MapSearcher(Searcher):
     """
 
     max_objectives: ClassVar[int | None] = None
+    accepts_conditional: ClassVar[bool] = False
+    param_kinds: ClassVar[frozenset[str] | None] = frozenset({"float", "fixed"})
 
     def __init__(
         self,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -334,6 +334,8 @@ class NSGA2Searcher(Searcher):
             is not callable, or a default-strategy option combined with a custom strategy.
     """
 
+    min_objectives: ClassVar[int] = 2
+
     def __init__(
         self,
         space: SearchSpace,
@@ -350,11 +352,6 @@ class NSGA2Searcher(Searcher):
         selection: Selection | None = None,
         max_retries: int = 32,
     ) -> None:
-        if len(objectives) < 2:
-            raise SearcherConfigError(
-                f"nsga2 needs at least 2 objectives, got {len(objectives)}; use "
-                f"'regularized_evolution' or 'evolution' for a single objective"
-            )
         super().__init__(space, objectives, seed)
         self.population_size = check_int_option(_OWNER, "population_size", population_size, 2)
         self.crossover_prob = check_probability_option(_OWNER, "crossover_prob", crossover_prob)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -73,7 +73,7 @@ class PredictorGA(Searcher):
         SearcherConfigError: an option out of range, or more than one objective.
     """
 
-    max_objectives = 1
+    max_objectives: ClassVar[int | None] = 1
 
     def __init__(
         self,

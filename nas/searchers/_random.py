@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from nas._types import FrozenTrial, Objective, Proposal
 from nas.searchers._base import Searcher
@@ -35,6 +35,8 @@ class RandomSearcher(Searcher):
     Raises:
         SearcherConfigError: ``max_retries`` is not an integer ``>= 0``.
     """
+
+    honours_constraints: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -12,11 +12,16 @@ if TYPE_CHECKING:
     from nas.searchers._base import Searcher
     from nas.space import SearchSpace
 
-__all__ = ["create_searcher", "register_searcher", "searcher_names"]
+__all__ = [
+    "create_searcher",
+    "register_searcher",
+    "searcher_class",
+    "searcher_names",
+    "searchers_for",
+]
 
-_Factory = Callable[..., "Searcher"]
-_REGISTRY: dict[str, _Factory] = {}
-_F = TypeVar("_F", bound=_Factory)
+_REGISTRY: dict[str, type[Searcher]] = {}
+_F = TypeVar("_F", bound="type[Searcher]")
 
 
 def register_searcher(name: str) -> Callable[[_F], _F]:
@@ -27,8 +32,13 @@ def register_searcher(name: str) -> Callable[[_F], _F]:
     """
 
     def decorator(factory: _F) -> _F:
+        from nas.searchers._base import Searcher
+
         if name in _REGISTRY:
             raise ValueError(f"searcher name {name!r} is already registered")
+        if not (isinstance(factory, type) and issubclass(factory, Searcher)):
+            raise TypeError(f"register_searcher({name!r}) decorates a Searcher subclass")
+        factory.registered_name = name
         _REGISTRY[name] = factory
         return factory
 
@@ -39,6 +49,32 @@ def searcher_names() -> list[str]:
     """The registered names, sorted."""
     _load_builtins()
     return sorted(_REGISTRY)
+
+
+def searcher_class(name: str) -> type[Searcher]:
+    """The class registered as ``name``, whose class attributes declare what it supports
+    (:class:`~nas.searchers.Searcher`: objective counts, conditional parameters, parameter
+    kinds, budgets, constraints).
+
+    Raises:
+        UnknownSearcherError: no searcher has that name (the message lists the valid ones).
+    """
+    _load_builtins()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnknownSearcherError(
+            f"unknown searcher {name!r}; valid names: {', '.join(sorted(_REGISTRY))}"
+        ) from None
+
+
+def searchers_for(space: SearchSpace, n_objectives: int) -> list[str]:
+    """The registered names whose declared capabilities take ``space`` with ``n_objectives``
+    objectives, sorted (options aside: e.g. ``hyperband`` still needs its budgets)."""
+    _load_builtins()
+    return sorted(
+        n for n, cls in _REGISTRY.items() if cls.unsupported(space, n_objectives) is None
+    )
 
 
 def create_searcher(
@@ -54,13 +90,7 @@ def create_searcher(
         UnknownSearcherError: no searcher has that name (the message lists the valid ones).
         SearcherConfigError: an option is unknown or invalid.
     """
-    _load_builtins()
-    try:
-        factory = _REGISTRY[name]
-    except KeyError:
-        raise UnknownSearcherError(
-            f"unknown searcher {name!r}; valid names: {', '.join(sorted(_REGISTRY))}"
-        ) from None
+    factory = searcher_class(name)
     options = dict(options or {})
     try:
         return factory(space, objectives, seed, **options)

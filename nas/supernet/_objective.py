@@ -140,7 +140,7 @@ class SupernetObjective(SupernetDefinition):
             StudyConfigError: ``space`` is not an encoding of the architecture space, or
                 contradicts ``encoding``.
         """
-        from nas.searchers import create_searcher
+        from nas.searchers import searcher_class
 
         arch = self.space
         encodings = {"conditional": arch.conditional_search_space, "flat": arch.search_space}
@@ -160,13 +160,11 @@ class SupernetObjective(SupernetDefinition):
         elif self.encoding != "auto":
             chosen = self.encoding
         else:
-            try:
-                create_searcher(
-                    searcher, encodings["conditional"], objectives, 0, dict(searcher_options)
-                )
-                chosen = "conditional"
-            except Exception:  # refuses conditional parameters (or bad options: reported later)
-                chosen = "flat"
+            # The searcher's declared capabilities decide (an unknown name raises here).
+            refuses = searcher_class(searcher).unsupported(
+                encodings["conditional"], len(objectives)
+            )
+            chosen = "conditional" if refuses is None else "flat"
         resolved = dataclasses.replace(self, encoding=chosen)
         return resolved, encodings[chosen]
 

@@ -23,11 +23,16 @@ searcher for proposals, keeps up to ``workers - 1`` of them pending (WAITING or 
 asks again, and finishes trials in FIFO order as COMPLETE (a cheap deterministic objective,
 :func:`toy_values`), FAILED or PRUNED.
 
-What is checked, for every searcher and every objective count it accepts (a searcher may refuse
-an objective count or a kind of space — e.g. a GP searcher a conditional one — but only with
-:class:`~nas.exceptions.SearcherConfigError` at construction, saying why; every searcher must
-accept the all-float :func:`continuous_space`, and the checks below run on the richest space it
-accepts):
+What is checked, for every searcher and every objective count it accepts. What a searcher accepts
+is *declared* by its class attributes (:class:`~nas.searchers.Searcher`: ``min_objectives``,
+``max_objectives``, ``accepts_conditional``, ``param_kinds``, ``multi_fidelity``,
+``honours_constraints``), and the suite reads the declarations instead of probing:
+
+* the declarations hold: on the mixed, conditional and continuous spaces with 1, 2 and 3
+  objectives, construction raises :class:`~nas.exceptions.SearcherConfigError` (saying why)
+  exactly where the declarations exclude the combination; every searcher accepts the all-float
+  :func:`continuous_space`; proposals carry a budget only from a ``multi_fidelity`` searcher;
+  the checks below run on the richest space it accepts;
 
 * proposals are :class:`~nas._types.Proposal` objects whose params pass ``space.validate``, whose
   params and info are JSON-serialisable and whose budget is ``None`` or a finite number, on a
@@ -41,9 +46,9 @@ accepts):
 * an unknown option raises ``SearcherConfigError``; the history is not modified;
 * constraints: on a constrained toy problem (:func:`toy_constraint`, whose feasible region
   excludes the unconstrained optimum) every searcher keeps proposing valid params, is
-  deterministic and resumes exactly; a searcher that honours constraints (all but those in
-  :attr:`SearcherConformance.constraint_blind`) ends with a larger share of feasible trials in
-  the second half of the run than random search on the same budget and seed.
+  deterministic and resumes exactly; a searcher that declares ``honours_constraints`` ends with
+  a larger share of feasible trials in the second half of the run than random search on the
+  same budget and seed.
 """
 
 from __future__ import annotations
@@ -62,7 +67,7 @@ import pytest
 
 from nas._types import FrozenTrial, Objective, Proposal, TrialState
 from nas.exceptions import SearcherConfigError
-from nas.searchers import Searcher, create_searcher
+from nas.searchers import Searcher, create_searcher, searcher_class
 from nas.space import SearchSpace
 
 __all__ = [
@@ -412,18 +417,11 @@ def record(proposals: Sequence[Proposal]) -> str:
     )
 
 
-def _accepted_counts(
-    name: str, space: SearchSpace, options: dict[str, Any], counts: Sequence[int] = (1, 2)
-) -> list[int]:
-    """The objective counts among ``counts`` that searcher ``name`` accepts."""
-    out = []
-    for m in counts:
-        try:
-            create_searcher(name, space, make_objectives(m), 0, options)
-        except SearcherConfigError:
-            continue
-        out.append(m)
-    return out
+def _accepted_counts(name: str, space: SearchSpace, counts: Sequence[int] = (1, 2)) -> list[int]:
+    """The objective counts among ``counts`` that searcher ``name`` declares it takes on
+    ``space`` (:meth:`~nas.searchers.Searcher.unsupported`)."""
+    cls = searcher_class(name)
+    return [m for m in counts if cls.unsupported(space, m) is None]
 
 
 def _child_run(payload: dict[str, Any]) -> dict[str, str]:
@@ -462,10 +460,9 @@ class SearcherConformance:
 
     #: Modules the cross-process child imports first (searchers registered outside built-ins).
     import_modules: ClassVar[tuple[str, ...]] = ()
+
     #: Searchers that accept constraints but do not steer by them (random draws; Hyperband,
     #: whose new configurations are random and which only promotes feasible trials first).
-    constraint_blind: ClassVar[frozenset[str]] = frozenset({"random", "hyperband"})
-
     def options_for(self, searcher_name: str) -> dict[str, Any]:
         """Options passed to ``create_searcher`` for ``searcher_name`` (default: none).
 
@@ -502,7 +499,7 @@ class SearcherConformance:
 
     def _counts(self, searcher_name: str, space: SearchSpace) -> list[int]:
         """Objective counts (of 1, 2) accepted on ``space``; empty if the space is refused."""
-        return _accepted_counts(searcher_name, space, self.options_for(searcher_name))
+        return _accepted_counts(searcher_name, space)
 
     def _space_for(self, searcher_name: str, preferred: str) -> tuple[str, SearchSpace]:
         """``preferred`` if the searcher accepts it, else the continuous space (which it must)."""
@@ -521,6 +518,40 @@ class SearcherConformance:
         assert str(info.value), "a refusal must say why"
 
     # ---- construction ----------------------------------------------------------------------
+
+    @pytest.mark.parametrize("space_name", ["mixed", "conditional", "continuous"])
+    def test_declared_capabilities_hold(self, searcher_name: str, space_name: str) -> None:
+        """Construction refuses exactly the combinations the class attributes exclude (with
+        the reason), for 1, 2 and 3 objectives."""
+        cls = searcher_class(searcher_name)
+        assert cls.registered_name == searcher_name
+        space = _SPACES[space_name]()
+        for m in (1, 2, 3):
+            why = cls.unsupported(space, m)
+            factory = self._factory(searcher_name, space, make_objectives(m))
+            if why is None:
+                try:
+                    factory()
+                except SearcherConfigError as e:
+                    raise AssertionError(
+                        f"{searcher_name} refuses {space_name} with {m} objective(s) that its "
+                        f"declarations accept: {e}"
+                    ) from e
+            else:
+                with pytest.raises(SearcherConfigError) as info:
+                    factory()
+                assert why in str(info.value)
+
+    def test_budgets_only_when_multi_fidelity(self, searcher_name: str) -> None:
+        """Proposals carry budgets iff the searcher declares ``multi_fidelity``."""
+        space = continuous_space()
+        m = self._counts(searcher_name, space)[0]
+        proposals = self._run(searcher_name, space, make_objectives(m), 20)
+        budgets = [p.budget for p in proposals]
+        if searcher_class(searcher_name).multi_fidelity:
+            assert any(b is not None for b in budgets), "a multi-fidelity searcher gave none"
+        else:
+            assert all(b is None for b in budgets), f"undeclared budgets: {set(budgets)}"
 
     def test_accepts_one_or_two_objectives(self, searcher_name: str) -> None:
         """A searcher must be usable on the continuous space for 1 or 2 objectives."""
@@ -731,8 +762,8 @@ class SearcherConformance:
         search does: a smaller mean total violation over the second half of 60 trials (one
         objective and two, same seed). (Not the share of feasible trials: a model-based
         searcher converging on an optimum on the boundary lands on either side of it.)"""
-        if searcher_name in self.constraint_blind:
-            pytest.skip(f"{searcher_name} does not steer by constraints")
+        if not searcher_class(searcher_name).honours_constraints:
+            pytest.skip(f"{searcher_name} does not declare honours_constraints")
         space = continuous_space()
         for m in self._counts(searcher_name, space):
             objectives = make_objectives(m)

@@ -456,7 +456,7 @@ def test_predicted_front_is_none_before_the_fit() -> None:
                     "condition": {"parent": "m", "in": ["a"]},
                 },
             },
-            "'z' is conditional",
+            "'z' depends on 'm'",
         ),
     ],
 )
