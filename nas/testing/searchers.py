@@ -623,6 +623,11 @@ class SearcherConformance:
         if not self._counts(searcher_name, space):
             self._assert_refusal_explained(searcher_name, space)
         for m in self._counts(searcher_name, space):
+            try:  # declared kinds, yet a requirement beyond them (map: a float to fit on)
+                self._factory(searcher_name, space, make_objectives(m))()
+            except SearcherConfigError as e:
+                assert str(e), "a refusal must say why"
+                return
             objectives = make_objectives(m)
             proposals = self._run(searcher_name, space, objectives, 12)
             assert all(p.params == {"depth": 4, "name": "resnet"} for p in proposals)
