@@ -27,6 +27,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from nas._archtext import arch_text
+from nas._attrs import ARCH_ATTR
 from nas._types import FrozenTrial, Objective, TrialState
 from nas.exceptions import NasError
 
@@ -71,7 +72,7 @@ def _hover_text(trial: FrozenTrial, objectives: Sequence[Objective]) -> str:
     if trial.budget is not None:
         lines.append(f"budget = {_format_value(trial.budget)}")
     lines.extend(f"{o.name} = {_format_value(trial.values[o.name])}" for o in objectives)
-    arch = arch_text(trial.user_attrs.get("arch"))
+    arch = arch_text(trial.user_attrs.get(ARCH_ATTR))
     if arch is not None:  # a NAS trial: its architecture says more than 14 raw params
         lines.append(f"arch = {arch}")
         return "<br>".join(

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from nas._archtext import arch_text
+from nas._attrs import ARCH_ATTR, LEASE_PREFIX
 from nas._types import FrozenTrial, Objective, TrialState
 from nas.dashboard._view import NOTE_ATTR, StudyView, excluded_reason, is_nas_study
 from nas.exceptions import NasError
@@ -172,7 +173,7 @@ def _study_detail(
     attrs = {
         k: v
         for k, v in record.user_attrs.items()
-        if not k.startswith("nas.lease.") and k != FAMILY_ATTR
+        if not k.startswith(LEASE_PREFIX) and k != FAMILY_ATTR
     }
     return {
         "id": record.study_id,
@@ -217,7 +218,7 @@ def trial_row(t: FrozenTrial, objectives: Sequence[Objective], nas: bool) -> dic
         "violation": _num(t.total_violation) if t.feasible is not None else None,
     }
     if nas:
-        row["arch"] = arch_text(t.user_attrs.get("arch"))
+        row["arch"] = arch_text(t.user_attrs.get(ARCH_ATTR))
         row["leaf"] = t.user_attrs.get(LEAF_ATTR)
     return row
 
@@ -255,8 +256,8 @@ def trial_detail(
         "constraint_values": [_num(v) for v in t.constraint_values],
         "infeasible_reason": t.infeasible_reason,
         "metrics": {k: _num(v) for k, v in t.metrics.items()},
-        "arch": t.user_attrs.get("arch") if is_nas_study(record) else None,
-        "arch_text": arch_text(t.user_attrs.get("arch")),
+        "arch": t.user_attrs.get(ARCH_ATTR) if is_nas_study(record) else None,
+        "arch_text": arch_text(t.user_attrs.get(ARCH_ATTR)),
         "leaf": t.user_attrs.get(LEAF_ATTR),
         "artifacts": [
             {
@@ -291,7 +292,7 @@ def columns(
         "feasible": [t.feasible for t in trials],
     }
     if nas:
-        out["arch"] = [arch_text(t.user_attrs.get("arch")) for t in trials]
+        out["arch"] = [arch_text(t.user_attrs.get(ARCH_ATTR)) for t in trials]
     return out
 
 
@@ -347,7 +348,7 @@ def architectures(
     architecture (its ``arch`` user attribute)."""
 
     def key(t: FrozenTrial) -> str:
-        return json.dumps(t.user_attrs.get("arch"), sort_keys=True)
+        return json.dumps(t.user_attrs.get(ARCH_ATTR), sort_keys=True)
 
     same: dict[str, list[int]] = {}
     for t in final:

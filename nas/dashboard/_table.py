@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nas._archtext import arch_text
+from nas._attrs import ARCH_ATTR
 from nas._types import FrozenTrial, Objective
 from nas.dashboard._view import excluded_reason
 from nas.exceptions import NasError
@@ -78,7 +79,7 @@ _BUILTIN: dict[str, Callable[[FrozenTrial], Any]] = {
     "excluded": lambda t: excluded_reason(t) is not None,
     "feasible": lambda t: _or_missing(t.feasible),
     "violation": lambda t: t.total_violation if t.feasible is not None else _MISSING,
-    "arch": lambda t: _or_missing(arch_text(t.user_attrs.get("arch"))),
+    "arch": lambda t: _or_missing(arch_text(t.user_attrs.get(ARCH_ATTR))),
     "leaf": lambda t: _or_missing(t.user_attrs.get(LEAF_ATTR)),
 }
 #: Field names that are not objectives or parameters.

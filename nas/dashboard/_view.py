@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from nas._attrs import EXCLUDED_ATTR, NOTE_ATTR
 from nas._types import FrozenTrial, TrialState
 from nas.exceptions import NasError
 from nas.storage import RDBStorage, StudyRecord
@@ -56,11 +57,8 @@ OVERLAP = timedelta(seconds=5)
 MIN_REFRESH_SECONDS = 0.2
 #: Memoised results kept per study (plots, fronts, table queries); the oldest goes first.
 MAX_DERIVED = 64
-#: Trial user attribute marking a trial excluded from the dashboard's analyses (value: the reason,
-#: a string; ``None`` means included again). Set with ``--allow-write``.
-EXCLUDED_ATTR = "nas.excluded"
-#: Study user attribute holding the free-text note written from the dashboard.
-NOTE_ATTR = "nas.note"
+# EXCLUDED_ATTR (trial: why it is excluded from the analyses; ``None``: included again; set with
+# ``--allow-write``) and NOTE_ATTR (study: the free-text note) come from the table in nas._attrs.
 
 
 def excluded_reason(trial: FrozenTrial) -> str | None:

@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from nas._attrs import LEGACY_OBJECTIVE_ATTRS, OBJECTIVE_ATTR
 from nas._registry import Registry
 from nas.exceptions import IncompatibleStudyError, StudyConfigError
 
@@ -46,11 +47,6 @@ __all__ = [
     "pin_objective",
     "stored_definition",
 ]
-
-#: Study user attribute holding a typed objective's definition (with its ``type``).
-OBJECTIVE_ATTR = "nas.objective"
-#: Attributes of definitions stored before they carried a type: attribute -> type.
-_LEGACY_ATTRS = {"nas.supernet": "supernet"}
 
 
 class ObjectiveType(Protocol):
@@ -96,7 +92,7 @@ def stored_definition(user_attrs: Mapping[str, Any]) -> dict[str, Any] | None:
     found = user_attrs.get(OBJECTIVE_ATTR)
     if isinstance(found, Mapping) and isinstance(found.get("type"), str):
         return dict(found)
-    for attr, kind in _LEGACY_ATTRS.items():
+    for attr, kind in LEGACY_OBJECTIVE_ATTRS.items():
         legacy = user_attrs.get(attr)
         if isinstance(legacy, Mapping):
             return {**legacy, "type": kind}

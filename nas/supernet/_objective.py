@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from nas._attrs import ARCH_ATTR
 from nas.exceptions import NasError, StudyConfigError
 from nas.space import Arch
 from nas.supernet._config import SupernetDefinition, parse_supernet_definition
@@ -433,7 +434,7 @@ class SupernetObjective(SupernetDefinition):
             wanted |= set(study.constraints.metrics)
         metrics = self.measure(study, arch, wanted)
         trial.set_user_attr("metrics", metrics)
-        trial.set_user_attr("arch", self.space.canonical(arch).to_dict())
+        trial.set_user_attr(ARCH_ATTR, self.space.canonical(arch).to_dict())
         trial.set_user_attr(LEAF_ATTR, self._prepared(study).family.leaf_for(arch).id)
         return {name: metrics[name] for name in wanted}
 

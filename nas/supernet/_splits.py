@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from nas._attrs import FAMILY_ATTR, LEAF_ATTR
 from nas._registry import Registry
 from nas.space import Arch, ArchMask, ArchSpace, LayerChoice
 
@@ -53,10 +54,6 @@ __all__ = [
     "set_partitions",
 ]
 
-#: Trial user attribute of a NAS study: the id of the leaf (sub-supernet) that measured it.
-LEAF_ATTR = "supernet.leaf"
-#: Study user attribute of a split family: its tree and split records (:meth:`Family.to_dict`).
-FAMILY_ATTR = "supernet.family"
 #: Partitions enumerated exactly by :func:`min_cut_partition`; beyond, a local search.
 EXACT_PARTITION_LIMIT = 200_000
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from nas._attrs import SUPERNET_LEASE
+
 __all__ = [
     "CHECKPOINT_KIND",
     "LEASE_NAME",
@@ -30,7 +32,7 @@ __all__ = [
 CHECKPOINT_KIND = "supernet-checkpoint"
 WEIGHTS_KIND = "supernet"
 #: The study lease whose holder trains the supernet, and its timings (seconds).
-LEASE_NAME = "supernet-training"
+LEASE_NAME = SUPERNET_LEASE
 LEASE_TTL_SECONDS = 60.0
 LEASE_RENEW_SECONDS = 15.0
 WAIT_POLL_SECONDS = 1.0
