@@ -1,14 +1,14 @@
-"""The SQL that RDBStorage runs, built once, and the decoding of its rows into FrozenTrials.
+"""The SQL that RDBStorage runs, built once.
 
 The hot-path statements are module constants with a ``bindparam`` for every per-call value, so
 SQLAlchemy reuses their cache keys and compiled SQL; see the comment above the statements.
+Statements whose rows become trials select in the layouts :mod:`nas.storage._records` decodes
+(:class:`~nas.storage._records.TrialRow`, the ``CHILD_*`` kinds).
 """
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -34,10 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import cast as sql_cast
 
-from nas._types import (
-    FrozenTrial,
-    TrialState,
-)
+from nas._types import TrialState
 from nas.storage._models import (
     Base,
     Study,
@@ -48,6 +45,15 @@ from nas.storage._models import (
     TrialSystemAttr,
     TrialUserAttr,
     TrialValue,
+)
+from nas.storage._records import (
+    CHILD_INTERMEDIATE,
+    CHILD_OBJECTIVE,
+    CHILD_PARAM,
+    CHILD_SYSTEM_ATTR,
+    CHILD_USER_ATTR,
+    CHILD_VALUE,
+    TrialRow,
 )
 
 __all__ = [
@@ -83,7 +89,6 @@ __all__ = [
     "SELECT_TRIAL",
     "SELECT_TRIAL_IDS",
     "SELECT_TRIAL_OWNER",
-    "STATES_BY_NAME",
     "STATE_RUNNING",
     "STATE_WAITING",
     "StudyQueries",
@@ -92,17 +97,10 @@ __all__ = [
     "TRIALS_IN_SCOPE",
     "TRIALS_UPDATED_SINCE",
     "TRIALS_UPDATED_SINCE_IN_SCOPE",
-    "TrialChildren",
-    "decode_json_into",
-    "decode_results",
-    "encode_results",
-    "frozen_trial",
-    "read_children",
     "state_slots",
 ]
 
 CLAIM_BATCH = 8
-STATES_BY_NAME: dict[str, TrialState] = {s.value: s for s in TrialState}
 STATE_WAITING = TrialState.WAITING.value
 STATE_RUNNING = TrialState.RUNNING.value
 
@@ -129,24 +127,8 @@ _INTERMEDIATE = _table(TrialIntermediateValue)
 _USER_ATTRS = _table(TrialUserAttr)
 _SYSTEM_ATTRS = _table(TrialSystemAttr)
 
-#: The columns a FrozenTrial is built from, in the order :func:`frozen_trial` unpacks them.
-_TRIAL_COLUMNS = (
-    _TRIALS.c.id,
-    _TRIALS.c.number,
-    _TRIALS.c.state,
-    _TRIALS.c.budget,
-    _TRIALS.c.created_at,
-    _TRIALS.c.started_at,
-    _TRIALS.c.finished_at,
-    _TRIALS.c.heartbeat_at,
-    _TRIALS.c.worker_id,
-    _TRIALS.c.failure_reason,
-    _TRIALS.c.restarts,
-    _TRIALS.c.updated_at,
-    _TRIALS.c.metrics_json,
-    _TRIALS.c.constraints_json,
-)
-_N_TRIAL_COLUMNS = len(_TRIAL_COLUMNS)
+#: The columns a FrozenTrial is built from, in :class:`~nas.storage._records.TrialRow` order.
+_TRIAL_COLUMNS = tuple(_TRIALS.c[name] for name in TrialRow._fields)
 
 # Studies. ``FOR NO KEY UPDATE`` (PostgreSQL; SQLite ignores it, its write transaction holds
 # the database lock) serializes writers of the row but not inserts of rows referencing it
@@ -326,9 +308,8 @@ DELETE_USER_ATTR = delete(_USER_ATTRS).where(
 # params, values, intermediate values, user and system attributes - in ONE statement: a UNION
 # ALL of uniform rows ``(kind, key, text, ord, step, value)`` ordered by (kind, ord, step), so
 # that objectives come first (by index), params and attributes in insertion order (by id) and
-# intermediate values by (objective, step). :func:`read_children` groups them.
-_KIND_OBJECTIVE, _KIND_PARAM, _KIND_VALUE, _KIND_INTERMEDIATE, _KIND_USER_ATTR = range(5)
-_KIND_SYSTEM_ATTR = 5
+# intermediate values by (objective, step). The kinds are ``_records.CHILD_*``;
+# ``_records.read_children`` groups the rows.
 
 
 def _children_of_trial_query() -> CompoundSelect:
@@ -341,7 +322,7 @@ def _children_of_trial_query() -> CompoundSelect:
         return literal_column(str(k), Integer)
 
     objectives = select(
-        kind(_KIND_OBJECTIVE).label("kind"),
+        kind(CHILD_OBJECTIVE).label("kind"),
         _OBJECTIVES.c.name.label("key"),
         _OBJECTIVES.c.direction.label("text"),
         _OBJECTIVES.c.idx.label("ord"),
@@ -350,12 +331,12 @@ def _children_of_trial_query() -> CompoundSelect:
     ).where(_OBJECTIVES.c.study_id == bindparam("sid"))
     p, v, iv, ua, sa = _PARAMS, _VALUES, _INTERMEDIATE, _USER_ATTRS, _SYSTEM_ATTRS
     children = [
-        (p, (kind(_KIND_PARAM), p.c.name, p.c.value_json, p.c.id, null_big, null_float)),
-        (v, (kind(_KIND_VALUE), null_text, null_text, v.c.objective_idx, null_big, v.c.value)),
-        (iv, (kind(_KIND_INTERMEDIATE), null_text, null_text, iv.c.objective_idx, iv.c.step,
+        (p, (kind(CHILD_PARAM), p.c.name, p.c.value_json, p.c.id, null_big, null_float)),
+        (v, (kind(CHILD_VALUE), null_text, null_text, v.c.objective_idx, null_big, v.c.value)),
+        (iv, (kind(CHILD_INTERMEDIATE), null_text, null_text, iv.c.objective_idx, iv.c.step,
               iv.c.value)),
-        (ua, (kind(_KIND_USER_ATTR), ua.c.key, ua.c.value_json, ua.c.id, null_big, null_float)),
-        (sa, (kind(_KIND_SYSTEM_ATTR), sa.c.key, sa.c.value_json, sa.c.id, null_big,
+        (ua, (kind(CHILD_USER_ATTR), ua.c.key, ua.c.value_json, ua.c.id, null_big, null_float)),
+        (sa, (kind(CHILD_SYSTEM_ATTR), sa.c.key, sa.c.value_json, sa.c.id, null_big,
               null_float)),
     ]  # fmt: skip
     return union_all(
@@ -384,7 +365,7 @@ class StudyQueries:
     ``trials`` selects the trials' rows, in number order if ``by_number`` (else the caller
     sorts them); the others, one per child table, select ``(trial_id, ...)`` for those same
     trials (used beyond ``MAX_TRIALS_LOADED_ONE_BY_ONE`` trials; grouped by
-    ``RDBStorage._children_of_study_trials``).
+    ``TrialsMixin._children_of_study_trials``).
     """
 
     by_number: bool
@@ -472,146 +453,3 @@ def state_slots(states: Container[TrialState] | None) -> dict[str, str]:
     selected = [s.value for s in TrialState if states is None or s in states]
     padding = [""] * (len(_STATE_SLOTS) - len(selected))
     return dict(zip(_STATE_SLOTS, selected + padding, strict=True))
-
-
-class TrialChildren:
-    """The child rows of one trial, grouped; the dicts go into a FrozenTrial as they are."""
-
-    __slots__ = ("intermediate", "params", "system_attrs", "user_attrs", "values")
-
-    def __init__(self) -> None:
-        self.params: dict[str, Any] = {}
-        self.values: dict[str, float] = {}
-        self.intermediate: dict[str, dict[int, float]] = {}
-        self.user_attrs: dict[str, Any] = {}
-        self.system_attrs: dict[str, Any] = {}
-
-
-def read_children(rows: Iterable[Sequence[Any]]) -> tuple[list[str], TrialChildren]:
-    """Group the rows of ``SELECT_CHILDREN_OF_TRIAL``: (objective names by index, children)."""
-    names: list[str] = []
-    children = TrialChildren()
-    targets: list[dict[str, Any]] = []  # the dict receiving the i-th JSON text, under keys[i]
-    keys: list[str] = []
-    texts: list[str] = []
-    for kind, key, text, order, step, value in rows:
-        if kind == _KIND_OBJECTIVE:
-            names.append(key)
-        elif kind == _KIND_VALUE:
-            children.values[names[order]] = value
-        elif kind == _KIND_INTERMEDIATE:
-            per_objective = children.intermediate.get(names[order])
-            if per_objective is None:
-                per_objective = children.intermediate[names[order]] = {}
-            per_objective[step] = value
-        else:
-            if kind == _KIND_PARAM:
-                target = children.params
-            elif kind == _KIND_USER_ATTR:
-                target = children.user_attrs
-            else:
-                target = children.system_attrs
-            target[key] = None  # placeholder: fixes the key order (insertion order = id order)
-            targets.append(target)
-            keys.append(key)
-            texts.append(text)
-    decode_json_into(targets, keys, texts)
-    return names, children
-
-
-def decode_json_into(targets: list[dict[str, Any]], keys: list[str], texts: list[str]) -> None:
-    """Set ``targets[i][keys[i]] = json.loads(texts[i])`` for every i, in one ``json.loads``.
-
-    Each text is a complete JSON document, so their comma-joined concatenation in brackets is
-    a valid array; one parse of it is several times faster than a call per text.
-    """
-    if texts:
-        decoded = json.loads("[" + ",".join(texts) + "]")
-        for target, key, value in zip(targets, keys, decoded, strict=True):
-            target[key] = value
-
-
-def frozen_trial(row: Sequence[Any], children: TrialChildren) -> FrozenTrial:
-    """A FrozenTrial from a row starting with ``_TRIAL_COLUMNS`` and the trial's children."""
-    (
-        trial_id,
-        number,
-        state,
-        budget,
-        created_at,
-        started_at,
-        finished_at,
-        heartbeat_at,
-        worker_id,
-        failure_reason,
-        restarts,
-        updated_at,
-        metrics_json,
-        constraints_json,
-    ) = row[:_N_TRIAL_COLUMNS]
-    metrics, violations, infeasible_reason = decode_results(metrics_json, constraints_json)
-    return FrozenTrial(
-        trial_id=trial_id,
-        number=number,
-        state=STATES_BY_NAME[state],
-        params=children.params,
-        budget=budget,
-        values=children.values,
-        intermediate_values=children.intermediate,
-        user_attrs=children.user_attrs,
-        system_attrs=children.system_attrs,
-        failure_reason=failure_reason,
-        worker_id=worker_id,
-        datetime_created=created_at,
-        datetime_start=started_at,
-        datetime_complete=finished_at,
-        heartbeat=heartbeat_at,
-        restarts=restarts,
-        datetime_updated=updated_at,
-        metrics=metrics,
-        constraint_values=violations,
-        infeasible_reason=infeasible_reason,
-    )
-
-
-def encode_results(
-    metrics: Mapping[str, float] | None,
-    constraint_values: Sequence[float] | None,
-    reason: str | None,
-) -> tuple[str | None, str | None]:
-    """``(metrics_json, constraints_json)`` of a finishing trial (see ``models.Trial``): a
-    non-finite metric and an infinite constraint value or violation are stored as ``null``;
-    the violations (``max(0, value)``) are stored beside the values for readers of the SQL."""
-    metrics_json = None
-    if metrics:
-        metrics_json = json.dumps(
-            {k: (float(v) if math.isfinite(v) else None) for k, v in metrics.items()},
-            allow_nan=False,
-        )
-    constraints_json = None
-    if constraint_values:
-        finite = [float(v) if math.isfinite(v) else None for v in constraint_values]
-        constraints_json = json.dumps(
-            {
-                "values": finite,
-                "violations": [None if v is None else max(0.0, v) for v in finite],
-                "reason": reason,
-            },
-            allow_nan=False,
-        )
-    return metrics_json, constraints_json
-
-
-def decode_results(
-    metrics_json: str | None, constraints_json: str | None
-) -> tuple[dict[str, float], tuple[float, ...], str | None]:
-    """The inverse of :func:`encode_results`: ``(metrics, constraint values, reason)``; a
-    ``null`` metric comes back as NaN, a ``null`` constraint value as ``inf``."""
-    metrics: dict[str, float] = {}
-    if metrics_json is not None:
-        metrics = {k: (math.nan if v is None else v) for k, v in json.loads(metrics_json).items()}
-    if constraints_json is None:
-        return metrics, (), None
-    data = json.loads(constraints_json)
-    values = tuple(math.inf if v is None else float(v) for v in data["values"])
-    return metrics, values, data.get("reason")

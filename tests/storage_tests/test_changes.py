@@ -4,7 +4,7 @@
 ``get_trials(updated_since=...)``, ``list_studies()``' ``last_update`` and ``searcher``,
 ``rename_study``, and the v0.3.0.a migration that adds and backfills ``trials.updated_at``.
 
-Most tests freeze the storage's clock (``nas.storage._rdb._utcnow``) so that each write's time
+Most tests freeze the storage's clock (``nas.storage._core._utcnow``) so that each write's time
 is known exactly; every test runs on SQLite and on PostgreSQL (``storage_url``).
 """
 
@@ -22,7 +22,7 @@ from alembic import command
 
 from nas._types import FrozenTrial, Objective, Proposal, TrialState
 from nas.exceptions import DuplicatedStudyError, StudyNotFoundError, TrialNotRunningError
-from nas.storage import HEAD_REVISION, RDBStorage, _rdb, upgrade
+from nas.storage import HEAD_REVISION, RDBStorage, _core, upgrade
 from nas.storage._models import UtcDateTime
 from nas.storage._queries import (
     TRIALS_UPDATED_SINCE,
@@ -54,7 +54,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     clock = Clock()
-    monkeypatch.setattr(_rdb, "_utcnow", clock)
+    monkeypatch.setattr(_core, "_utcnow", clock)
     return clock
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,13 +11,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from nas._types import Objective, Proposal, TrialState
+from nas._types import Objective, Proposal
 from nas.exceptions import ArtifactNotFoundError, SchemaVersionError, StorageError
 from nas.storage import HEAD_REVISION, RDBStorage, current_revision, upgrade
 from nas.storage._models import Base
 from nas.storage._schema import alembic_config, known_revisions, script_location
-
-FIXTURE = Path(__file__).parent / "fixtures" / "v0.1.0.a.db"
 
 
 def _reflect(url: str) -> dict[str, object]:
@@ -100,78 +96,6 @@ def test_upgrading_an_up_to_date_db_is_a_no_op(storage_url: str) -> None:
     reopened = RDBStorage(storage_url)
     assert reopened.get_trials(study_id) == before
     reopened.dispose()
-
-
-def test_old_fixture_db_is_refused_then_upgraded(tmp_path: Path) -> None:
-    path = tmp_path / "old.db"
-    shutil.copyfile(FIXTURE, path)
-    url = f"sqlite:///{path}"
-    assert current_revision(url) == "v0.1.0.a"
-    with pytest.raises(SchemaVersionError) as info:
-        RDBStorage(url)
-    message = str(info.value)
-    assert "v0.1.0.a" in message and HEAD_REVISION in message
-    assert f"nas db upgrade --storage {url}" in message
-
-    assert upgrade(url) == ("v0.1.0.a", HEAD_REVISION)
-    assert current_revision(url) == HEAD_REVISION
-    storage = RDBStorage(url)
-    study_id = storage.get_study_id("legacy")
-    record = storage.get_study(study_id)
-    assert record.objectives == (Objective("loss", "minimize"), Objective("accuracy", "maximize"))
-    assert record.seed == 1234 and record.user_attrs == {"owner": "alice"}
-    assert record.searcher == {"name": "random", "options": {}}
-    assert record.next_trial_number == 4
-    assert record.created_at == datetime(2024, 6, 2, 10, 0, tzinfo=UTC)
-    trials = storage.get_trials(study_id)
-    assert [(t.number, t.state) for t in trials] == [
-        (0, TrialState.COMPLETE),
-        (1, TrialState.COMPLETE),
-        (2, TrialState.FAILED),
-        (3, TrialState.WAITING),
-    ]
-    assert trials[0].params == {"lr": 0.001, "layers": 2, "act": "relu", "bn": True}
-    assert trials[2].params["bn"] is None and trials[1].params["bn"] is False
-    assert trials[0].values == {"loss": 0.5, "accuracy": 0.8}
-    assert trials[1].budget == 3.0 and trials[3].budget == 9.0
-    assert trials[2].failure_reason == "Traceback: boom" and trials[2].values == {}
-    assert trials[0].datetime_complete == datetime(2024, 6, 2, 10, 0, 30, 500000, tzinfo=UTC)
-    assert trials[0].intermediate_values == {} and trials[0].user_attrs == {}
-    # v0.4.0.a: an old study is unconstrained, its trials have no metrics or violations.
-    assert record.constraints is None
-    assert all(t.metrics == {} and t.constraint_violations == () for t in trials)
-    assert all(t.feasible is None for t in trials)
-    # v0.3.0.a backfilled updated_at = COALESCE(finished_at, started_at, created_at).
-    assert trials[3].datetime_start is None and trials[3].datetime_created == record.created_at
-    assert [t.datetime_updated for t in trials] == [
-        datetime(2024, 6, 2, 10, n, 30, 500000, tzinfo=UTC) for n in range(3)
-    ] + [record.created_at]
-    (summary,) = storage.list_studies()
-    assert (summary.last_update, summary.searcher) == (trials[2].datetime_updated, "random")
-
-    # The upgraded database is fully usable: new tables and numbering continue.
-    inserted, claimed = storage.add_trials(study_id, [Proposal({"lr": 0.2})], claim_worker="w")
-    assert [t.number for t in inserted] == [4]
-    assert claimed is not None
-    storage.report(claimed.trial_id, 1, {0: 0.3})
-    storage.set_trial_user_attr(claimed.trial_id, "new", True)
-    storage.add_artifact(study_id, "plot", "/p.html", "0" * 64, 1, trial_id=claimed.trial_id)
-    stored = storage.store_artifact(study_id, "ckpt", "c.pt", b"\x00w", trial_id=claimed.trial_id)
-    assert storage.read_artifact(stored) == b"\x00w"
-    assert [a.stored for a in storage.get_artifacts(study_id)] == [False, True]
-    waiting = storage.claim_waiting_trial(study_id, "w")
-    assert waiting is not None and waiting.number == 3
-    storage.delete_study(study_id)  # cascades through old and new tables alike
-    assert storage.list_studies() == []
-    storage.dispose()
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as connection:
-            for table in ("artifacts", "artifact_blobs", "trials"):
-                count = connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one()
-                assert count == 0, table
-    finally:
-        engine.dispose()
 
 
 def test_upgrade_from_previous_revision_keeps_artifacts_and_adds_blobs(
