@@ -32,9 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from nas._types import Objective, parse_objectives
+from nas._yaml import read_yaml
 from nas.exceptions import StudyConfigError
 from nas.space import SearchSpace, load_space
 from nas.study._constraints import Constraints, parse_constraints
@@ -97,19 +96,7 @@ def load_study_config(path: str | Path) -> StudyConfig:
     """
     p = Path(path)
     source = str(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise StudyConfigError(f"{source}: file not found") from None
-    except OSError as e:
-        raise StudyConfigError(f"{source}: cannot read ({e.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        problem = getattr(e, "problem", None) or str(e)
-        raise StudyConfigError(f"{source}: {where}invalid YAML ({problem})") from None
+    data = read_yaml(p, StudyConfigError, source)
     return study_config_from_dict(data, source=source, base_dir=p.resolve().parent)
 
 
