@@ -27,9 +27,10 @@ range shrinks from the tensor's range in 1 % steps (80 steps, down to 21 % of th
 the range with the least ``L_2.4`` error is kept (per channel for per-channel steps). EQ-Net's
 code searches only 5 steps for per-channel symmetric weights; at 2 bits that leaves the grid
 ``{-2s, -s, 0, s}`` with ``s`` near a channel's largest weight, most weights at zero, and the
-supernet 3 points below its static model in that setting (measured, 5 seeds; 0.4 with 80). Weights are searched on the whole latent tensor; activations on the inputs each conv
-sees on the first 256 training images, with the network at full precision and batch norm on
-batch statistics (running statistics left as they were).
+supernet 3 points below its static model in that setting (measured, 5 seeds; 0.4 with 80).
+Weights are searched on the whole latent tensor; activations on the inputs each conv sees on
+the first 256 training images, with the network at full precision and batch norm on batch
+statistics (running statistics left as they were).
 """
 
 from __future__ import annotations
