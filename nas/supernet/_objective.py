@@ -129,18 +129,28 @@ class SupernetObjective(SupernetDefinition):
         searcher_options: Mapping[str, Any],
         objectives: Sequence[Objective],
         source: str,
+        build: Callable[[SearchSpace], Any] | None = None,
     ) -> tuple[SupernetObjective, SearchSpace]:
         """Fix :attr:`encoding` and return the study's search space.
 
-        ``auto`` becomes ``conditional`` when the searcher takes conditional parameters, else
-        ``flat``; an explicit study ``space`` must be one of the two encodings of the
-        architecture space and decides it.
+        ``auto`` becomes ``conditional`` when the searcher takes conditional parameters (its
+        construction over the conditional encoding succeeds), else ``flat``; an explicit study
+        ``space`` must be one of the two encodings of the architecture space and decides it.
+
+        Args:
+            build: builds the study's searcher over a space, raising when the searcher refuses
+                it (the study file loader passes one that keeps the searcher for the study);
+                default: ``create_searcher`` with seed 0.
 
         Raises:
             StudyConfigError: ``space`` is not an encoding of the architecture space, or
                 contradicts ``encoding``.
         """
-        from nas.searchers import create_searcher
+        if build is None:
+            from nas.searchers import create_searcher
+
+            def build(candidate: SearchSpace) -> Any:
+                return create_searcher(searcher, candidate, objectives, 0, dict(searcher_options))
 
         arch = self.space
         encodings = {"conditional": arch.conditional_search_space, "flat": arch.search_space}
@@ -161,9 +171,7 @@ class SupernetObjective(SupernetDefinition):
             chosen = self.encoding
         else:
             try:
-                create_searcher(
-                    searcher, encodings["conditional"], objectives, 0, dict(searcher_options)
-                )
+                build(encodings["conditional"])
                 chosen = "conditional"
             except Exception:  # refuses conditional parameters (or bad options: reported later)
                 chosen = "flat"
