@@ -5,7 +5,15 @@ from __future__ import annotations
 from nas._types import FrozenTrial, Objective, Proposal, TrialState
 from nas.exceptions import NasError, TrialPruned
 from nas.space import SearchSpace
-from nas.study import Constraints, Study, Trial, create_study, delete_study, load_study
+from nas.study import (
+    Constraints,
+    Study,
+    Trial,
+    create_study,
+    delete_study,
+    load_study,
+    open_study,
+)
 
 __version__ = "0.1.0"
 
@@ -24,4 +32,5 @@ __all__ = [
     "create_study",
     "delete_study",
     "load_study",
+    "open_study",
 ]

@@ -1,6 +1,7 @@
 """Offline plotly figures of a study's trials: Pareto fronts and optimisation histories.
 
-Used by ``nas pareto NAME --html FILE`` and the dashboard. Figures are built from
+Used by ``nas pareto NAME --html FILE`` (:func:`write_study_plot`), ``nas run`` and the
+dashboard. Figures are built from
 :class:`~nas._types.FrozenTrial` snapshots only (no database access), and :func:`write_html`
 embeds plotly.js from the installed ``plotly`` package, so the HTML file opens without network
 access.
@@ -21,7 +22,7 @@ import html
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -31,6 +32,9 @@ from nas._attrs import ARCH_ATTR
 from nas._types import FrozenTrial, Objective, TrialState
 from nas.exceptions import NasError
 
+if TYPE_CHECKING:
+    from nas.study import Study
+
 __all__ = [
     "BEST_COLOR",
     "FRONT_COLOR",
@@ -38,6 +42,7 @@ __all__ = [
     "PlotError",
     "pareto_figure",
     "write_html",
+    "write_study_plot",
 ]
 
 #: Marker color of the trials that are not on the front (and of all trials with 1 objective).
@@ -338,3 +343,28 @@ def write_html(fig: go.Figure, path: str | Path) -> Path:
         config={"displaylogo": False},
     )
     return out
+
+
+def write_study_plot(study: Study, path: str | Path) -> Path:
+    """Write ``study``'s Pareto front (or its history, one objective) as offline HTML at
+    ``path`` (``nas pareto --html``, a study file's ``plot``).
+
+    Returns:
+        The path written.
+
+    Raises:
+        NasError: the file cannot be written (``cannot write PATH: <reason>``).
+    """
+    complete = study.get_trials((TrialState.COMPLETE,))
+    front = study.pareto_front() if complete else []
+    label = "Pareto front" if len(study.objectives) > 1 else "history"
+    fig = pareto_figure(
+        complete,
+        study.objectives,
+        front_numbers={t.number for t in front},
+        title=f"{study.name}: {label}",
+    )
+    try:
+        return write_html(fig, path)
+    except OSError as e:
+        raise NasError(f"cannot write {path}: {e.strerror or e}") from None

@@ -37,17 +37,41 @@ def test_import_nas() -> None:
 
 
 def test_cli_help_and_studies(tmp_path: Path) -> None:
+    # Every command module is imported by `nas --help`: none may load the dashboard's server
+    # (fastapi, uvicorn) or the training machinery at import.
     _run(
         f"""
         from nas.cli import main
-        for argv in (["--help"], ["bench", "ranking", "--help"], ["bench", "splits", "--help"],
-                     ["splits", "--help"],
+        for argv in (["--help"], ["run", "--help"], ["worker", "--help"],
+                     ["bench", "ranking", "--help"], ["bench", "splits", "--help"],
+                     ["bench", "quant", "--help"], ["splits", "--help"], ["dashboard", "--help"],
+                     ["export", "--help"],
                      ["studies", "--storage", "sqlite:///{tmp_path}/x.db"]):
             try:
                 main(argv)
             except SystemExit as e:
                 assert e.code == 0, (argv, e.code)
-        """
+        """,
+        heavy=(*HEAVY, "fastapi", "uvicorn"),
+    )
+
+
+def test_a_bad_value_is_refused_without_heavy_imports(tmp_path: Path) -> None:
+    # `nas run FILE --timeout 0` of a plain-function study: refused by the study entry
+    # before any objective machinery is needed.
+    (tmp_path / "s.yaml").write_text(
+        "name: s\nspace: {params: {x: {type: float, low: 0.0, high: 1.0}}}\n"
+        "objective: nas.benchmarks.functions:branin_objective\nobjectives: {v: minimize}\n"
+    )
+    _run(
+        f"""
+        from nas.cli import main
+        try:
+            main(["run", {str(tmp_path / "s.yaml")!r}, "--timeout", "0"])
+        except SystemExit as e:
+            assert e.code == 2, e.code
+        """,
+        heavy=(*HEAVY, "fastapi", "uvicorn"),
     )
 
 

@@ -14,10 +14,19 @@ the server itself reads only those from the database (:mod:`nas.dashboard._view`
 from __future__ import annotations
 
 from nas.dashboard._app import PLOTLY_URL, create_app
+from nas.dashboard._serve import address_url, open_served_storage
 from nas.dashboard._view import EXCLUDED_ATTR, NOTE_ATTR
 from nas.storage import RDBStorage
 
-__all__ = ["EXCLUDED_ATTR", "NOTE_ATTR", "PLOTLY_URL", "create_app", "serve"]
+__all__ = [
+    "EXCLUDED_ATTR",
+    "NOTE_ATTR",
+    "PLOTLY_URL",
+    "address_url",
+    "create_app",
+    "open_served_storage",
+    "serve",
+]
 
 
 def serve(

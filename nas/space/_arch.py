@@ -52,10 +52,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nas._yaml import read_yaml
 from nas.exceptions import SpaceError
 from nas.space._archops import ARCH_OPS, ConvRecord, CostCounter, op_convs
 from nas.space._quant import QuantChoice, QuantSite, QuantSpec
-from nas.space._yaml import load_yaml
 
 if TYPE_CHECKING:
     from nas.space._space import SearchSpace
@@ -333,11 +333,7 @@ class ArchSpace:
                 refused), has no ``supernet`` key, or is invalid.
         """
         p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except OSError as e:
-            raise SpaceError(f"{p}: cannot read the architecture space ({e.strerror})") from e
-        data = load_yaml(text, str(p))
+        data = read_yaml(p, SpaceError)
         if not isinstance(data, Mapping) or "supernet" not in data:
             raise SpaceError(f"{p}: expected a top-level 'supernet' key")
         extra = sorted(set(data) - {"supernet"})

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from nas._paths import locate
+from nas._yaml import read_yaml
 from nas.exceptions import SpaceError, StudyConfigError
 from nas.space._arch import ArchSpace
 from nas.space._space import SearchSpace
-from nas.space._yaml import load_yaml
 
 __all__ = ["load_space"]
 
@@ -47,13 +47,7 @@ def load_space(
             f"{source}: {key}: file {value!r} not found "
             f"(looked in {', '.join(str(t) for t in tried)})"
         )
-    try:
-        text = found.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise SpaceError(f"{found}: not UTF-8 text ({exc.reason})") from None
-    except OSError as exc:
-        raise SpaceError(f"{found}: cannot read file ({exc.strerror})") from None
-    data = load_yaml(text, str(found))
+    data = read_yaml(found, SpaceError)
     if isinstance(data, Mapping) and "supernet" in data:
         extra = sorted(str(k) for k in data if k != "supernet")
         if extra:

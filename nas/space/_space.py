@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nas._yaml import read_yaml
 from nas.exceptions import SpaceError
 from nas.space._params import (
     Condition,
@@ -39,7 +40,6 @@ from nas.space._params import (
     param_from_dict,
     value_key,
 )
-from nas.space._yaml import load_yaml
 
 if TYPE_CHECKING:
     from nas.space._arch import ArchSpace
@@ -263,18 +263,7 @@ class SearchSpace:
             SpaceError: file missing or unreadable, YAML syntax error (with line and column),
                 a duplicated key, or any rule of :meth:`from_dict`.
         """
-        source = str(path)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise SpaceError(f"{source}: file not found") from None
-        except IsADirectoryError:
-            raise SpaceError(f"{source}: is a directory, expected a YAML file") from None
-        except UnicodeDecodeError as exc:
-            raise SpaceError(f"{source}: not UTF-8 text ({exc.reason})") from None
-        except OSError as exc:
-            raise SpaceError(f"{source}: cannot read file ({exc.strerror})") from None
-        return cls.from_dict(load_yaml(text, source), source=source)
+        return cls.from_dict(read_yaml(path, SpaceError), source=str(path))
 
     @classmethod
     def from_json(cls, text: str, source: str = "<json>") -> SearchSpace:

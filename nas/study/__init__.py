@@ -1,9 +1,15 @@
-"""Studies: the facade tying a search space, a searcher, a storage and an objective together."""
+"""Studies: the facade tying a search space, a searcher, a storage and an objective together.
+
+:func:`open_study` is the one way into a study from a study file or a study name (``nas run``,
+``nas worker``, the torchrun entry and :func:`create_study_from_config` use it);
+:func:`create_study` / :func:`load_study` are the Python API for studies defined in code.
+"""
 
 from __future__ import annotations
 
 from nas.study._config import StudyConfig, load_study_config, resolve_objective
 from nas.study._constraints import Bound, Constraints, ConstraintsFunc, parse_constraints
+from nas.study._local import run_local_workers, worker_command
 from nas.study._objectives import (
     OBJECTIVE_ATTR,
     OBJECTIVE_TYPES,
@@ -11,11 +17,28 @@ from nas.study._objectives import (
     pin_objective,
     stored_definition,
 )
+from nas.study._open import (
+    RUN_ATTR,
+    OpenedStudy,
+    StudyPlan,
+    create_study_from_config,
+    open_study,
+    plan_study,
+    stored_objective,
+)
+from nas.study._report import (
+    front_records,
+    front_table,
+    status_line,
+    studies_table,
+    summary_line,
+    trial_record,
+    trials_table,
+)
 from nas.study._study import (
     DEFAULT_STORAGE,
     Study,
     create_study,
-    create_study_from_config,
     delete_study,
     load_study,
 )
@@ -28,17 +51,32 @@ __all__ = [
     "ConstraintsFunc",
     "OBJECTIVE_ATTR",
     "OBJECTIVE_TYPES",
+    "OpenedStudy",
+    "RUN_ATTR",
     "Study",
     "StudyConfig",
+    "StudyPlan",
     "Trial",
     "create_study",
     "create_study_from_config",
     "delete_study",
+    "front_records",
+    "front_table",
     "load_study",
     "load_study_config",
+    "open_study",
     "parse_constraints",
     "objective_from_definition",
     "pin_objective",
+    "plan_study",
     "resolve_objective",
+    "run_local_workers",
+    "status_line",
     "stored_definition",
+    "stored_objective",
+    "studies_table",
+    "summary_line",
+    "trial_record",
+    "trials_table",
+    "worker_command",
 ]

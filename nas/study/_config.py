@@ -32,20 +32,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from nas._types import Objective, parse_objectives
+from nas._yaml import read_yaml
 from nas.exceptions import StudyConfigError
 from nas.space import SearchSpace, load_space
 from nas.study._constraints import Constraints, parse_constraints
 from nas.study._objectives import OBJECTIVE_TYPES, parse_typed_objective
+from nas.study._values import (
+    check_n_trials,
+    check_searcher_options,
+    check_seed,
+    check_storage_url,
+    check_study_name,
+    check_timeout,
+)
 
-__all__ = ["RUN_ATTR", "StudyConfig", "load_study_config", "resolve_objective"]
-
-#: Study user attribute: how ``nas run FILE`` / ``nas worker FILE`` / ``python -m
-#: nas.supernet.train FILE`` ran the study (objective spec, total, timeout, file), so that
-#: ``nas worker NAME`` can join it without the file.
-RUN_ATTR = "nas.run"
+__all__ = ["StudyConfig", "load_study_config", "resolve_objective", "study_config_from_dict"]
 
 _KEYS = {
     "name",
@@ -65,7 +67,13 @@ _REQUIRED = ("name", "objective", "objectives")
 
 @dataclass(frozen=True)
 class StudyConfig:
-    """A validated study file."""
+    """A validated study file.
+
+    Build it with :func:`load_study_config` or :func:`study_config_from_dict`; built directly,
+    its scalar values (name, searcher options, n_trials, seed, storage, timeout) are checked
+    when it is made (:mod:`nas.study._values`; errors start with :attr:`source` and the key),
+    and ``timeout`` becomes a float.
+    """
 
     name: str
     space: SearchSpace
@@ -81,6 +89,24 @@ class StudyConfig:
     constraints: Constraints | None = None
     source: str = "<dict>"
     base_dir: Path = field(default_factory=Path.cwd)
+    #: The searcher built while the file was read -- to choose a typed objective's encoding
+    #: (``encoding: auto``) -- for :attr:`space`, :attr:`objectives`, :attr:`searcher_options`
+    #: and the seed :attr:`searcher_seed`; :func:`~nas.study.open_study` hands it to the study
+    #: instead of building another. ``None`` when none was built.
+    searcher_instance: Any = field(default=None, compare=False, repr=False)
+    searcher_seed: int | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        def where(key: str) -> str:
+            return f"{self.source}: {key}"
+
+        check_study_name(self.name, where("name"))
+        options = check_searcher_options(self.searcher_options, where("searcher.options"))
+        object.__setattr__(self, "searcher_options", options)
+        check_n_trials(self.n_trials, where("n_trials"))
+        check_seed(self.seed, where("seed"))
+        check_storage_url(self.storage, where("storage"))
+        object.__setattr__(self, "timeout", check_timeout(self.timeout, where("timeout")))
 
 
 def _err(source: str, key: str, msg: str) -> StudyConfigError:
@@ -95,28 +121,43 @@ def load_study_config(path: str | Path) -> StudyConfig:
             bad value.
         SpaceError: the referenced or inline search space is invalid (names its file and key).
     """
+    return read_study_config(path)
+
+
+def read_study_config(path: str | Path, *, searcher_seed: int | None = None) -> StudyConfig:
+    """:func:`load_study_config`, with the ``searcher_seed`` of :func:`study_config_from_dict`
+    (the seed the study will use, when an override replaces the file's)."""
     p = Path(path)
     source = str(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise StudyConfigError(f"{source}: file not found") from None
-    except OSError as e:
-        raise StudyConfigError(f"{source}: cannot read ({e.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        problem = getattr(e, "problem", None) or str(e)
-        raise StudyConfigError(f"{source}: {where}invalid YAML ({problem})") from None
-    return study_config_from_dict(data, source=source, base_dir=p.resolve().parent)
+    data = read_yaml(p, StudyConfigError, source)
+    return study_config_from_dict(
+        data, source=source, base_dir=p.resolve().parent, searcher_seed=searcher_seed
+    )
 
 
 def study_config_from_dict(
-    data: Any, *, source: str = "<dict>", base_dir: Path | None = None
+    data: Any,
+    *,
+    source: str = "<dict>",
+    base_dir: Path | None = None,
+    searcher_seed: int | None = None,
 ) -> StudyConfig:
-    """Validate the mapping form of a study file (see the module docstring)."""
+    """Validate the mapping form of a study file (see the module docstring), every value once.
+
+    Args:
+        data: the file's mapping.
+        source: how messages name the file.
+        base_dir: where relative paths in it point (default: the current directory).
+        searcher_seed: the seed the study will use when it is not the file's (a validated
+            override such as ``nas run --seed``): a searcher built while reading the file (to
+            choose a typed objective's encoding) is built with it, so the study can use it.
+
+    Raises:
+        StudyConfigError: unknown or missing key, or a bad value (``<source>: <key>: ...``).
+        SpaceError: the referenced or inline search space is invalid.
+        UnknownSearcherError / SearcherConfigError: while choosing a typed objective's
+            encoding, only when no encoding is left.
+    """
     base = base_dir or Path.cwd()
     if not isinstance(data, Mapping):
         raise StudyConfigError(
@@ -128,10 +169,6 @@ def study_config_from_dict(
     for key in _REQUIRED:
         if key not in data:
             raise _err(source, key, "missing (required)")
-
-    name = data["name"]
-    if not isinstance(name, str) or not name.strip():
-        raise _err(source, "name", f"must be a non-empty string, got {name!r}")
 
     objective: str | Callable[..., Any] = data["objective"]
     typed = None
@@ -162,35 +199,29 @@ def study_config_from_dict(
             raise StudyConfigError(f"{source}: {e}") from None
 
     searcher_name, options = _parse_searcher(data.get("searcher", "random"), source)
+    seed = data.get("seed", 0)
+    built: list[tuple[SearchSpace, Any]] = []
+    probe_seed = seed if searcher_seed is None else searcher_seed
     if typed is not None:
+
+        def build(candidate: SearchSpace) -> Any:
+            from nas.searchers import create_searcher
+
+            searcher = create_searcher(searcher_name, candidate, objectives, probe_seed, options)
+            built.append((candidate, searcher))
+            return searcher
+
         typed, space = typed.study_space(
             space=space,
             searcher=searcher_name,
             searcher_options=options,
             objectives=objectives,
             source=source,
+            build=build,
         )
         objective = typed
     assert space is not None
-
-    n_trials = data.get("n_trials")
-    if n_trials is not None and (
-        isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0
-    ):
-        raise _err(source, "n_trials", f"must be a non-negative integer, got {n_trials!r}")
-    seed = data.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
-        raise _err(source, "seed", f"must be an integer in [0, 2**63), got {seed!r}")
-    storage = data.get("storage")
-    if storage is not None and (not isinstance(storage, str) or "://" not in storage):
-        raise _err(
-            source, "storage", f"must be a database URL like sqlite:///nas.db, got {storage!r}"
-        )
-    timeout = data.get("timeout")
-    if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
-    ):
-        raise _err(source, "timeout", f"must be a positive number of seconds, got {timeout!r}")
+    instance = next((s for candidate, s in built if candidate is space), None)
 
     plot = data.get("plot")
     if plot is not None and (not isinstance(plot, str) or not plot.endswith(".html")):
@@ -204,20 +235,22 @@ def study_config_from_dict(
             raise StudyConfigError(f"{source}: {e}") from None
 
     return StudyConfig(
-        name=name,
+        name=data["name"],
         space=space,
         objective=objective,
         objectives=objectives,
         searcher=searcher_name,
         searcher_options=options,
-        n_trials=n_trials,
+        n_trials=data.get("n_trials"),
         seed=seed,
-        storage=storage,
-        timeout=None if timeout is None else float(timeout),
+        storage=data.get("storage"),
+        timeout=data.get("timeout"),
         plot=None if plot is None else Path(plot).expanduser(),
         constraints=constraints,
         source=source,
         base_dir=base,
+        searcher_instance=instance,
+        searcher_seed=None if instance is None else probe_seed,
     )
 
 
@@ -266,7 +299,7 @@ def _parse_searcher(value: Any, source: str) -> tuple[str, dict[str, Any]]:
     options = value.get("options") or {}
     if not isinstance(options, Mapping):
         raise _err(source, "searcher.options", f"must be a mapping, got {options!r}")
-    return name, {str(k): v for k, v in options.items()}
+    return name, dict(options)
 
 
 def resolve_objective(

@@ -15,14 +15,17 @@ The contract of a registered type (a class; see :class:`ObjectiveType`):
   :meth:`definition` (a JSON mapping whose ``type`` is the registered name);
 * an instance is a callable objective (``obj(trial) -> dict``) with ``definition()``,
   ``differences(stored, seed)`` (the keys in which a stored definition differs, empty when
-  compatible), ``check_objectives(directions)``, ``study_space(...)`` (the search space the
-  study uses), ``validate()`` (machine checks before anything is written), ``prepare(study,
-  ...)`` (work before the first trial), ``with_device(device)``, and the class attribute
+  compatible), ``check_objectives(directions)``, ``study_space(..., build=None)`` (the search
+  space the study uses; ``build(space)`` builds the study's searcher over a candidate space,
+  raising when the searcher refuses it, and the loader keeps what it built for the study),
+  ``validate()`` (machine checks before anything is written), ``prepare(study, ...)`` (work
+  before the first trial), ``with_device(device)``, and the class attribute
   ``produces_architectures`` (the dashboard shows architectures of its studies).
 
 A typed objective's definition is pinned in the study as the user attribute
-:data:`OBJECTIVE_ATTR` when the study is opened with it: reopening the study with a different
-definition (as :meth:`differences` judges) is refused.
+:data:`OBJECTIVE_ATTR` when the study is opened with it (by :func:`~nas.study.open_study` in
+the transaction that creates the study): reopening the study with a different definition (as
+:meth:`differences` judges) is refused.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ __all__ = [
     "OBJECTIVE_ATTR",
     "OBJECTIVE_TYPES",
     "ObjectiveType",
+    "check_pinned",
     "objective_from_definition",
     "parse_typed_objective",
     "pin_objective",
@@ -127,16 +131,26 @@ def pin_objective(study: Study, objective: Any, *, write: bool = True) -> None:
         if write:
             study.set_user_attr(OBJECTIVE_ATTR, objective.definition())
         return
+    check_pinned(stored, objective, study_name=study.name, seed=study.seed)
+
+
+def check_pinned(stored: Mapping[str, Any], objective: Any, *, study_name: str, seed: int) -> None:
+    """Check ``objective`` against the definition a study holds (:func:`stored_definition`).
+
+    Raises:
+        IncompatibleStudyError: another type, or a definition that differs in what the
+            study's trials depend on (the objective's ``differences``).
+    """
     mine = objective.definition()["type"]
     if stored.get("type") != mine:
         raise IncompatibleStudyError(
-            f"study {study.name!r} was run with a {stored.get('type')} objective, not {mine}; "
-            f"use a new study name, or `nas delete {study.name}`"
+            f"study {study_name!r} was run with a {stored.get('type')} objective, not {mine}; "
+            f"use a new study name, or `nas delete {study_name}`"
         )
-    changed = objective.differences(stored, study.seed)
+    changed = objective.differences(stored, seed)
     if changed:
         raise IncompatibleStudyError(
-            f"study {study.name!r} was run with another {mine} objective (differs in "
+            f"study {study_name!r} was run with another {mine} objective (differs in "
             f"{', '.join(changed)}); its trials were measured with that one. Use a new "
-            f"study name, or `nas delete {study.name}`"
+            f"study name, or `nas delete {study_name}`"
         )

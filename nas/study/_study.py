@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Container, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,13 +22,27 @@ from nas.searchers import create_searcher
 from nas.space import SearchSpace
 from nas.storage import RDBStorage, get_storage
 from nas.study._constraints import Constraints, ConstraintsFunc, parse_constraints
+from nas.study._values import (
+    check_max_restarts,
+    check_n_trials,
+    check_searcher_options,
+    check_seed,
+    check_study_name,
+    check_timeout,
+)
 
 if TYPE_CHECKING:
     from nas.searchers import Searcher
-    from nas.study._config import StudyConfig
     from nas.study._trial import Trial
 
-__all__ = ["Study", "create_study", "delete_study", "load_study"]
+__all__ = [
+    "Study",
+    "StudyDefinition",
+    "create_study",
+    "delete_study",
+    "load_study",
+    "open_or_create",
+]
 
 DEFAULT_STORAGE = "sqlite:///nas.db"
 
@@ -87,16 +102,29 @@ class Study:
         proposed again, whatever the searcher.
         """
         if self._searcher is None:
-            searcher = create_searcher(
-                self.searcher_name, self.space, self.objectives, self.seed, self.searcher_options
+            self._adopt_searcher(
+                create_searcher(
+                    self.searcher_name,
+                    self.space,
+                    self.objectives,
+                    self.seed,
+                    self.searcher_options,
+                )
             )
-            searcher.set_constraints(self.constraints)
-            if self.space.equivalence is not None:
-                from nas.searchers._unique import UniqueProposals
-
-                searcher = UniqueProposals(searcher)
-            self._searcher = searcher
+        assert self._searcher is not None
         return self._searcher
+
+    def _adopt_searcher(self, searcher: Searcher) -> None:
+        """Use ``searcher`` -- built for this study's definition (space, objectives, seed,
+        options), e.g. while it was validated at creation -- instead of building another; set
+        :attr:`constraints` first. It gets the constraints and, in a space with an
+        equivalence, the :class:`~nas.searchers.UniqueProposals` guard."""
+        searcher.set_constraints(self.constraints)
+        if self.space.equivalence is not None:
+            from nas.searchers._unique import UniqueProposals
+
+            searcher = UniqueProposals(searcher)
+        self._searcher = searcher
 
     @property
     def user_attrs(self) -> dict[str, Any]:
@@ -311,21 +339,38 @@ class Study:
         stored with it; a constraints callable that raises marks the trial FAILED.
 
         Raises:
-            StudyConfigError: the study's constraints are a callable that cannot be imported
+            StudyConfigError: ``n_trials`` is not ``None`` or an int ``>= 0``, ``timeout`` not
+                ``None`` or a number ``> 0``, ``max_restarts`` not an int ``>= 0`` (nothing
+                runs); or the study's constraints are a callable that cannot be imported
                 in this process and was not given (``create_study(..., constraints=f)``).
             KeyboardInterrupt: re-raised after the running trial was put back as WAITING (it is
                 re-run, with the same params, on resume).
         """
+        self._optimize(
+            objective,
+            check_n_trials(n_trials),
+            check_timeout(timeout),
+            callbacks=callbacks,
+            heartbeat_interval=heartbeat_interval,
+            heartbeat_grace=heartbeat_grace,
+            max_restarts=check_max_restarts(max_restarts),
+        )
+
+    def _optimize(
+        self,
+        objective: ObjectiveFunc,
+        n_trials: int | None,
+        timeout: float | None,
+        *,
+        callbacks: Sequence[Callback] = (),
+        heartbeat_interval: float | None = None,
+        heartbeat_grace: float | None = None,
+        max_restarts: int = 3,
+    ) -> None:
+        """:meth:`optimize` with ``n_trials``, ``timeout`` and ``max_restarts`` already
+        validated (by :meth:`optimize`, or once by :func:`~nas.study.open_study`)."""
         from nas.study._optimize import run_worker
 
-        if n_trials is not None and (
-            isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0
-        ):
-            raise ValueError(f"n_trials must be a non-negative int or None, got {n_trials!r}")
-        if timeout is not None and not timeout > 0:
-            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
-        if isinstance(max_restarts, bool) or not isinstance(max_restarts, int) or max_restarts < 0:
-            raise ValueError(f"max_restarts must be a non-negative int, got {max_restarts!r}")
         if self.constraints is not None and self.constraints.is_callable:
             self.constraints.resolve()  # a callable that cannot be imported: say so now
         prepare = getattr(objective, "prepare", None)
@@ -446,122 +491,124 @@ def create_study(
         IncompatibleStudyError: it exists with another definition.
         SpaceError, StudyConfigError, UnknownSearcherError, SearcherConfigError: bad input.
     """
-    if not isinstance(name, str) or not name.strip():
-        raise StudyConfigError(f"study name must be a non-empty string, got {name!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
-        raise StudyConfigError(f"seed must be an int in [0, 2**63), got {seed!r}")
+    name = check_study_name(name, "name")
+    seed = check_seed(seed, "seed")
+    options = check_searcher_options(searcher_options, "searcher_options")
     space_obj = _as_space(space)
     try:
         objs = parse_objectives(objectives)
     except ValueError as e:
         raise StudyConfigError(str(e)) from e
-    options = dict(searcher_options or {})
-    # Building the searcher validates its name and options before anything is written.
-    create_searcher(searcher, space_obj, objs, seed, options)
-    searcher_cfg = {"name": searcher, "options": options}
-    try:
-        json.dumps(searcher_cfg, allow_nan=False)
-    except (TypeError, ValueError) as e:
-        raise StudyConfigError(f"searcher options must be JSON-serialisable: {e}") from e
-    cons = parse_constraints(constraints)
-    store = get_storage(storage)
+    definition = StudyDefinition(
+        name, space_obj, objs, searcher, options, seed, parse_constraints(constraints)
+    )
+    # Building the searcher validates its name and options before anything is written; the
+    # study then uses this one.
+    built = definition.build_searcher()
+    study, _ = open_or_create(
+        get_storage(storage), definition, built, load_if_exists=load_if_exists
+    )
+    return study
+
+
+@dataclass(frozen=True)
+class StudyDefinition:
+    """What defines a study -- name, space, objectives, searcher, seed, constraints -- every
+    part already validated (by :func:`create_study`, or by the study file's loader); reopening
+    a study with another definition is refused."""
+
+    name: str
+    space: SearchSpace
+    objectives: tuple[Objective, ...]
+    searcher: str
+    searcher_options: dict[str, Any]
+    seed: int
+    constraints: Constraints | None
+
+    @property
+    def searcher_config(self) -> dict[str, Any]:
+        """The searcher as stored: ``{"name": ..., "options": {...}}``."""
+        return {"name": self.searcher, "options": self.searcher_options}
+
+    def build_searcher(self) -> Searcher:
+        """The study's searcher, built for this definition.
+
+        Raises:
+            UnknownSearcherError, SearcherConfigError: bad name or options.
+        """
+        return create_searcher(
+            self.searcher, self.space, self.objectives, self.seed, self.searcher_options
+        )
+
+
+def open_or_create(
+    store: RDBStorage,
+    definition: StudyDefinition,
+    searcher: Searcher,
+    *,
+    load_if_exists: bool,
+    user_attrs: Mapping[str, Any] | None = None,
+) -> tuple[Study, bool]:
+    """The study of ``definition`` in ``store``: created -- its row and ``user_attrs`` in one
+    transaction -- or, with ``load_if_exists``, reopened when it exists with the same
+    definition. Nothing is validated again here: ``definition`` is.
+
+    Args:
+        searcher: built for ``definition`` (:meth:`StudyDefinition.build_searcher`); the
+            returned study uses it instead of building another.
+        user_attrs: the new study's initial user attributes (left alone when it is reopened).
+
+    Returns:
+        ``(study, created)``; ``created`` is False when an existing study was reopened.
+
+    Raises:
+        DuplicatedStudyError: the name exists and ``load_if_exists`` is False.
+        IncompatibleStudyError: it exists with another definition (the differences listed).
+    """
+    d = definition
+    cons = d.constraints
+
+    def adopt(study: Study) -> Study:
+        if cons is not None:
+            study.constraints = cons  # the caller's callable, if any
+        study._adopt_searcher(searcher)
+        return study
 
     def reopen(study_id: int) -> Study:
         study = Study(store, study_id)
-        diffs = _definition_diff(name, study, space_obj, objs, searcher_cfg, seed, cons)
+        diffs = _definition_diff(
+            d.name, study, d.space, d.objectives, d.searcher_config, d.seed, cons
+        )
         if diffs:
             raise IncompatibleStudyError(
-                f"study {name!r} already exists in {store.url} with another definition: "
+                f"study {d.name!r} already exists in {store.url} with another definition: "
                 + "; ".join(diffs)
                 + ". Use a new study name, or delete the old one with "
-                f"`nas delete {name} --storage {store.url}`"
+                f"`nas delete {d.name} --storage {store.url}`"
             )
-        if cons is not None:
-            study.constraints = cons  # the caller's callable, if any
-        return study
+        return adopt(study)
 
     if load_if_exists:
         try:
-            return reopen(store.get_study_id(name))
+            return reopen(store.get_study_id(d.name)), False
         except StudyNotFoundError:
             pass
     try:
         study_id = store.create_study(
-            name,
-            objs,
-            space_obj.to_dict(),
-            searcher_cfg,
-            seed,
+            d.name,
+            d.objectives,
+            d.space.to_dict(),
+            d.searcher_config,
+            d.seed,
+            user_attrs=user_attrs,
             constraints=None if cons is None else cons.to_json(),
         )
     except DuplicatedStudyError:
         if not load_if_exists:
             raise
         # Another worker created it between our lookup and our insert: open theirs.
-        return reopen(store.get_study_id(name))
-    study = Study(store, study_id)
-    study.constraints = cons  # the caller's callable, if any
-    return study
-
-
-def create_study_from_config(
-    cfg: StudyConfig,
-    *,
-    storage: str | RDBStorage | None = None,
-    seed: int | None = None,
-    n_trials: int | None = None,
-    timeout: float | None = None,
-    record: bool = True,
-) -> Study:
-    """Create (or reopen) the study a validated study file defines.
-
-    With ``record``, also store how to run it as the study attribute ``nas.run`` (the
-    objective spec -- ``{"type": T}`` for a typed objective, whose definition is pinned in the
-    study (:func:`~nas.study.pin_objective`) --, the total, the timeout and the file), so that
-    ``nas worker NAME`` can join the study without the file.
-
-    Args:
-        cfg: from :func:`~nas.study.load_study_config`.
-        storage: overrides ``cfg.storage`` (else :data:`DEFAULT_STORAGE`).
-        seed / n_trials / timeout: override the file's values.
-        record: write the ``nas.run`` attribute and pin a typed objective.
-
-    Raises:
-        IncompatibleStudyError: the study exists with another definition or another typed
-            objective (and the errors of :func:`create_study`).
-    """
-    from nas.study._config import RUN_ATTR
-    from nas.study._objectives import pin_objective
-
-    study = create_study(
-        cfg.name,
-        cfg.space,
-        cfg.objectives,
-        searcher=cfg.searcher,
-        searcher_options=cfg.searcher_options,
-        storage=storage or cfg.storage or DEFAULT_STORAGE,
-        seed=cfg.seed if seed is None else seed,
-        load_if_exists=True,
-        constraints=cfg.constraints,
-    )
-    typed = not isinstance(cfg.objective, str)
-    if typed:
-        pin_objective(study, cfg.objective, write=record)
-    if record:
-        spec: Any = cfg.objective
-        if typed:
-            spec = {"type": cfg.objective.definition()["type"]}  # type: ignore[union-attr]
-        source = Path(cfg.source)
-        study.set_user_attr(
-            RUN_ATTR,
-            {
-                "objective": spec,
-                "n_trials": cfg.n_trials if n_trials is None else n_trials,
-                "timeout": cfg.timeout if timeout is None else timeout,
-                "file": str(source.resolve()) if source.is_file() else cfg.source,
-            },
-        )
-    return study
+        return reopen(store.get_study_id(d.name)), False
+    return adopt(Study(store, study_id)), True
 
 
 def load_study(name: str, storage: str | RDBStorage = DEFAULT_STORAGE) -> Study:

@@ -19,6 +19,9 @@ analytic costs. This package builds the networks and trains and scores them:
   :class:`FamilyTrainer`, policies in :data:`SPLIT_POLICIES`, :class:`FamilyEvaluator` routing
   each architecture to the leaf that owns it);
 * :class:`SupernetObjective` is the ``supernet`` objective type of study files;
+* the built-in benchmarks of ``nas bench`` (:func:`ranking_bench`, :func:`splits_bench`,
+  :func:`quant_bench`) return :class:`BenchReport` tables; :func:`split_tables` describes a
+  study's split supernet (``nas splits``);
   :func:`load_image_dataset` loads digits (embedded) or CIFAR-10 from a user's directory (never
   downloaded).
 
@@ -54,6 +57,17 @@ if TYPE_CHECKING:
         StageSpec,
         arch_cost,
         quant_cost,
+    )
+    from nas.supernet._bench import (
+        SPLIT_SPACES,
+        BenchReport,
+        check_bench_options,
+        load_bench_ground_truth,
+        quant_bench,
+        ranking_bench,
+        splits_bench,
+        splits_bench_configs,
+        write_bench_json,
     )
     from nas.supernet._config import (
         EvalConfig,
@@ -101,6 +115,7 @@ if TYPE_CHECKING:
         UniformSampler,
         create_sampler,
     )
+    from nas.supernet._split_report import split_tables, split_tree
     from nas.supernet._splits import (
         SPLIT_POLICIES,
         Family,
@@ -121,6 +136,21 @@ if TYPE_CHECKING:
 
 #: Public name -> the module defining it (imported on first access).
 _EXPORTS: dict[str, str] = {
+    **dict.fromkeys(
+        [
+            "SPLIT_SPACES",
+            "BenchReport",
+            "check_bench_options",
+            "load_bench_ground_truth",
+            "quant_bench",
+            "ranking_bench",
+            "splits_bench",
+            "splits_bench_configs",
+            "write_bench_json",
+        ],
+        "nas.supernet._bench",
+    ),
+    **dict.fromkeys(["split_tables", "split_tree"], "nas.supernet._split_report"),
     **dict.fromkeys(
         [
             "ARCH_OPS",
@@ -226,6 +256,17 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "Arch",
+    "BenchReport",
+    "check_bench_options",
+    "load_bench_ground_truth",
+    "quant_bench",
+    "ranking_bench",
+    "SPLIT_SPACES",
+    "split_tables",
+    "split_tree",
+    "splits_bench",
+    "splits_bench_configs",
+    "write_bench_json",
     "arch_cost",
     "ARCH_OPS",
     "ArchCost",

@@ -130,17 +130,24 @@ class SupernetObjective(SupernetDefinition):
         searcher_options: Mapping[str, Any],
         objectives: Sequence[Objective],
         source: str,
+        build: Callable[[SearchSpace], Any] | None = None,
     ) -> tuple[SupernetObjective, SearchSpace]:
         """Fix :attr:`encoding` and return the study's search space.
 
-        ``auto`` becomes ``conditional`` when the searcher takes conditional parameters, else
-        ``flat``; an explicit study ``space`` must be one of the two encodings of the
-        architecture space and decides it.
+        ``auto`` becomes ``conditional`` when the searcher declares it takes conditional
+        parameters (:meth:`~nas.searchers.Searcher.unsupported`), else ``flat``; an explicit study
+        ``space`` must be one of the two encodings of the architecture space and decides it.
+
+        Args:
+            build: builds the study's searcher over the chosen encoding (the study file loader
+                passes one that keeps the searcher for the study); a refusal of its options is
+                left to whoever builds the study.
 
         Raises:
             StudyConfigError: ``space`` is not an encoding of the architecture space, or
                 contradicts ``encoding``.
         """
+        from nas.exceptions import SearcherConfigError
         from nas.searchers import searcher_class
 
         arch = self.space
@@ -161,11 +168,15 @@ class SupernetObjective(SupernetDefinition):
         elif self.encoding != "auto":
             chosen = self.encoding
         else:
-            # The searcher's declared capabilities decide (an unknown name raises here).
+            # The searcher's declared capabilities decide (an unknown name raises here); the
+            # searcher is built once, over the chosen encoding (bad options: reported later).
             refuses = searcher_class(searcher).unsupported(
                 encodings["conditional"], len(objectives)
             )
             chosen = "conditional" if refuses is None else "flat"
+            if build is not None:
+                with contextlib.suppress(SearcherConfigError):
+                    build(encodings[chosen])
         resolved = dataclasses.replace(self, encoding=chosen)
         return resolved, encodings[chosen]
 

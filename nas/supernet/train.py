@@ -3,8 +3,9 @@
     python -m nas.supernet.train STUDY.yaml [--storage URL] [--device cpu|cuda]
     torchrun --nproc_per_node N -m nas.supernet.train STUDY.yaml --storage URL
 
-The study file is read as ``nas run`` reads it (its study is created, or reopened when it
-exists); the supernet is trained and stored in the study's database by
+The study file is opened as ``nas run`` opens it (:func:`nas.study.plan_study`, then
+:meth:`~nas.study.StudyPlan.open` on rank 0 first: its study is created with its run attributes,
+or reopened when it exists); the supernet is trained and stored in the study's database by
 :meth:`~nas.supernet.SupernetObjective.prepare` (resuming from the study's last checkpoint), and
 the command exits. ``nas run STUDY.yaml`` or ``nas worker`` then load the weights and go
 straight to the trials.
@@ -28,7 +29,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from nas.exceptions import NasError
 
@@ -79,33 +80,34 @@ def _env_int(name: str, default: int) -> int:
 def _train(args: argparse.Namespace) -> None:
     import torch
 
-    from nas.study import (
-        DEFAULT_STORAGE,
-        create_study_from_config,
-        load_study_config,
-        resolve_objective,
-    )
+    from nas.study import load_study_config, plan_study
     from nas.supernet._distributed import barrier, is_main_process, main_first
 
     launched = "RANK" in os.environ
     world = _env_int("WORLD_SIZE", 1) if launched else 1
     local_rank = _env_int("LOCAL_RANK", 0)
     cfg = load_study_config(args.file)
-    objective: Any = resolve_objective(cfg.objective, cfg.base_dir)
-    if not callable(getattr(objective, "train_config", None)):  # a typed objective that trains
+    if not callable(getattr(cfg.objective, "train_config", None)):  # a typed objective that trains
         raise NasError(
             f"{args.file}: objective is not a supernet (objective: {{type: supernet}}); "
             "there is nothing to train"
         )
-    device = args.device or objective.device
+    device = args.device or cfg.objective.device  # type: ignore[union-attr]
     try:
         kind = torch.device(device).type
     except (RuntimeError, TypeError):
-        kind = ""  # validate() below names the bad device
+        kind = ""  # the plan below names the bad device
     if world > 1 and kind == "cuda":
         device = f"cuda:{local_rank}"
-    objective = objective.with_device(device)
-    objective.validate()  # the device and the data set, on every process, before any write
+    # Everything checked on every process -- the overrides, the device, the data set -- and the
+    # searcher built, before the process group starts and before anything is written.
+    plan = plan_study(
+        cfg,
+        storage=args.storage,
+        device=None if device == cfg.objective.device else device,  # type: ignore[union-attr]
+        flags=True,
+    )
+    objective = plan.objective
     started = False
     if world > 1:
         import torch.distributed as dist
@@ -123,12 +125,11 @@ def _train(args: argparse.Namespace) -> None:
         started = True
     try:
         is_main = is_main_process()
-        url = args.storage or cfg.storage or DEFAULT_STORAGE
+        url = plan.storage if isinstance(plan.storage, str) else plan.storage.url
 
-        def open_study() -> Any:  # as `nas run FILE` records it, for `nas worker NAME`
-            return create_study_from_config(cfg, storage=url, record=is_main_process())
-
-        study = main_first(open_study)  # rank 0 creates it, the others then open it
+        # Rank 0 creates the study with its run attributes (for `nas worker NAME`), the others
+        # then open it and check the pinned objective.
+        study = main_first(lambda: plan.open(record=is_main_process()).study)
 
         def progress(done: int, total: int, record: Mapping[str, float]) -> None:
             sys.stderr.write(f"epoch {done}/{total}: loss {record['loss']:.4f}\n")
