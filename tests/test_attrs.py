@@ -50,4 +50,4 @@ def test_the_table() -> None:
     assert attrs.is_reserved_study_attr("nas.lease.supernet-training")
     assert attrs.is_reserved_study_attr(attrs.RUN_ATTR)
     assert not attrs.is_reserved_study_attr("my.key")
-    assert attrs.RESERVED_TRIAL_ATTRS == {"arch", "supernet.leaf", "nas.excluded"}
+    assert {"arch", "supernet.leaf", "nas.excluded"} == attrs.RESERVED_TRIAL_ATTRS

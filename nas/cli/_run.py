@@ -254,7 +254,7 @@ def _prepare(opened: OpenedStudy, quiet: bool) -> None:
         opened.prepare(on_epoch=on_epoch, on_wait=on_wait)
     if task is None:
         err.print(f"supernet: trained weights loaded from {study.storage.url}", highlight=False)
-    from nas.supernet._splits import FAMILY_ATTR  # torch-free
+    from nas._attrs import FAMILY_ATTR
 
     tree = study.user_attrs.get(FAMILY_ATTR)
     if tree:

@@ -33,10 +33,11 @@ from pydantic import BaseModel, Field
 from starlette.middleware.gzip import GZipMiddleware
 
 from nas import __version__
+from nas._attrs import EXCLUDED_ATTR, NOTE_ATTR
 from nas._types import FrozenTrial
 from nas.dashboard import _data
 from nas.dashboard._table import FilterError, compile_filter, resolve_field, sort_trials
-from nas.dashboard._view import EXCLUDED_ATTR, NOTE_ATTR, StudyView, Views, is_nas_study
+from nas.dashboard._view import StudyView, Views, is_nas_study
 from nas.exceptions import DuplicatedStudyError, NasError, StudyNotFoundError
 from nas.storage import RDBStorage, get_storage
 

@@ -17,15 +17,14 @@ from typing import Any
 import numpy as np
 
 from nas._archtext import arch_text
-from nas._attrs import ARCH_ATTR, LEASE_PREFIX
+from nas._attrs import ARCH_ATTR, FAMILY_ATTR, LEAF_ATTR, LEASE_PREFIX, NOTE_ATTR
 from nas._types import FrozenTrial, Objective, TrialState
-from nas.dashboard._view import NOTE_ATTR, StudyView, excluded_reason, is_nas_study
+from nas.dashboard._view import StudyView, excluded_reason, is_nas_study
 from nas.exceptions import NasError
 from nas.pareto import pareto_mask
 from nas.space import SearchSpace
 from nas.space._params import CategoricalParam, FixedParam, FloatParam, IntParam
 from nas.storage import ArtifactRecord, StudyRecord, StudySummary
-from nas.supernet._splits import FAMILY_ATTR, LEAF_ATTR
 
 __all__ = [
     "IMPORTANCE_MAX_AGE",

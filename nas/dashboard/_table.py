@@ -32,11 +32,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from nas._archtext import arch_text
-from nas._attrs import ARCH_ATTR
+from nas._attrs import ARCH_ATTR, LEAF_ATTR
 from nas._types import FrozenTrial, Objective
 from nas.dashboard._view import excluded_reason
 from nas.exceptions import NasError
-from nas.supernet._splits import LEAF_ATTR
 
 __all__ = [
     "BUILTIN_FIELDS",

@@ -205,23 +205,11 @@ class MapSearcher(Searcher):
         super().__init__(space, objectives, seed)
         floats: list[Any] = []
         fixed: dict[str, Any] = {}
-        for param in space.params:
-            if param.condition is not None:
-                raise SearcherConfigError(
-                    f"{_OWNER}: parameter {param.name!r} is conditional; MAP fits one "
-                    f"quadratic over a fixed set of continuous inputs, so conditional spaces "
-                    f"are not supported (use 'bayesian', 'evolution' or 'random')"
-                )
-            if param.kind == "float":
-                floats.append(param)
-            elif isinstance(param, FixedParam):
+        for param in space.params:  # float or fixed, unconditioned: the declared capabilities
+            if isinstance(param, FixedParam):
                 fixed[param.name] = param.value
             else:
-                raise SearcherConfigError(
-                    f"{_OWNER}: parameter {param.name!r} is {param.kind}; MAP's quadratic "
-                    f"surrogates and design need continuous (float) parameters only (got "
-                    f"{param.kind} domain {param.describe_domain()})"
-                )
+                floats.append(param)
         if not floats:
             raise SearcherConfigError(
                 f"{_OWNER}: the space has no float parameter, nothing to fit a surrogate on "

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection
 
+from nas._attrs import lease_key
 from nas.storage._core import StorageCore, check_id, check_name, dumps
 from nas.storage._models import StudyUserAttr
 
@@ -54,7 +55,7 @@ class LeasesMixin(StorageCore):
         check_name(owner, "lease owner")
         if not ttl > 0:
             raise ValueError(f"lease ttl must be > 0 seconds, got {ttl!r}")
-        key = f"nas.lease.{name}"
+        key = lease_key(name)
 
         def work(conn: Connection) -> bool:
             self._require_study(conn, study_id, lock=True)
@@ -86,7 +87,7 @@ class LeasesMixin(StorageCore):
             StudyNotFoundError: no such study.
         """
         check_id(study_id, "study_id")
-        key = f"nas.lease.{name}"
+        key = lease_key(name)
 
         def work(conn: Connection) -> bool:
             self._require_study(conn, study_id, lock=True)
@@ -110,7 +111,7 @@ class LeasesMixin(StorageCore):
             StudyNotFoundError: no such study.
         """
         check_id(study_id, "study_id")
-        key = f"nas.lease.{name}"
+        key = lease_key(name)
 
         def work(conn: Connection) -> tuple[str, datetime] | None:
             self._require_study(conn, study_id)

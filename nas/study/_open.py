@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from nas._attrs import RUN_ATTR
 from nas.exceptions import NasError, StudyConfigError
 from nas.storage import RDBStorage, get_storage
 from nas.study._config import StudyConfig, read_study_config, resolve_objective
@@ -68,11 +69,10 @@ __all__ = [
     "stored_objective",
 ]
 
-#: Study user attribute: how the study is run (objective spec -- ``package.module:function``,
-#: or ``{"type": T}`` for a typed objective whose definition is pinned --, total, timeout and
-#: the study file), written with the study by :func:`open_study`, so that ``nas worker NAME``
-#: can join it without the file.
-RUN_ATTR = "nas.run"
+# RUN_ATTR (nas._attrs): how the study is run (objective spec -- ``package.module:function``,
+# or ``{"type": T}`` for a typed objective whose definition is pinned --, total, timeout and the
+# study file), written with the study by :func:`open_study`, so that ``nas worker NAME`` can
+# join it without the file.
 
 
 @dataclass

@@ -193,7 +193,7 @@ def front_table(study: Study, *, along_front: bool = True) -> TableData:
         return TableData(
             ["number", *cols], flat, title=f"Pareto front of {study.name} ({len(front)} trials)"
         )
-    from nas.supernet._splits import FAMILY_ATTR, LEAF_ATTR  # torch-free
+    from nas._attrs import FAMILY_ATTR, LEAF_ATTR
 
     names = [o.name for o in study.objectives]
     same: dict[str, list[int]] = {}

@@ -48,11 +48,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from nas._attrs import ARCH_ATTR
+from nas._attrs import ARCH_ATTR, FAMILY_ATTR, LEAF_ATTR
 from nas.exceptions import NasError, StudyConfigError
 from nas.space import Arch
 from nas.supernet._config import SupernetDefinition, parse_supernet_definition
-from nas.supernet._splits import FAMILY_ATTR, LEAF_ATTR
 from nas.supernet._store import (
     CHECKPOINT_KIND,
     LEASE_NAME,

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from nas._attrs import FAMILY_ATTR
 from nas._tables import TableData
 from nas.exceptions import NasError
-from nas.supernet._splits import FAMILY_ATTR
 
 if TYPE_CHECKING:
     from nas.study import Study
