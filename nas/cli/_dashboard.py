@@ -18,7 +18,9 @@ def dashboard(
     host: Annotated[
         str, typer.Option("--host", help="Address to bind (loopback by default).")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="TCP port.", min=1, max=65535)] = 8080,
+    port: Annotated[
+        int, typer.Option("--port", help="TCP port (0: any free one).", min=0, max=65535)
+    ] = 8080,
     allow_write: Annotated[
         bool,
         typer.Option(
@@ -31,8 +33,11 @@ def dashboard(
     import nas.dashboard
 
     url = storage_url(storage)
-    opened = nas.dashboard.open_served_storage(url, host, port)
+    opened = nas.dashboard.open_served_storage(url)
+    sock = nas.dashboard.bind_address(host, port)
+    port = sock.getsockname()[1]  # the system's pick for --port 0
     mode = "read-write" if allow_write else "read-only"
     where = nas.dashboard.address_url(host, port)
     err.print(f"nas dashboard ({mode}) on {where} for {url} - Ctrl-C to stop", highlight=False)
-    nas.dashboard.serve(opened, host=host, port=port, allow_write=allow_write)
+    with sock:
+        nas.dashboard.serve(opened, host=host, port=port, allow_write=allow_write, sock=sock)

@@ -13,8 +13,11 @@ the server itself reads only those from the database (:mod:`nas.dashboard._view`
 
 from __future__ import annotations
 
+import contextlib
+import socket
+
 from nas.dashboard._app import PLOTLY_URL, create_app
-from nas.dashboard._serve import address_url, open_served_storage
+from nas.dashboard._serve import address_url, bind_address, open_served_storage
 from nas.dashboard._view import EXCLUDED_ATTR, NOTE_ATTR
 from nas.storage import RDBStorage
 
@@ -23,6 +26,7 @@ __all__ = [
     "NOTE_ATTR",
     "PLOTLY_URL",
     "address_url",
+    "bind_address",
     "create_app",
     "open_served_storage",
     "serve",
@@ -36,11 +40,14 @@ def serve(
     port: int = 8080,
     allow_write: bool = False,
     log_level: str = "warning",
+    sock: socket.socket | None = None,
 ) -> None:
     """Run the dashboard until interrupted (blocking).
 
     A server bound to anything but a loopback address accepts any ``Host`` header (the user
-    chose to expose it); on loopback only local names are accepted.
+    chose to expose it); on loopback only local names are accepted. With ``sock`` (a socket
+    already bound to ``host``, e.g. by :func:`bind_address` with port 0) the server accepts on
+    it and does not bind again: no other process can take the port in between.
 
     Raises:
         StorageError / SchemaVersionError: the storage cannot be opened.
@@ -51,4 +58,9 @@ def serve(
     loopback = host in ("127.0.0.1", "localhost", "::1")
     hosts = ("127.0.0.1", "localhost", "::1", "[::1]") if loopback else ("*",)
     app = create_app(storage, allow_write=allow_write, allowed_hosts=hosts)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    if sock is None:
+        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+        return
+    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, access_log=False))
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends it, as uvicorn.run's does
+        server.run(sockets=[sock])

@@ -3,6 +3,7 @@ reaching the server, and a real server process that answers and stops cleanly on
 
 from __future__ import annotations
 
+import re
 import signal
 import socket
 import subprocess
@@ -43,12 +44,6 @@ def no_serving(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, dict[str, Any
     return served
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_missing_database_file_is_one_line_and_creates_nothing(tmp_path, no_serving) -> None:
     missing = tmp_path / "missing.db"
     code, out, err = run_cli("dashboard", "--storage", f"sqlite:///{missing}")
@@ -77,17 +72,19 @@ def test_a_taken_port_is_one_clear_line(small_db, no_serving) -> None:
 
 
 def test_options_reach_the_server(small_db, no_serving) -> None:
-    port = free_port()
-    code, _, err = run_cli("dashboard", "--storage", small_db, "--port", str(port))
-    assert code == 0 and f"read-only) on http://127.0.0.1:{port}/" in err
+    code, _, err = run_cli("dashboard", "--storage", small_db, "--port", "0")
+    assert code == 0, err
+    port = int(re.search(r"read-only\) on http://127\.0\.0\.1:(\d+)/", err).group(1))
+    assert port > 0  # port 0: the system's pick, printed
     (storage, options) = no_serving[0]
     assert storage.url == small_db
+    sock = options.pop("sock")
+    assert isinstance(sock, socket.socket)  # the server gets the socket bound for it
+    assert sock.fileno() == -1  # and the CLI closes it once the server returns
     assert options == {"host": "127.0.0.1", "port": port, "allow_write": False}
-    code, _, err = run_cli(
-        "dashboard", "--storage", small_db, "--port", str(port), "--allow-write"
-    )
+    code, _, err = run_cli("dashboard", "--storage", small_db, "--port", "0", "--allow-write")
     assert code == 0 and "read-write" in err and no_serving[1][1]["allow_write"] is True
-    assert run_cli("dashboard", "--storage", small_db, "--port", "0")[0] == 2  # min=1
+    assert run_cli("dashboard", "--storage", small_db, "--port", "-1")[0] == 2  # min=0
 
 
 @pytest.mark.parametrize(("host", "foreign_ok"), [("127.0.0.1", False), ("0.0.0.0", True)])
@@ -109,13 +106,17 @@ def test_serve_accepts_foreign_hosts_only_off_loopback(small_db, monkeypatch, ho
 
 
 def test_a_real_server_answers_and_stops_on_ctrl_c(small_db) -> None:
-    port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nas", "dashboard", "--storage", small_db, "--port", str(port)],
+        [sys.executable, "-m", "nas", "dashboard", "--storage", small_db, "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    assert proc.stderr is not None
+    # --port 0: the system picks a free port, bound until the server takes it (no race), and
+    # the first line says which.
+    first = proc.stderr.readline()
+    port = int(re.search(r"on http://127\.0\.0\.1:(\d+)/", first).group(1))
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -138,4 +139,4 @@ def test_a_real_server_answers_and_stops_on_ctrl_c(small_db) -> None:
             proc.communicate()
     assert proc.returncode == 0, err
     assert "Traceback" not in err and out == ""
-    assert err.strip().splitlines()[0].startswith("nas dashboard (read-only) on " + base)
+    assert first.startswith("nas dashboard (read-only) on " + base)
