@@ -1,5 +1,7 @@
-"""``nas bench ranking|splits|quant``: the built-in benchmarks of :mod:`nas.supernet._bench`,
-under a progress bar; their reports rendered as tables, lines and ``--json``."""
+"""``nas bench ranking|splits|quant``: the built-in benchmarks of :mod:`nas.supernet`
+(:func:`~nas.supernet.ranking_bench`, :func:`~nas.supernet.splits_bench`,
+:func:`~nas.supernet.quant_bench`) under a progress bar; their reports rendered as tables,
+lines and ``--json``."""
 
 from __future__ import annotations
 
@@ -10,10 +12,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from nas.cli._app import Format, app, emit, err, out
-from nas.supernet._bench import SPLIT_SPACES  # torch-free
+from nas.supernet import SPLIT_SPACES  # torch-free
 
 if TYPE_CHECKING:
-    from nas.supernet._bench import BenchReport
+    from nas.supernet import BenchReport
 
 __all__ = ["bench_app"]
 
@@ -54,7 +56,7 @@ DeviceOpt = Annotated[
 
 
 def _show(report: BenchReport, json_out: Path | None) -> None:
-    from nas.supernet._bench import write_bench_json
+    from nas.supernet import write_bench_json
 
     for table in report.tables:
         emit(table, Format.table)
@@ -104,7 +106,7 @@ def bench_ranking(
     after batch-norm recalibration, and compares with the stand-alone accuracies: over all
     architectures and within FLOPs bins.
     """
-    from nas.supernet._bench import load_bench_ground_truth, ranking_bench
+    from nas.supernet import load_bench_ground_truth, ranking_bench
 
     gt = load_bench_ground_truth(ground_truth, device, json_out)
     bar, progress = _progress("training supernets")
@@ -167,7 +169,7 @@ def bench_splits(
     same seeds (the same initial weights and data order up to the first split) and the same
     path sampler inside each leaf; every architecture is scored by the leaf that owns it.
     """
-    from nas.supernet._bench import load_bench_ground_truth, splits_bench, splits_bench_configs
+    from nas.supernet import load_bench_ground_truth, splits_bench, splits_bench_configs
 
     path = ground_truth or SPLIT_SPACES[space.value]
     gt = load_bench_ground_truth(path, device, json_out)
@@ -222,7 +224,7 @@ def bench_quant(
     uniform setting (bits 2/4/8 x sym/asym x per-channel/per-tensor), same epochs each; the
     accuracy gap per setting, the 2-bit ablations (no WDR, no progressive guidance), CQAP's
     held-out Kendall tau and Pearson on mixed settings, and the training cost."""
-    from nas.supernet._bench import check_bench_options, quant_bench
+    from nas.supernet import check_bench_options, quant_bench
 
     check_bench_options(device, json_out)
     bar, progress = _progress("training models")

@@ -1,5 +1,6 @@
 """Read-only queries: ``nas studies``, ``nas trials``, ``nas pareto``, ``nas splits``; tables
-assembled by :mod:`nas.study._report` and :mod:`nas.supernet._split_report`."""
+assembled by the library (:func:`nas.study.trials_table`, :func:`nas.study.front_table`,
+:func:`nas.supernet.split_tables`, ...)."""
 
 from __future__ import annotations
 
@@ -19,10 +20,10 @@ from nas.cli._app import (
     err,
     storage_url,
 )
-from nas.study import load_study
-from nas.study._report import (
+from nas.study import (
     front_records,
     front_table,
+    load_study,
     studies_table,
     trial_record,
     trials_table,
@@ -86,7 +87,7 @@ def splits(
 ) -> None:
     """Show how a NAS study's supernet was split into sub-supernets (train.splits): every split
     with its groups, and for gradient matching each scored slot's cut score and distances."""
-    from nas.supernet._split_report import split_tables, split_tree  # torch-free
+    from nas.supernet import split_tables, split_tree  # torch-free
 
     study = load_study(name, storage_url(storage))
     if fmt is Format.json:

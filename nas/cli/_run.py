@@ -12,9 +12,15 @@ import typer
 
 from nas._types import FrozenTrial, TrialState
 from nas.cli._app import Format, StorageOpt, app, emit, err, out
-from nas.study import OpenedStudy, Study, open_study
-from nas.study._local import run_local_workers
-from nas.study._report import front_table, status_line, summary_line
+from nas.study import (
+    OpenedStudy,
+    Study,
+    front_table,
+    open_study,
+    run_local_workers,
+    status_line,
+    summary_line,
+)
 
 __all__ = ["run", "worker"]
 
@@ -179,7 +185,7 @@ def _trials_progress() -> Any:
 
 
 def _run_local(opened: OpenedStudy, workers: int, quiet: bool) -> None:
-    """:func:`~nas.study._local.run_local_workers` under one progress bar (none if quiet)."""
+    """:func:`~nas.study.run_local_workers` under one progress bar (none if quiet)."""
     if quiet:
         run_local_workers(opened, workers)
         return

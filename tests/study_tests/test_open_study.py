@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 import nas
 from nas.exceptions import IncompatibleStudyError, StorageError, StudyConfigError
-from nas.searchers import _registry
+from nas.searchers import Searcher, _registry
 from nas.storage import RDBStorage
 from nas.study import (
     OBJECTIVE_ATTR,
@@ -21,7 +21,9 @@ from nas.study import (
     load_study_config,
     open_study,
     plan_study,
+    run_local_workers,
     stored_objective,
+    worker_command,
 )
 from nas.testing.cli import run_cli
 
@@ -79,17 +81,19 @@ def _no_study(url: str, db: Path | None = None) -> bool:
 
 @pytest.fixture
 def builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every searcher construction, by name."""
+    """Every construction of a registered searcher, by its registered name (wrappers such as
+    UniqueProposals, and the registry itself, left alone)."""
     _registry._load_builtins()
+    names = {cls: name for name, cls in _registry._REGISTRY.items()}
     made: list[str] = []
-    for name, cls in list(_registry._REGISTRY.items()):
+    original = Searcher.__init__
 
-        class Counted(cls):  # type: ignore[valid-type,misc]  # same declared capabilities
-            def __init__(self, *args: Any, _name: str = name, **kw: Any) -> None:
-                made.append(_name)
-                super().__init__(*args, **kw)
+    def counted(self: Searcher, *args: Any, **kwargs: Any) -> None:
+        if type(self) in names:
+            made.append(names[type(self)])
+        original(self, *args, **kwargs)
 
-        monkeypatch.setitem(_registry._REGISTRY, name, Counted)
+    monkeypatch.setattr(Searcher, "__init__", counted)
     return made
 
 
@@ -120,7 +124,7 @@ def test_a_study_file_opens_ready_to_run(tmp_path: Path, storage_url: str) -> No
 
 
 def test_the_study_row_and_its_run_attributes_are_one_transaction(
-    tmp_path: Path, storage_url: str
+    tmp_path: Path, storage_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A failure writing the attributes leaves no study behind: they are written in the
     transaction that inserts the study, not after it (a crash in between used to leave a
@@ -146,17 +150,14 @@ def test_the_study_row_and_its_run_attributes_are_one_transaction(
         writes.append(key)
         original(self, study_id, key, value)
 
-    RDBStorage.set_study_user_attr = spy  # type: ignore[method-assign]
-    try:
-        study = create_study_from_config(load_study_config(path), storage=storage_url)
-        assert writes == [] and study.user_attrs[RUN_ATTR]["n_trials"] == 4
-        # ... and none when reopening with the same values (only a changed total is written).
-        open_study(path, storage=storage_url)
-        assert writes == []
-        open_study(path, storage=storage_url, n_trials=9)
-        assert writes == [RUN_ATTR]
-    finally:
-        RDBStorage.set_study_user_attr = original  # type: ignore[method-assign]
+    monkeypatch.setattr(RDBStorage, "set_study_user_attr", spy)
+    study = create_study_from_config(load_study_config(path), storage=storage_url)
+    assert writes == [] and study.user_attrs[RUN_ATTR]["n_trials"] == 4
+    # ... and none when reopening with the same values (only a changed total is written).
+    open_study(path, storage=storage_url)
+    assert writes == []
+    open_study(path, storage=storage_url, n_trials=9)
+    assert writes == [RUN_ATTR]
 
 
 def test_a_study_opened_by_name_runs_what_the_file_recorded(tmp_path: Path) -> None:
@@ -255,6 +256,30 @@ def test_bad_values_on_the_command_line_are_one_line_exit_2_and_no_study(
     assert err.startswith(f"error: {message}"), err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert _no_study("sqlite:///nas.db", workdir / "nas.db")
+
+
+FILE_BAD = [
+    ("timeout: 0", "f.yaml: timeout: must be a positive number of seconds"),
+    ("timeout: -5", "f.yaml: timeout: must be a positive number of seconds"),
+    ("n_trials: -1", "f.yaml: n_trials: must be a non-negative integer"),
+    ("seed: -1", "f.yaml: seed: must be an integer in [0, 2**63), got -1"),
+    ("seed: abc", "f.yaml: seed: must be an integer in [0, 2**63), got 'abc'"),
+    ("storage: nas.db", "f.yaml: storage: must be a database URL"),
+    ("searcher: {name: random, options: {x: .nan}}", "f.yaml: searcher.options: must be JSON"),
+]
+
+
+@pytest.mark.parametrize(("line", "message"), FILE_BAD, ids=[line for line, _ in FILE_BAD])
+def test_bad_values_in_a_study_file_are_one_line_exit_2_and_no_study(
+    workdir: Path, line: str, message: str
+) -> None:
+    key = line.split(":")[0]
+    kept = [x for x in STUDY.splitlines() if not x.startswith(f"{key}:")]
+    (workdir / "f.yaml").write_text("\n".join([*kept, line]) + "\n")
+    code, _, err = run_cli("run", "f.yaml")
+    assert code == 2 and err.startswith(f"error: {message}"), err
+    assert err.count("\n") == 1
+    assert not (workdir / "nas.db").exists()
 
 
 def test_timeout_zero_used_to_crash_after_creating_the_study(workdir: Path) -> None:
@@ -370,3 +395,20 @@ def test_targets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         open_study("missing", storage=url)  # anything else is a name
     with pytest.raises(StudyConfigError, match="a study file or a study name is needed"):
         open_study(3, storage=url)  # type: ignore[arg-type]
+
+
+def test_local_workers_join_with_what_the_study_was_opened_with(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/nas.db"
+    path = _file(tmp_path)
+    opened = open_study(path, storage=url, n_trials=5, timeout=90.0, max_restarts=1)
+    args = worker_command(opened)
+    assert args[3:6] == ["worker", str(path), "--storage"] and url in args
+    assert args[args.index("--n-trials") + 1] == "5"
+    assert args[args.index("--timeout") + 1] == "90.0"
+    assert args[args.index("--max-restarts") + 1] == "1"
+    assert "--device" not in args
+    assert worker_command(open_study("s", storage=url))[4] == "s"  # opened by name
+    with pytest.raises(StudyConfigError, match="workers: must be an integer >= 1, got 0"):
+        run_local_workers(opened, 0)
+    run_local_workers(opened, 2)
+    assert [t.number for t in opened.study.trials] == [0, 1, 2, 3, 4]
