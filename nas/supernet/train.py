@@ -176,4 +176,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    status = main()
+    # Everything is written and committed by now; leave without the interpreter's teardown,
+    # where gloo's background threads can still abort a process that has just destroyed its
+    # group ("terminate called without an active exception", seen under load).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
