@@ -123,17 +123,7 @@ def _runs(
     arguments) on seeds ``0..seeds-1``."""
     from nas.supernet._ranking import run_ranking
 
-    total = len(runs) * seeds
-    done = 0
-
-    def one_seed() -> None:
-        nonlocal done
-        done += 1
-        if progress is not None:
-            progress(done, total)
-
-    if progress is not None:
-        progress(0, total)
+    one_seed = _job_counter(progress, len(runs) * seeds)
     return [
         run_ranking(
             gt,
@@ -389,17 +379,7 @@ def quant_bench(
     """
     from nas.supernet._quant_bench import UNIFORM_SETTINGS, run_quant_bench
 
-    total = seeds * (4 + len(UNIFORM_SETTINGS))
-    done = 0
-
-    def one_job() -> None:
-        nonlocal done
-        done += 1
-        if progress is not None:
-            progress(done, total)
-
-    if progress is not None:
-        progress(0, total)
+    one_job = _job_counter(progress, seeds * (4 + len(UNIFORM_SETTINGS)))
     result = run_quant_bench(
         list(range(seeds)),
         epochs,
@@ -439,3 +419,19 @@ def quant_bench(
         f"{statistics.fmean(cost['static_seconds']):.1f} s"
     )
     return BenchReport([TableData(columns, rows, title=title)], lines, result)
+
+
+def _job_counter(progress: Progress | None, total: int) -> Callable[[], None]:
+    """Report ``(0, total)`` to ``progress`` now and return the callback that reports one
+    more finished job each time it is called (a no-op without ``progress``)."""
+    done = 0
+    if progress is not None:
+        progress(0, total)
+
+    def one_job() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(done, total)
+
+    return one_job
