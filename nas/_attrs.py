@@ -12,6 +12,8 @@ Study attributes:
 * :data:`OBJECTIVE_ATTR` (``nas.objective``) -- the pinned definition of a typed objective
   (e.g. a supernet); :data:`LEGACY_OBJECTIVE_ATTRS` maps the keys earlier versions wrote to
   the objective type they held;
+* :data:`PRUNER_ATTR` (``nas.pruner``) -- the study's pruner, ``{"name": ..., "options": {...}}``
+  (:mod:`nas.pruners`), written with the study;
 * :data:`NOTE_ATTR` (``nas.note``) -- the dashboard's free-text note on the study;
 * :data:`FAMILY_ATTR` (``supernet.family``) -- the record of a supernet split into a family;
 * ``nas.lease.<name>`` (:func:`lease_key`, prefix :data:`LEASE_PREFIX`) -- a lease held by one
@@ -39,6 +41,7 @@ __all__ = [
     "OBJECTIVE_ATTR",
     "RESERVED_STUDY_ATTRS",
     "RESERVED_TRIAL_ATTRS",
+    "PRUNER_ATTR",
     "RUN_ATTR",
     "SUPERNET_LEASE",
     "is_reserved_study_attr",
@@ -49,6 +52,7 @@ RUN_ATTR: Final = "nas.run"
 OBJECTIVE_ATTR: Final = "nas.objective"
 LEGACY_OBJECTIVE_ATTRS: Final = {"nas.supernet": "supernet"}
 NOTE_ATTR: Final = "nas.note"
+PRUNER_ATTR: Final = "nas.pruner"
 FAMILY_ATTR: Final = "supernet.family"
 LEASE_PREFIX: Final = "nas.lease."
 SUPERNET_LEASE: Final = "supernet-training"
@@ -59,7 +63,7 @@ EXCLUDED_ATTR: Final = "nas.excluded"
 
 #: Study attribute keys ``nas`` writes itself (leases: :func:`is_reserved_study_attr`).
 RESERVED_STUDY_ATTRS: Final = frozenset(
-    {RUN_ATTR, OBJECTIVE_ATTR, NOTE_ATTR, FAMILY_ATTR, *LEGACY_OBJECTIVE_ATTRS}
+    {RUN_ATTR, OBJECTIVE_ATTR, PRUNER_ATTR, NOTE_ATTR, FAMILY_ATTR, *LEGACY_OBJECTIVE_ATTRS}
 )
 #: Trial attribute keys ``nas`` writes itself.
 RESERVED_TRIAL_ATTRS: Final = frozenset({ARCH_ATTR, LEAF_ATTR, EXCLUDED_ATTR})

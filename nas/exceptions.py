@@ -13,6 +13,7 @@ __all__ = [
     "DuplicatedStudyError",
     "IncompatibleStudyError",
     "NasError",
+    "PrunerConfigError",
     "SchemaVersionError",
     "SearcherConfigError",
     "SpaceError",
@@ -47,6 +48,12 @@ class UnknownSearcherError(NasError, ValueError):
 
 class SearcherConfigError(NasError, ValueError):
     """Options given to a searcher are unknown or out of range."""
+
+
+class PrunerConfigError(StudyConfigError):
+    """A pruner name is not registered (the valid names are listed), or its options are
+    unknown, out of range, or do not fit the study (e.g. a single-objective pruner in a
+    multi-objective study without ``objective``)."""
 
 
 class StorageError(NasError):
