@@ -10,6 +10,7 @@ from nas.cli._app import app, main
 
 # isort: off
 from nas.cli import _run  # noqa: F401  run, worker
+from nas.cli import _asktell  # noqa: F401  ask, report, tell
 from nas.cli import _query  # noqa: F401  studies, trials, pareto, splits
 from nas.cli import _manage  # noqa: F401  export, delete
 from nas.cli import _dashboard  # noqa: F401  dashboard

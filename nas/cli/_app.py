@@ -2,10 +2,11 @@
 the console entry point.
 
 Commands live in one module per group of verbs -- :mod:`nas.cli._run` (run, worker),
-:mod:`nas.cli._query` (studies, trials, pareto, splits), :mod:`nas.cli._manage` (export,
-delete), :mod:`nas.cli._dashboard`, :mod:`nas.cli._db`, :mod:`nas.cli._bench` -- registered in
-that order by :mod:`nas.cli`. Each command parses its options, calls a public function of the
-library and renders what it returns: no business logic here. Heavy libraries (torch, plotly,
+:mod:`nas.cli._asktell` (ask, report, tell), :mod:`nas.cli._query` (studies, trials, pareto,
+splits), :mod:`nas.cli._manage` (export, delete), :mod:`nas.cli._dashboard`,
+:mod:`nas.cli._db`, :mod:`nas.cli._bench` -- registered in that order by :mod:`nas.cli`.
+Each command parses its options, calls a public function of the library and renders what it
+returns: no business logic here. Heavy libraries (torch, plotly,
 fastapi) are imported inside the commands that need them, so ``nas --help`` stays fast.
 """
 

@@ -451,6 +451,31 @@ class TrialsMixin(StorageCore):
 
         return self._write(f"claim_waiting_trial(study {study_id})", work)
 
+    def claim_trial(self, trial_id: int, worker_id: str) -> FrozenTrial | None:
+        """Atomically move the WAITING trial ``trial_id`` to RUNNING for ``worker_id`` (e.g. to
+        record a result told for a trial that was given back meanwhile).
+
+        Returns:
+            The claimed trial, or ``None`` when it is not WAITING (claimed by someone else,
+            RUNNING or finished).
+
+        Raises:
+            TrialNotFoundError: no such trial.
+        """
+        check_id(trial_id, "trial_id")
+        check_name(worker_id, "worker_id", _MAX_WORKER_ID_LENGTH)
+
+        def work(conn: Connection) -> FrozenTrial | None:
+            result = conn.execute(
+                CLAIM_TRIAL, {"tid": trial_id, "p_worker": worker_id, "p_now": self._now()}
+            )
+            if result.rowcount != 1:
+                self._require_trial(conn, trial_id)
+                return None
+            return self._load_trial(conn, trial_id)
+
+        return self._write(f"claim_trial({trial_id})", work)
+
     def running_trials(self, study_id: int) -> list[tuple[int, str | None, datetime | None]]:
         """``(trial_id, worker_id, heartbeat_at)`` of every RUNNING trial, by number.
 

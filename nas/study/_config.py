@@ -14,6 +14,8 @@ Format (keys are part of the public contract)::
                                           # returns; or package.module:function (a callable
                                           # returning floats, <= 0 satisfied)
     searcher: {name: evolution, options: {population_size: 16}}   # or just: searcher: random
+    pruner: {name: median, options: {n_startup_trials: 5}}        # optional (nas.pruners);
+                                          # or just: pruner: median
     n_trials: 60                          # TOTAL trials of the study
     seed: 0
     storage: sqlite:///nas.db             # optional
@@ -61,6 +63,7 @@ _KEYS = {
     "timeout",
     "plot",
     "constraints",
+    "pruner",
 }
 _REQUIRED = ("name", "objective", "objectives")
 
@@ -87,6 +90,8 @@ class StudyConfig:
     timeout: float | None = None
     plot: Path | None = None
     constraints: Constraints | None = None
+    #: ``{"name": ..., "options": {...}}``, checked against the objectives; ``None``: none.
+    pruner: dict[str, Any] | None = None
     source: str = "<dict>"
     base_dir: Path = field(default_factory=Path.cwd)
     #: The searcher built while the file was read -- to choose a typed objective's encoding
@@ -234,6 +239,8 @@ def study_config_from_dict(
         except StudyConfigError as e:
             raise StudyConfigError(f"{source}: {e}") from None
 
+    pruner = _parse_pruner(data.get("pruner"), source, objectives, seed)
+
     return StudyConfig(
         name=data["name"],
         space=space,
@@ -247,6 +254,7 @@ def study_config_from_dict(
         timeout=data.get("timeout"),
         plot=None if plot is None else Path(plot).expanduser(),
         constraints=constraints,
+        pruner=pruner,
         source=source,
         base_dir=base,
         searcher_instance=instance,
@@ -281,6 +289,28 @@ def _parse_constraints(value: Any, source: str, base: Path) -> Constraints | Non
             f"must be a mapping metric -> {{max: x}} / {{min: y}}, got {value!r}",
         )
     return parse_constraints(value, source=source)
+
+
+def _parse_pruner(
+    value: Any, source: str, objectives: tuple[Objective, ...], seed: Any
+) -> dict[str, Any] | None:
+    """The ``pruner:`` key: a name or ``{name, options}``, built once to check its options
+    against the study's objectives."""
+    from nas.exceptions import PrunerConfigError
+    from nas.pruners import create_pruner, parse_pruner
+
+    try:
+        spec = parse_pruner(value, f"{source}: pruner")
+        if spec is not None:
+            create_pruner(
+                spec["name"], objectives, seed if isinstance(seed, int) else 0, spec["options"]
+            )
+    except PrunerConfigError as e:
+        text = str(e)
+        raise PrunerConfigError(
+            text if text.startswith(source) else f"{source}: pruner: {text}"
+        ) from None
+    return spec
 
 
 def _parse_searcher(value: Any, source: str) -> tuple[str, dict[str, Any]]:

@@ -395,6 +395,7 @@ def _plan_config(cfg: StudyConfig, path: Path | None, o: _Overrides) -> StudyPla
         cfg.searcher_options,
         seed,
         cfg.constraints,
+        cfg.pruner,
     )
     searcher = cfg.searcher_instance
     if searcher is None or cfg.searcher_seed != seed:
@@ -407,7 +408,9 @@ def _plan_config(cfg: StudyConfig, path: Path | None, o: _Overrides) -> StudyPla
         spec = {"type": cfg.objective.definition()["type"]}  # type: ignore[union-attr]
     run = {
         "objective": spec,
-        "n_trials": total,
+        # ``--n-trials 0`` creates the study and runs nothing here: the total it keeps for
+        # `nas worker NAME` and `nas ask` is the file's.
+        "n_trials": cfg.n_trials if o.n_trials == 0 else total,
         "timeout": limit,
         "file": str(file.resolve()) if file.is_file() else cfg.source,
     }

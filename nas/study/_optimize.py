@@ -25,6 +25,7 @@ import threading
 import time
 import traceback
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +44,15 @@ from nas.study._worker import (
 if TYPE_CHECKING:
     from nas.study._study import Callback, ObjectiveFunc, Study
 
-__all__ = ["next_trial", "requeue_dead_trials", "run_worker"]
+__all__ = [
+    "Outcome",
+    "next_trial",
+    "outcome_of_result",
+    "pruned_outcome",
+    "requeue_dead_trials",
+    "run_worker",
+    "store_outcome",
+]
 
 #: Attempts to insert proposals against a fresh history before accepting a stale one.
 MAX_STALE_RETRIES = 5
@@ -197,6 +206,74 @@ def next_trial(
     return None
 
 
+@dataclass
+class Outcome:
+    """How a trial ends: what :func:`store_outcome` writes.
+
+    Attributes:
+        state: COMPLETE, PRUNED or FAILED.
+        values: objective name -> value (every objective for COMPLETE; the last reported
+            values for PRUNED), or ``None``.
+        reason: the failure or pruning reason.
+        metrics, violations, infeasible: as :meth:`RDBStorage.finish_trial` stores them.
+    """
+
+    state: TrialState
+    values: dict[str, float] | None = None
+    reason: str | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    violations: tuple[float, ...] = ()
+    infeasible: str | None = None
+
+
+def outcome_of_result(study: Study, result: Any) -> Outcome:
+    """The outcome of an objective's return value: COMPLETE with its values and metrics, and
+    in a constrained study its constraint values; FAILED with the reason for a value of the
+    wrong shape, a non-finite value, or constraints that could not be evaluated."""
+    values, metrics, reason = normalize_result(result, [o.name for o in study.objectives])
+    if values is None:
+        return Outcome(TrialState.FAILED, reason=reason)
+    if study.constraints is None:
+        return Outcome(TrialState.COMPLETE, values, metrics=metrics)
+    try:
+        violations, infeasible = study.constraints.evaluate({**metrics, **values})
+    except Exception:
+        reason = "evaluating the constraints failed:\n" + traceback.format_exc()
+        return Outcome(TrialState.FAILED, reason=reason)
+    return Outcome(TrialState.COMPLETE, values, None, metrics, violations, infeasible)
+
+
+def store_outcome(
+    study: Study, trial_id: int, worker_id: str | None, outcome: Outcome
+) -> FrozenTrial:
+    """Finish the RUNNING trial ``trial_id`` (owned by ``worker_id`` unless ``None``) with
+    ``outcome``, and remember it in ``study``'s cache.
+
+    Raises:
+        TrialNotRunningError: it is not RUNNING for ``worker_id`` (re-queued meanwhile).
+    """
+    index = {o.name: i for i, o in enumerate(study.objectives)}
+    values = outcome.values
+    finished = study.storage.finish_trial(
+        trial_id,
+        outcome.state,
+        values=None if values is None else {index[k]: v for k, v in values.items()},
+        failure_reason=outcome.reason,
+        worker_id=worker_id,
+        metrics=outcome.metrics,
+        constraint_values=outcome.violations,
+        infeasible_reason=outcome.infeasible,
+    )
+    study._remember(finished)
+    return finished
+
+
+def pruned_outcome(trial: Trial, message: str = "") -> Outcome:
+    """PRUNED with the trial's last reported values and ``message``, else the pruner's reason."""
+    reason = message or trial.prune_reason or "pruned by the objective"
+    return Outcome(TrialState.PRUNED, trial.last_values() or None, reason)
+
+
 def _evaluate(
     study: Study,
     objective: ObjectiveFunc,
@@ -214,50 +291,27 @@ def _evaluate(
             trial is back to WAITING first.
     """
     trial = Trial(study, frozen, worker_id)
-    state, values, reason = TrialState.FAILED, None, None
-    metrics: dict[str, float] = {}
-    violations: tuple[float, ...] = ()
-    infeasible: str | None = None
     heartbeat = Heartbeat(study.storage, frozen.trial_id, worker_id, interval)
     try:
         with heartbeat:
             result = objective(trial)
     except TrialPruned as e:
-        state, reason = TrialState.PRUNED, str(e) or "pruned by the objective"
+        outcome = pruned_outcome(trial, str(e))
     except Exception:
-        reason = traceback.format_exc()
+        outcome = Outcome(TrialState.FAILED, reason=traceback.format_exc())
     except BaseException:
         # KeyboardInterrupt / SystemExit: give the trial back so a resume re-runs it.
         study.storage.requeue_trial(frozen.trial_id, worker_id)
         raise
     else:
-        values, metrics, reason = normalize_result(result, [o.name for o in study.objectives])
-        state = TrialState.COMPLETE if values is not None else TrialState.FAILED
-        if values is not None and study.constraints is not None:
-            try:
-                violations, infeasible = study.constraints.evaluate({**metrics, **values})
-            except Exception:
-                state, values, metrics = TrialState.FAILED, None, {}
-                reason = "evaluating the constraints failed:\n" + traceback.format_exc()
+        outcome = outcome_of_result(study, result)
     if watch.interrupted:  # the objective swallowed Ctrl-C: its outcome is not trustworthy
         study.storage.requeue_trial(frozen.trial_id, worker_id)
         raise KeyboardInterrupt
-    index = {o.name: i for i, o in enumerate(study.objectives)}
     try:
-        finished = study.storage.finish_trial(
-            frozen.trial_id,
-            state,
-            values=None if values is None else {index[k]: v for k, v in values.items()},
-            failure_reason=reason,
-            worker_id=worker_id,
-            metrics=metrics,
-            constraint_values=violations,
-            infeasible_reason=infeasible,
-        )
+        return store_outcome(study, frozen.trial_id, worker_id, outcome)
     except TrialNotRunningError:
         return None  # presumed dead and re-queued by another worker; its re-run wins
-    study._remember(finished)
-    return finished
 
 
 def run_worker(

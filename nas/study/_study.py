@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nas._attrs import PRUNER_ATTR
 from nas._types import FrozenTrial, Objective, Proposal, TrialState, parse_objectives
 from nas.exceptions import (
     DuplicatedStudyError,
@@ -32,8 +33,10 @@ from nas.study._values import (
 )
 
 if TYPE_CHECKING:
+    from nas.pruners import Pruner
     from nas.searchers import Searcher
     from nas.study._trial import Trial
+    from nas.study._worker import Heartbeat
 
 __all__ = [
     "Study",
@@ -72,12 +75,18 @@ class Study:
         self.constraints: Constraints | None = (
             None if record.constraints is None else Constraints.from_json(record.constraints)
         )
+        #: The stored pruner ``{"name": ..., "options": {...}}`` (``None``: no pruning).
+        spec = record.user_attrs.get(PRUNER_ATTR)
+        self.pruner_spec: dict[str, Any] | None = dict(spec) if isinstance(spec, Mapping) else None
+        self._pruner: Pruner | None = None
         # Trials by number (numbers are contiguous from 0). Everything below ``_watermark`` is
         # finished, and finished trials never change, so only ``_watermark`` onwards is re-read.
         self._cache: list[FrozenTrial] = []
         self._watermark = 0
         self._searcher: Searcher | None = None
         self._stop_requested = False
+        # Trials asked by this object and not told yet: number -> (trial, its heartbeat).
+        self._asked: dict[int, tuple[Trial, Heartbeat]] = {}
 
     def __repr__(self) -> str:
         return f"Study(name={self.name!r}, storage={self._storage.url!r})"
@@ -125,6 +134,26 @@ class Study:
 
             searcher = UniqueProposals(searcher)
         self._searcher = searcher
+
+    @property
+    def pruner(self) -> Pruner | None:
+        """The study's pruner (:mod:`nas.pruners`), rebuilt from its stored definition; ``None``
+        when the study prunes nothing. :meth:`Trial.should_prune` asks it.
+
+        Raises:
+            PrunerConfigError: the stored pruner is not registered in this process (a plug-in
+                not imported).
+        """
+        if self._pruner is None and self.pruner_spec is not None:
+            from nas.pruners import create_pruner
+
+            self._pruner = create_pruner(
+                self.pruner_spec["name"],
+                self.objectives,
+                self.seed,
+                self.pruner_spec.get("options") or {},
+            )
+        return self._pruner
 
     @property
     def user_attrs(self) -> dict[str, Any]:
@@ -294,6 +323,69 @@ class Study:
         )
         return inserted[0]
 
+    # ------------------------------------------------------------------ ask and tell
+    def ask(
+        self, *, n_trials: int | None = None, lease: float | None = None, wait: float = 0.0
+    ) -> Trial | None:
+        """Claim the next trial to evaluate yourself; finish it with :meth:`tell`.
+
+        The trial is claimed exactly as a worker of :meth:`optimize` claims one (same
+        searcher, same total, dead workers' trials given back first) and this process beats
+        for it until it is told (``lease``: owned for that many seconds instead, for a trial
+        told by another process). It can :meth:`~Trial.report` and
+        :meth:`~Trial.should_prune`. See :mod:`nas.study._asktell`.
+
+        Example:
+            >>> while (trial := study.ask()) is not None:  # doctest: +SKIP
+            ...     study.tell(trial, simulate(**trial.params))
+
+        Args:
+            n_trials: the study's total; ``None``: the total ``nas run`` recorded, if any.
+            lease: seconds without a heartbeat before the trial is given back; ``None``: this
+                process beats for it.
+            wait: seconds to wait while the searcher has nothing to propose until pending
+                trials are told.
+
+        Returns:
+            The RUNNING trial, or ``None``: the study holds its total, or nothing can be
+            proposed before pending trials are told.
+
+        Raises:
+            StudyConfigError: a bad ``n_trials``, ``lease`` or ``wait``.
+        """
+        from nas.study._asktell import ask
+
+        return ask(self, n_trials=n_trials, lease=lease, wait=wait)
+
+    def tell(
+        self,
+        trial: Trial | int,
+        values: Any = None,
+        *,
+        state: TrialState | str | None = None,
+        reason: str | None = None,
+    ) -> FrozenTrial:
+        """Finish a trial from :meth:`ask` (or asked by ``nas ask``): with its ``values``
+        (COMPLETE; NaN/inf: FAILED with the reason), or ``state="PRUNED"`` (kept with its last
+        reported values) / ``state="FAILED"`` (with ``reason``).
+
+        Args:
+            trial: the trial or its number.
+            values: a number (one objective), a sequence (one per objective) or a mapping
+                name -> value (other keys: metrics).
+
+        Returns:
+            The finished trial.
+
+        Raises:
+            StudyConfigError: no values and no PRUNED/FAILED state, or both; values of the
+                wrong shape; no such trial (nothing written).
+            TrialNotRunningError: the trial is already finished (nothing written).
+        """
+        from nas.study._asktell import tell
+
+        return tell(self, trial, values, state=state, reason=reason)
+
     # ------------------------------------------------------------------ optimisation
     def stop(self) -> None:
         """Ask the running :meth:`optimize` of this object to return after the current trial.
@@ -418,6 +510,7 @@ def _definition_diff(
     searcher: dict[str, Any],
     seed: int,
     constraints: Constraints | None,
+    pruner: Mapping[str, Any] | None = None,
 ) -> list[str]:
     diffs: list[str] = []
     if stored.space != space:
@@ -444,7 +537,18 @@ def _definition_diff(
         diffs.append(f"seed differs (stored {stored.seed}, given {seed})")
     if stored.constraints != constraints:
         diffs.append(f"constraints differ (stored {stored.constraints!r}, given {constraints!r})")
+    if _pruner_text(stored.pruner_spec) != _pruner_text(pruner):
+        diffs.append(f"pruner differs (stored {stored.pruner_spec}, given {pruner})")
     return diffs
+
+
+def _pruner_text(spec: Mapping[str, Any] | None) -> str:
+    """A pruner spec in a canonical text (no options = empty options)."""
+    if spec is None:
+        return "null"
+    return json.dumps(
+        {"name": spec.get("name"), "options": spec.get("options") or {}}, sort_keys=True
+    )
 
 
 def create_study(
@@ -457,6 +561,7 @@ def create_study(
     seed: int = 0,
     load_if_exists: bool = False,
     constraints: Mapping[str, Any] | ConstraintsFunc | Constraints | None = None,
+    pruner: str | Mapping[str, Any] | Pruner | None = None,
 ) -> Study:
     """Create a study (or open it again with ``load_if_exists=True``).
 
@@ -479,6 +584,10 @@ def create_study(
             callable ``f(result) -> sequence of floats`` (``<= 0`` is satisfied; like Optuna's
             ``constraints_func``), where ``result`` maps every number the objective returned.
             ``best_trial``, ``pareto_front`` and every searcher honour them.
+        pruner: stops unpromising trials early (:mod:`nas.pruners`): a name (``"median"``), a
+            mapping ``{"name": "successive_halving", "options": {"reduction_factor": 3}}``, or
+            a registered :class:`~nas.pruners.Pruner`; stored with the study.
+            :meth:`Trial.should_prune` asks it. ``None``: no pruning.
 
     Example:
         >>> study = nas.create_study(  # doctest: +SKIP
@@ -489,8 +598,11 @@ def create_study(
     Raises:
         DuplicatedStudyError: the name exists and ``load_if_exists`` is False.
         IncompatibleStudyError: it exists with another definition.
-        SpaceError, StudyConfigError, UnknownSearcherError, SearcherConfigError: bad input.
+        SpaceError, StudyConfigError, UnknownSearcherError, SearcherConfigError,
+            PrunerConfigError: bad input.
     """
+    from nas.pruners import parse_pruner
+
     name = check_study_name(name, "name")
     seed = check_seed(seed, "seed")
     options = check_searcher_options(searcher_options, "searcher_options")
@@ -500,11 +612,19 @@ def create_study(
     except ValueError as e:
         raise StudyConfigError(str(e)) from e
     definition = StudyDefinition(
-        name, space_obj, objs, searcher, options, seed, parse_constraints(constraints)
+        name,
+        space_obj,
+        objs,
+        searcher,
+        options,
+        seed,
+        parse_constraints(constraints),
+        parse_pruner(pruner, "pruner"),
     )
-    # Building the searcher validates its name and options before anything is written; the
-    # study then uses this one.
+    # Building the searcher and the pruner validates their names and options before anything
+    # is written; the study then uses this searcher.
     built = definition.build_searcher()
+    definition.build_pruner()
     study, _ = open_or_create(
         get_storage(storage), definition, built, load_if_exists=load_if_exists
     )
@@ -513,9 +633,9 @@ def create_study(
 
 @dataclass(frozen=True)
 class StudyDefinition:
-    """What defines a study -- name, space, objectives, searcher, seed, constraints -- every
-    part already validated (by :func:`create_study`, or by the study file's loader); reopening
-    a study with another definition is refused."""
+    """What defines a study -- name, space, objectives, searcher, seed, constraints, pruner --
+    every part already validated (by :func:`create_study`, or by the study file's loader);
+    reopening a study with another definition is refused."""
 
     name: str
     space: SearchSpace
@@ -524,6 +644,8 @@ class StudyDefinition:
     searcher_options: dict[str, Any]
     seed: int
     constraints: Constraints | None
+    #: ``{"name": ..., "options": {...}}`` (:func:`nas.pruners.parse_pruner`), or ``None``.
+    pruner: dict[str, Any] | None = None
 
     @property
     def searcher_config(self) -> dict[str, Any]:
@@ -538,6 +660,20 @@ class StudyDefinition:
         """
         return create_searcher(
             self.searcher, self.space, self.objectives, self.seed, self.searcher_options
+        )
+
+    def build_pruner(self) -> Pruner | None:
+        """The study's pruner, built for this definition (``None``: none).
+
+        Raises:
+            PrunerConfigError: bad name or options, or options that do not fit the objectives.
+        """
+        if self.pruner is None:
+            return None
+        from nas.pruners import create_pruner
+
+        return create_pruner(
+            self.pruner["name"], self.objectives, self.seed, self.pruner.get("options") or {}
         )
 
 
@@ -577,7 +713,7 @@ def open_or_create(
     def reopen(study_id: int) -> Study:
         study = Study(store, study_id)
         diffs = _definition_diff(
-            d.name, study, d.space, d.objectives, d.searcher_config, d.seed, cons
+            d.name, study, d.space, d.objectives, d.searcher_config, d.seed, cons, d.pruner
         )
         if diffs:
             raise IncompatibleStudyError(
@@ -593,6 +729,9 @@ def open_or_create(
             return reopen(store.get_study_id(d.name)), False
         except StudyNotFoundError:
             pass
+    attrs = dict(user_attrs or {})
+    if d.pruner is not None:
+        attrs[PRUNER_ATTR] = d.pruner
     try:
         study_id = store.create_study(
             d.name,
@@ -600,7 +739,7 @@ def open_or_create(
             d.space.to_dict(),
             d.searcher_config,
             d.seed,
-            user_attrs=user_attrs,
+            user_attrs=attrs or None,
             constraints=None if cons is None else cons.to_json(),
         )
     except DuplicatedStudyError:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nas._types import FrozenTrial, is_finite_number
+from nas._types import FrozenTrial, TrialState, is_finite_number
 
 if TYPE_CHECKING:
     from nas.study._study import Study
@@ -20,8 +20,10 @@ class Trial:
     """A RUNNING trial as seen by the objective function.
 
     The objective reads :attr:`params` (and :attr:`budget` for multi-fidelity searchers), may
-    :meth:`report` intermediate values and set user attributes, and returns its value(s). Every
-    write goes to the database at once, so nothing reported is lost if the process dies.
+    :meth:`report` intermediate values -- and then ask :meth:`should_prune`, raising
+    :class:`nas.TrialPruned` when it says so -- and set user attributes, and returns its
+    value(s). Every write goes to the database at once, so nothing reported is lost if the
+    process dies.
 
     Attributes:
         number: 0-based trial number within the study.
@@ -41,6 +43,13 @@ class Trial:
         self.system_attrs: dict[str, Any] = dict(frozen.system_attrs)
         self.worker_id = worker_id
         self._user_attrs: dict[str, Any] = dict(frozen.user_attrs)
+        # What the trial holds (a re-run after a crash keeps the earlier run's values until it
+        # reports those steps again), and the step this run reported last.
+        self._intermediate: dict[str, dict[int, float]] = {
+            k: dict(v) for k, v in frozen.intermediate_values.items()
+        }
+        self._last_step: int | None = None
+        self._prune_reason: str | None = None
 
     def __repr__(self) -> str:
         return f"Trial(number={self.number}, params={self.params!r}, budget={self.budget!r})"
@@ -89,6 +98,70 @@ class Trial:
                 )
             by_index[index[name]] = float(_as_number(v))
         self.study._storage.report(self.trial_id, step, by_index)
+        for i, v in by_index.items():
+            self._intermediate.setdefault(objectives[i].name, {})[step] = v
+        self._last_step = step
+
+    @property
+    def intermediate_values(self) -> dict[str, dict[int, float]]:
+        """What the trial holds: objective name -> {step -> value} (a copy)."""
+        return {k: dict(v) for k, v in self._intermediate.items()}
+
+    def last_values(self) -> dict[str, float]:
+        """Per objective, the value at the last step this run reported it (the values a
+        PRUNED trial is stored with); values of an earlier run of the trial count when this
+        run reported nothing yet."""
+        out: dict[str, float] = {}
+        for name, curve in self._intermediate.items():
+            steps = [s for s in curve if self._last_step is None or s <= self._last_step]
+            if steps:
+                out[name] = curve[max(steps)]
+        return out
+
+    def should_prune(self) -> bool:
+        """Whether the study's pruner would stop this trial now, judging the values reported
+        so far (up to the step reported last) against the stored history of the study.
+
+        The decision is a function of what the storage holds, so every worker -- and a
+        resumed run -- decides the same. When it is True the objective should raise
+        :class:`nas.TrialPruned` (the trial is then stored PRUNED with its last reported
+        values and the pruner's reason). Always False in a study without a pruner and before
+        the first :meth:`report` of this run.
+
+        Example:
+            >>> for epoch in range(20):  # doctest: +SKIP
+            ...     trial.report(epoch, validate(model))
+            ...     if trial.should_prune():
+            ...         raise nas.TrialPruned()
+
+        Raises:
+            PrunerConfigError: the study's pruner is not registered in this process.
+        """
+        pruner = self.study.pruner
+        if pruner is None or self._last_step is None:
+            return False
+        last = self._last_step
+        snapshot = FrozenTrial(
+            trial_id=self.trial_id,
+            number=self.number,
+            state=TrialState.RUNNING,
+            params=dict(self.params),
+            budget=self.budget,
+            intermediate_values={
+                k: {s: v for s, v in curve.items() if s <= last}
+                for k, curve in self._intermediate.items()
+            },
+            user_attrs=dict(self._user_attrs),
+            system_attrs=dict(self.system_attrs),
+            worker_id=self.worker_id,
+        )
+        self._prune_reason = pruner.prune(snapshot, self.study.trials)
+        return self._prune_reason is not None
+
+    @property
+    def prune_reason(self) -> str | None:
+        """Why the last :meth:`should_prune` said True (the pruner's reason), else ``None``."""
+        return self._prune_reason
 
     def set_user_attr(self, key: str, value: Any) -> None:
         """Store a JSON-serialisable user attribute (overwrites an earlier value of ``key``).

@@ -7,14 +7,20 @@ worker may take it back (re-queue it as WAITING, same number and params) once it
 * otherwise when its heartbeat is older than ``grace`` seconds (the owner refreshes it every
   ``interval`` seconds while the objective runs; a trial with no heartbeat yet counts from its
   start time).
+
+A trial handed out by ``nas ask`` (or ``study.ask(lease=...)``) is owned by a *lease*
+``"lease:<expiry>:<token>"`` instead (:func:`lease_worker_id`): nobody beats for it, and it is
+alive until its expiry (seconds since the epoch, UTC), wherever it is evaluated.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,7 +29,15 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from nas.storage import RDBStorage
 
-__all__ = ["Heartbeat", "Renewal", "WorkerId", "is_worker_dead", "new_worker_id"]
+__all__ = [
+    "Heartbeat",
+    "Renewal",
+    "WorkerId",
+    "is_worker_dead",
+    "lease_expiry",
+    "lease_worker_id",
+    "new_worker_id",
+]
 
 #: Seconds between two heartbeats of a running trial.
 HEARTBEAT_INTERVAL = 10.0
@@ -57,6 +71,24 @@ def new_worker_id() -> str:
     return str(WorkerId(socket.gethostname(), os.getpid(), secrets.token_hex(4)))
 
 
+_LEASE_PREFIX = "lease:"
+
+
+def lease_worker_id(seconds: float, *, now: float | None = None) -> str:
+    """A worker id that stays alive for ``seconds`` from ``now`` (default: the current time)
+    and then counts as dead (:func:`is_worker_dead`), heartbeat or not."""
+    expiry = (time.time() if now is None else now) + seconds
+    return f"{_LEASE_PREFIX}{math.ceil(expiry)}:{secrets.token_hex(4)}"
+
+
+def lease_expiry(worker_id: str | None) -> float | None:
+    """The expiry (seconds since the epoch) of a lease worker id, else ``None``."""
+    if not worker_id or not worker_id.startswith(_LEASE_PREFIX):
+        return None
+    stamp = worker_id[len(_LEASE_PREFIX) :].partition(":")[0]
+    return float(stamp) if stamp.isdigit() else None
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -81,9 +113,16 @@ def is_worker_dead(
         last_seen: the trial's last heartbeat, or its start time (timezone-aware UTC).
         now: the current time (UTC); defaults to ``datetime.now(UTC)``.
         grace: seconds without heartbeat after which a remote worker is presumed dead.
+
+    A lease (:func:`lease_worker_id`) is dead once its expiry has passed, whatever the
+    heartbeat.
     """
     if worker_id is None:
         return True
+    now = now or datetime.now(UTC)
+    expiry = lease_expiry(worker_id)
+    if expiry is not None:
+        return now.timestamp() > expiry
     parsed = WorkerId.parse(worker_id)
     if parsed is not None and parsed.host == socket.gethostname():
         if parsed.pid == os.getpid():
@@ -92,7 +131,6 @@ def is_worker_dead(
             return True
     if last_seen is None:
         return False  # not started yet by our clock; let the heartbeat rule decide later
-    now = now or datetime.now(UTC)
     return (now - last_seen).total_seconds() > grace
 
 

@@ -163,15 +163,16 @@ def test_the_study_row_and_its_run_attributes_are_one_transaction(
 def test_a_study_opened_by_name_runs_what_the_file_recorded(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/nas.db"
     path = _file(tmp_path)
-    open_study(path, storage=url, n_trials=0)  # 0: create it and run nothing
+    open_study(path, storage=url, n_trials=0)  # 0: create it and run nothing here...
     by_name = open_study("s", storage=url)
     assert not by_name.created and by_name.source is None and by_name.plot is None
-    assert by_name.n_trials == 0 and by_name.objective is nas.benchmarks.functions.branin_objective
+    # ... and the file's total is what workers joining by name run to
+    assert by_name.n_trials == 4 and by_name.objective is nas.benchmarks.functions.branin_objective
     assert stored_objective(by_name.study) is by_name.objective
     by_name = open_study("s", storage=url, n_trials=3, timeout=60)
     by_name.optimize()
     assert len(by_name.study.trials) == 3
-    assert by_name.study.user_attrs[RUN_ATTR]["n_trials"] == 0  # joining by name writes nothing
+    assert by_name.study.user_attrs[RUN_ATTR]["n_trials"] == 4  # joining by name writes nothing
     with pytest.raises(StudyConfigError, match=r"^seed: study 's' keeps its seed \(3\)"):
         open_study("s", storage=url, seed=4)
     with pytest.raises(StudyConfigError, match="only a supernet objective"):
@@ -321,7 +322,8 @@ def test_n_trials_zero_creates_the_study_for_workers_and_runs_nothing(workdir: P
     code, _, err = run_cli("run", "s.yaml", "--n-trials", "0", "-q")
     assert code == 0, err
     study = nas.load_study("s", "sqlite:///nas.db")
-    assert study.trials == [] and study.user_attrs[RUN_ATTR]["n_trials"] == 0
+    # The total recorded for `nas worker NAME` / `nas ask NAME` is the file's, not the 0.
+    assert study.trials == [] and study.user_attrs[RUN_ATTR]["n_trials"] == 4
 
 
 # --------------------------------------------------------------------------- one searcher
