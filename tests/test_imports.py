@@ -45,7 +45,7 @@ def test_cli_help_and_studies(tmp_path: Path) -> None:
         for argv in (["--help"], ["run", "--help"], ["worker", "--help"],
                      ["bench", "ranking", "--help"], ["bench", "splits", "--help"],
                      ["bench", "quant", "--help"], ["splits", "--help"], ["dashboard", "--help"],
-                     ["export", "--help"],
+                     ["export", "--help"], ["ask", "--help"], ["tell", "--help"],
                      ["studies", "--storage", "sqlite:///{tmp_path}/x.db"]):
             try:
                 main(argv)
