@@ -90,6 +90,10 @@ class Searcher(ABC):
     multi_fidelity: ClassVar[bool] = False
     #: Whether it steers by the trials' constraint violations (``random`` does not).
     honours_constraints: ClassVar[bool] = True
+    #: Whether a PRUNED trial counts exactly as a FAILED one (ignored, or ranked worst at its
+    #: budget: ``bohb``, ``hyperband``), as Optuna's NSGA-II and GP samplers do; ``False``:
+    #: its params and last reported values inform the model, as in Optuna's TPE (``optuna``).
+    pruned_as_failed: ClassVar[bool] = True
 
     @classmethod
     def unsupported(cls, space: SearchSpace, n_objectives: int) -> str | None:

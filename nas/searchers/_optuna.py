@@ -423,6 +423,8 @@ class OptunaSearcher(Searcher):
     """
 
     max_objectives: ClassVar[int | None] = None
+    #: PRUNED trials reach the sampler PRUNED with their last value (TPE weighs them).
+    pruned_as_failed: ClassVar[bool] = False
 
     def __init__(
         self,

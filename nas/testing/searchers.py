@@ -317,14 +317,17 @@ def simulate(
     prune_every: int = 11,
     check_unmodified: bool = False,
     constrained: bool = False,
+    pruned_as_failed: bool = False,
 ) -> tuple[list[Proposal], list[FrozenTrial]]:
     """Run a simulated study without a database.
 
     Loop: ask ``propose(history, n_per_call)``; append each proposal as a pending trial
     (RUNNING for even numbers, WAITING for odd ones); while ``workers - 1`` or more trials are
     pending, finish the oldest: trial ``k`` is FAILED when ``k % fail_every == fail_every - 1``,
-    PRUNED when ``k % prune_every == prune_every - 1`` and otherwise COMPLETE with
-    :func:`toy_values`. When ``n_trials`` trials exist, the pending ones are finished too.
+    PRUNED when ``k % prune_every == prune_every - 1`` (with half its :func:`toy_values` as its
+    intermediate values at step 1 and, as the storage keeps them, as its values) and otherwise
+    COMPLETE with :func:`toy_values`. When ``n_trials`` trials exist, the pending ones are
+    finished too.
 
     Args:
         factory: builds the searcher; called once, and again whenever the history length is
@@ -340,6 +343,7 @@ def simulate(
         check_unmodified: deep-copy the history before every call and assert that ``propose``
             left it unchanged (slower).
         constrained: COMPLETE trials carry the constraint value :func:`toy_constraint`.
+        pruned_as_failed: the trials that would be PRUNED are FAILED instead.
 
     Returns:
         ``(proposals, history)``: every proposal in order (params normalized) and the final
@@ -362,9 +366,12 @@ def simulate(
         if fail_every and k % fail_every == fail_every - 1:
             history[k] = _trial(k, TrialState.FAILED, prop)
         elif prune_every and k % prune_every == prune_every - 1:
-            partial = toy_values(space, t.params, objectives)
+            if pruned_as_failed:
+                history[k] = _trial(k, TrialState.FAILED, prop)
+                return
+            partial = {k: v / 2 for k, v in toy_values(space, t.params, objectives).items()}
             inter = {name: {1: v} for name, v in partial.items()}
-            history[k] = _trial(k, TrialState.PRUNED, prop, intermediate=inter)
+            history[k] = _trial(k, TrialState.PRUNED, prop, partial, intermediate=inter)
         else:
             cons = (toy_constraint(space, t.params),) if constrained else ()
             history[k] = _trial(
@@ -680,6 +687,24 @@ class SearcherConformance:
                     assert key not in pending_keys, (
                         f"seed {seed}: proposed the params of a pending trial: {p.params}"
                     )
+
+    def test_pruned_trials_are_used_as_declared(self, searcher_name: str) -> None:
+        """``pruned_as_failed``: PRUNED trials count exactly as FAILED ones (the same proposals
+        when they are FAILED instead); otherwise their params and last values inform the
+        searcher (other proposals)."""
+        space = self._space_for(searcher_name, "continuous")[1]
+        m = self._counts(searcher_name, space)[0]
+        objectives = make_objectives(m)
+        factory = self._factory(searcher_name, space, objectives, 4)
+        runs = [
+            record(simulate(factory, space, objectives, 40, prune_every=3, fail_every=0,
+                            pruned_as_failed=failed)[0])
+            for failed in (False, True)
+        ]  # fmt: skip
+        if searcher_class(searcher_name).pruned_as_failed:
+            assert runs[0] == runs[1], "PRUNED trials weighed otherwise than FAILED ones"
+        else:
+            assert runs[0] != runs[1], "declares using PRUNED trials, but ignores them"
 
     def test_history_not_modified(self, searcher_name: str) -> None:
         """``propose`` must not mutate the trials (their dicts are shared with the caller)."""
