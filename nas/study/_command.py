@@ -489,9 +489,8 @@ class CommandObjective:
                     ) from None
                 if trial.should_prune():
                     program.stop()
-                    raise TrialPruned(
-                        f"pruned at step {step[0]} by the study's pruner; `{shown}` was terminated"
-                    )
+                    why = trial.prune_reason or f"pruned at step {step[0]}"
+                    raise TrialPruned(f"{why} (the program was terminated)")
         if program.timed_out:
             raise TrialFailed(
                 _reason(

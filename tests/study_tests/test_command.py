@@ -13,6 +13,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import pytest
 
 import nas
 from nas.exceptions import IncompatibleStudyError, StudyConfigError
+from nas.pruners import PRUNERS, Pruner, register_pruner
 from nas.study import OBJECTIVE_ATTR, RUN_ATTR, open_study
 from nas.study._command import CommandObjective
 from nas.testing.cli import run_cli
@@ -188,6 +190,18 @@ def test_several_objectives_read_from_the_mapping(tmp_path: Path, url: str) -> N
     assert 'its last stdout line: "3.0"' in trials[1].failure_reason
 
 
+def test_a_last_step_line_is_also_the_result(tmp_path: Path, url: str) -> None:
+    program = """\
+    print('{"step": 0, "loss": 2.0}')
+    print('{"step": 1, "loss": 1.0, "acc": 0.5}'.replace(', "acc": 0.5', ""))
+    print()
+    """
+    path = _write(tmp_path, program, _objective(run=[PY, "prog.py"]), n_trials=1)
+    (trial,) = _run(path, url).trials
+    assert trial.state == nas.TrialState.COMPLETE and trial.values == {"loss": 1.0}
+    assert trial.intermediate_values == {"loss": {0: 2.0, 1: 1.0}} and trial.metrics == {}
+
+
 def test_budget_and_device_reach_the_program(tmp_path: Path, url: str) -> None:
     program = """\
     import json, os, sys
@@ -208,6 +222,57 @@ def test_budget_and_device_reach_the_program(tmp_path: Path, url: str) -> None:
         assert t.budget is not None and t.budget == int(t.budget)
         assert argv == [str(int(t.budget))] and budget == str(int(t.budget))  # 9, not 9.0
         assert device == "cuda:3"
+
+
+# --------------------------------------------------------------------------- pruning
+
+
+@pytest.fixture
+def prune_even_trials_at_step_2() -> Iterator[str]:
+    """A pruner, registered for the test: even-numbered trials are pruned once they reported
+    step 2."""
+    name = "test_command_prune_even"
+
+    class PruneEven(Pruner):
+        def __init__(self, objectives: Any, seed: int = 0) -> None:
+            super().__init__(objectives, seed)
+
+        def prune(self, trial: nas.FrozenTrial, history: Any) -> str | None:
+            last = self.last_step(trial)
+            if trial.number % 2 == 0 and last is not None and last >= 2:
+                return f"even trial at step {last}"
+            return None
+
+    register_pruner(name)(PruneEven)
+    yield name
+    PRUNERS.unregister(name)
+
+
+def test_a_pruned_program_is_terminated_and_its_trial_pruned(
+    tmp_path: Path, url: str, prune_even_trials_at_step_2: str
+) -> None:
+    program = """\
+    import json, os, sys, time
+    n = os.environ["NAS_TRIAL_NUMBER"]
+    open(f"pid_{n}", "w").write(str(os.getpid()))
+    for step in range(8):
+        print(json.dumps({"step": step, "loss": 10.0 - step}))
+        time.sleep(0.05)
+    open(f"end_{n}", "w").write("reached the end")
+    print(json.dumps({"loss": 1.0}))
+    """
+    objective = _objective(run=[PY, "prog.py"], kill_grace=0.5)
+    path = _write(tmp_path, program, objective, n_trials=4, pruner=prune_even_trials_at_step_2)
+    trials = _run(path, url).trials
+    assert [t.state for t in trials] == ["PRUNED", "COMPLETE", "PRUNED", "COMPLETE"]
+    for t in trials[::2]:
+        assert t.failure_reason == "even trial at step 2 (the program was terminated)"
+        assert t.intermediate_values == {"loss": {0: 10.0, 1: 9.0, 2: 8.0}}
+        assert t.values == {"loss": 8.0}  # its last reported values
+        assert not (tmp_path / f"end_{t.number}").exists()
+        assert _gone(int((tmp_path / f"pid_{t.number}").read_text()))
+    assert all((tmp_path / f"end_{n}").exists() for n in (1, 3))
+    assert len(trials[1].intermediate_values["loss"]) == 8
 
 
 # --------------------------------------------------------------------------- failures
@@ -479,15 +544,6 @@ def test_the_example_study_runs(tmp_path: Path, url: str) -> None:
     code, _, err = run_cli("run", str(example), "--storage", url, "--n-trials", "4", "-q")
     assert code == 0, err
     trials = nas.load_study("command_example", url).trials
-    assert [t.state for t in trials] == [nas.TrialState.COMPLETE] * 4, [
-        t.failure_reason for t in trials
-    ]
+    assert [t.state for t in trials] == ["COMPLETE"] * 4, [t.failure_reason for t in trials]
+    assert all(t.metrics["distance"] >= 0 for t in trials)
     assert all(t.intermediate_values for t in trials)
-
-
-@pytest.fixture(autouse=True)
-def _tmp_should_prune(monkeypatch: pytest.MonkeyPatch) -> None:  # TEMP until main lands it
-    from nas.study._trial import Trial
-
-    if not hasattr(Trial, "should_prune"):
-        monkeypatch.setattr(Trial, "should_prune", lambda self: False, raising=False)
