@@ -20,6 +20,7 @@ __all__ = [
     "StorageError",
     "StudyConfigError",
     "StudyNotFoundError",
+    "TrialFailed",
     "TrialNotRunningError",
     "TrialPruned",
     "UnknownSearcherError",
@@ -100,3 +101,9 @@ class TrialNotRunningError(NasError, RuntimeError):
 
 class TrialPruned(NasError):  # noqa: N818 - the name reads as an outcome, like optuna.TrialPruned
     """Raise from an objective to stop the trial early; it is stored as PRUNED, not FAILED."""
+
+
+class TrialFailed(NasError):  # noqa: N818 - an outcome, like TrialPruned
+    """Raise from an objective to mark the trial FAILED with this message as its whole failure
+    reason (no traceback): for failures whose cause is outside the Python code, such as an
+    external program's exit status and stderr (``objective: {type: command}``)."""

@@ -6,6 +6,7 @@ Format (keys are part of the public contract)::
     space: ../search_spaces/x.yaml        # path (relative to this file, else cwd) or a mapping
     objective: package.module:function    # or path/to/file.py:function, or a typed objective:
     # objective: {type: supernet, space: ../search_spaces/digits_cnn.yaml, train: {...}}
+    # objective: {type: command, run: ["python", "sim.py", "--x", "{x}"], timeout: 60}
     # (dispatched by `type` through nas.study.OBJECTIVE_TYPES; `space` may then be left out:
     # the objective gives the search space)
     objectives: {error: minimize, n_params: minimize}

@@ -2,7 +2,8 @@
 
 A study's objective is either a function (``objective: package.module:function``) or a *typed*
 objective -- a mapping with a ``type`` key -- built by the class registered under that name in
-:data:`OBJECTIVE_TYPES` (``supernet``: :class:`nas.supernet.SupernetObjective`). The study file
+:data:`OBJECTIVE_TYPES` (``supernet``: :class:`nas.supernet.SupernetObjective`; ``command``:
+:class:`nas.study._command.CommandObjective`, an external program). The study file
 loader, ``nas run``, ``nas worker NAME``, ``nas export``, the torchrun entry and the dashboard
 all dispatch on the type through this registry; nothing in :mod:`nas.study` imports a type's
 module itself (the built-in ones are registered lazily, by name).
@@ -70,6 +71,7 @@ class ObjectiveType(Protocol):
 #: Every objective type, by name.
 OBJECTIVE_TYPES: Registry[type[ObjectiveType]] = Registry("objective type", StudyConfigError)
 OBJECTIVE_TYPES.register_lazy("supernet", "nas.supernet._objective:SupernetObjective")
+OBJECTIVE_TYPES.register_lazy("command", "nas.study._command:CommandObjective")
 
 
 def parse_typed_objective(

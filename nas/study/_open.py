@@ -17,7 +17,9 @@ halves, :func:`plan_study` then :meth:`StudyPlan.open`):
    row: no crash leaves a study that ``nas worker NAME`` refuses. An existing study is reopened
    when its definition and pinned objective are the same (else
    :class:`~nas.exceptions.IncompatibleStudyError`, before any write), and its
-   :data:`RUN_ATTR` is brought up to date.
+   :data:`RUN_ATTR` and pinned definition are brought up to date (a definition may differ
+   in what its trials do not depend on, e.g. where it runs; ``nas worker NAME`` uses the
+   newest).
 
 A study opened by name is read, not written: its objective and total come from its
 :data:`RUN_ATTR` (:func:`stored_objective`).
@@ -189,8 +191,9 @@ class StudyPlan:
             stored = stored_definition(attrs)
             if stored is not None:
                 check_pinned(stored, self.pinned, study_name=study.name, seed=study.seed)
-            elif record:
-                study.set_user_attr(OBJECTIVE_ATTR, self.pinned.definition())
+            mine = self.pinned.definition()
+            if record and stored != mine:  # compatible: how and where it runs may change
+                study.set_user_attr(OBJECTIVE_ATTR, mine)
         if record and attrs.get(RUN_ATTR) != self.run:
             study.set_user_attr(RUN_ATTR, self.run)
 

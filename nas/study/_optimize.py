@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from nas._types import FrozenTrial, TrialState
-from nas.exceptions import TrialNotRunningError, TrialPruned
+from nas.exceptions import TrialFailed, TrialNotRunningError, TrialPruned
 from nas.storage import StaleHistoryError
 from nas.study._trial import Trial, normalize_result
 from nas.study._worker import (
@@ -297,6 +297,8 @@ def _evaluate(
             result = objective(trial)
     except TrialPruned as e:
         outcome = pruned_outcome(trial, str(e))
+    except TrialFailed as e:  # the reason is the whole story (e.g. a program's stderr)
+        outcome = Outcome(TrialState.FAILED, reason=str(e) or "failed (TrialFailed)")
     except Exception:
         outcome = Outcome(TrialState.FAILED, reason=traceback.format_exc())
     except BaseException:
