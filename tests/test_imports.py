@@ -33,7 +33,11 @@ def _run(code: str, cwd: Path | None = None, heavy: tuple[str, ...] = HEAVY) -> 
 
 
 def test_import_nas() -> None:
-    _run("import nas, nas.space, nas.study, nas.supernet, nas.searchers")
+    # pandas too: only Study.to_dataframe needs it, and imports it when called.
+    _run(
+        "import nas, nas.space, nas.study, nas.supernet, nas.searchers",
+        heavy=(*HEAVY, "pandas"),
+    )
 
 
 def test_cli_help_and_studies(tmp_path: Path) -> None:

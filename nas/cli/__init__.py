@@ -13,6 +13,7 @@ from nas.cli import _run  # noqa: F401  run, worker
 from nas.cli import _asktell  # noqa: F401  ask, report, tell
 from nas.cli import _query  # noqa: F401  studies, trials, pareto, splits
 from nas.cli import _manage  # noqa: F401  export, delete
+from nas.cli import _io  # noqa: F401  import, copy
 from nas.cli import _dashboard  # noqa: F401  dashboard
 from nas.cli import _db  # noqa: F401  db upgrade|current
 from nas.cli import _bench  # noqa: F401  bench ranking|splits|quant

@@ -3,10 +3,10 @@ the console entry point.
 
 Commands live in one module per group of verbs -- :mod:`nas.cli._run` (run, worker),
 :mod:`nas.cli._asktell` (ask, report, tell), :mod:`nas.cli._query` (studies, trials, pareto,
-splits), :mod:`nas.cli._manage` (export, delete), :mod:`nas.cli._dashboard`,
-:mod:`nas.cli._db`, :mod:`nas.cli._bench` -- registered in that order by :mod:`nas.cli`.
-Each command parses its options, calls a public function of the library and renders what it
-returns: no business logic here. Heavy libraries (torch, plotly,
+splits), :mod:`nas.cli._manage` (export, delete), :mod:`nas.cli._io` (import, copy),
+:mod:`nas.cli._dashboard`, :mod:`nas.cli._db`, :mod:`nas.cli._bench` -- registered in that
+order by :mod:`nas.cli`. Each command parses its options, calls a public function of the
+library and renders what it returns: no business logic here. Heavy libraries (torch, plotly,
 fastapi) are imported inside the commands that need them, so ``nas --help`` stays fast.
 """
 
@@ -98,12 +98,14 @@ def emit_json(payload: Any) -> None:
 
 
 def emit(table: TableData, fmt: Format) -> None:
-    """``table`` on stdout as CSV or a table; numbers with 6 significant digits, ``None``
-    empty. (JSON output is the command's own records: :func:`emit_json`.)"""
+    """``table`` on stdout as CSV or a table; ``None`` empty, numbers with 6 significant digits
+    in a table and every digit in CSV (``repr``: a float reads back exactly). (JSON output is
+    the command's own records: :func:`emit_json`.)"""
     if fmt is Format.json:
         emit_json(table.rows)
         return
-    flat = [{c: _cell(r.get(c)) for c in table.columns} for r in table.rows]
+    exact = fmt is Format.csv
+    flat = [{c: _cell(r.get(c), exact=exact) for c in table.columns} for r in table.rows]
     if fmt is Format.csv:
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=table.columns, lineterminator="\n")
@@ -130,11 +132,11 @@ def print_table(table: Table) -> None:
     Console(width=max(out.width, needed), soft_wrap=True).print(table)
 
 
-def _cell(v: Any) -> str:
+def _cell(v: Any, *, exact: bool = False) -> str:
     if v is None:
         return ""
     if isinstance(v, float):
-        return f"{v:.6g}"
+        return repr(float(v)) if exact else f"{v:.6g}"
     return str(v)
 
 

@@ -48,13 +48,14 @@ def trials(
         typer.Option("--state", help="Only trials in this state (repeatable)."),
     ] = None,
 ) -> None:
-    """List the trials of a study."""
+    """List the trials of a study. CSV and JSON hold every field of every trial (what `nas
+    import` reads back); the table shows the main ones."""
     study = load_study(name, storage_url(storage))
     selected = study.get_trials(set(state) if state else None)
     if fmt is Format.json:
         emit_json([trial_record(t) for t in selected])
     else:
-        emit(trials_table(study, selected), fmt)
+        emit(trials_table(study, selected, full=fmt is Format.csv), fmt)
 
 
 @app.command()

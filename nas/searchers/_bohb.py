@@ -6,7 +6,9 @@ with HpBandSter's defaults and rules:
 
 1. With probability ``random_fraction`` (or when no budget has a model) it is a random draw.
 2. Otherwise the model is that of the **largest budget** whose finished observations (COMPLETE,
-   FAILED and PRUNED trials at that budget; pending ones are ignored, as in HpBandSter) are
+   FAILED and PRUNED trials at that budget; pending ones are ignored, as in HpBandSter; a trial
+   without a budget -- enqueued, or added with ``Study.add_trials`` -- counts at the largest
+   budget, full fidelity as the study reports it) are
    ``n >= N_min + 2`` (the paper's rule) and split into a good and a bad set of more than ``d``
    rows each (HpBandSter's code; ``d`` = number of modelled parameters), see
    :func:`select_model_level`. ``N_min = max(min_points_in_model, d + 1)``

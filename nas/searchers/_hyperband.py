@@ -368,6 +368,10 @@ class HyperbandSearcher(Searcher):
             if place is not None:
                 s_max = self.schedule.s_max
                 level: int | None = place[0] % (s_max + 1) + place[1]  # s_max - s + rung
+            elif trial.budget is None:
+                # Not proposed by a Hyperband searcher and without a budget (enqueued, or
+                # added from elsewhere): a full-fidelity result, as the study reports it.
+                level = len(self.schedule.budgets) - 1
             else:
                 level = self.schedule.level_of(trial.budget)
             entry = _Entry(trial, place, level)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from nas.exceptions import ArtifactNotFoundError
 from nas.storage._engine import DEFAULT_URL, mask_url
+from nas.storage._imports import TrialImport, trial_import_of
 from nas.storage._rdb import RDBStorage, get_storage
 from nas.storage._records import (
     ArtifactRecord,
@@ -30,9 +31,11 @@ __all__ = [
     "StaleHistoryError",
     "StudyRecord",
     "StudySummary",
+    "TrialImport",
     "TrialNotFoundError",
     "current_revision",
     "get_storage",
     "mask_url",
+    "trial_import_of",
     "upgrade",
 ]

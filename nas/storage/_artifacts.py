@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import datetime
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.engine import Connection
@@ -86,8 +87,10 @@ class ArtifactsMixin(StorageCore):
         path: str,
         sha256: str,
         size: int,
+        created_at: datetime | None = None,
     ) -> int:
-        """Insert an ``artifacts`` row after checking the study, the trial and its owner."""
+        """Insert an ``artifacts`` row after checking the study, the trial and its owner
+        (``created_at``: now when ``None``)."""
         self._require_study(conn, study_id)
         if trial_id is not None:
             owner = self._require_trial(conn, trial_id).study_id
@@ -103,7 +106,7 @@ class ArtifactsMixin(StorageCore):
                 path=path,
                 sha256=sha256,
                 size=size,
-                created_at=self._now(),
+                created_at=created_at or self._now(),
             )
         )
         return inserted_id(result, "artifacts")
@@ -165,6 +168,74 @@ class ArtifactsMixin(StorageCore):
             return artifact_id
 
         return self._write(f"store_artifact(study {study_id}, {name!r})", work)
+
+    def import_artifact(
+        self,
+        study_id: int,
+        kind: str,
+        path: str,
+        sha256: str,
+        size: int,
+        *,
+        trial_id: int | None = None,
+        created_at: datetime | None = None,
+        data: bytes | None = None,
+    ) -> int:
+        """Record an artifact that exists elsewhere (another study, another database) as it is:
+        path-only like :meth:`add_artifact` when ``data`` is ``None``, else stored with its
+        content like :meth:`store_artifact`, in one transaction; its creation time kept.
+
+        Args:
+            study_id / kind / path / sha256 / size / trial_id: as :meth:`add_artifact`.
+            created_at: when the artifact was created (aware); ``None``: now.
+            data: the content, which must match ``sha256`` and ``size``; ``None``: record the
+                path only.
+
+        Returns:
+            The new artifact id.
+
+        Raises:
+            StudyNotFoundError / TrialNotFoundError: no such study / trial.
+            ValueError: bad arguments as for :meth:`add_artifact`, a naive ``created_at``, or
+                ``data`` whose digest or size differs from ``sha256``/``size`` (nothing is
+                written).
+        """
+        check_id(study_id, "study_id")
+        check_name(kind, "artifact kind", _MAX_KIND_LENGTH)
+        if not isinstance(path, str) or not path:
+            raise ValueError(f"artifact path must be a non-empty string, got {path!r}")
+        if not isinstance(sha256, str) or _SHA256_RE.fullmatch(sha256) is None:
+            raise ValueError(f"sha256 must be 64 lowercase hex characters, got {sha256!r}")
+        check_id(size, "artifact size")
+        if size < 0:
+            raise ValueError(f"artifact size must be >= 0 bytes, got {size}")
+        if trial_id is not None:
+            check_id(trial_id, "trial_id")
+        if created_at is not None and (
+            not isinstance(created_at, datetime) or created_at.utcoffset() is None
+        ):
+            raise ValueError(f"created_at must be an aware datetime, got {created_at!r}")
+        content = None
+        if data is not None:
+            if not isinstance(data, bytes | bytearray | memoryview):
+                raise ValueError(f"artifact data must be bytes-like, got {type(data).__name__}")
+            content = bytes(data)
+            actual = hashlib.sha256(content).hexdigest()
+            if actual != sha256 or len(content) != size:
+                raise ValueError(
+                    f"artifact {path!r}: the content has {len(content)} bytes with sha256 "
+                    f"{actual}, not the {size} bytes with sha256 {sha256} recorded"
+                )
+
+        def work(conn: Connection) -> int:
+            artifact_id = self._insert_artifact(
+                conn, study_id, trial_id, kind, path, sha256, size, created_at
+            )
+            if content is not None:
+                conn.execute(insert(ArtifactBlob).values(artifact_id=artifact_id, data=content))
+            return artifact_id
+
+        return self._write(f"import_artifact(study {study_id}, {path!r})", work)
 
     def read_artifact(self, artifact_id: int) -> bytes:
         """The content of an artifact stored with :meth:`store_artifact`.

@@ -7,7 +7,8 @@ re-queueing the trial of a dead worker, and finishing a trial only once.
 
 :class:`RDBStorage` is the facade and states the contract; it holds the connection lifecycle
 and the study operations, and inherits the operations of the other aggregates from their
-modules: ``_trials`` (trials and their children), ``_artifacts`` (artifacts and their stored
+modules: ``_trials`` (trials and their children), ``_imports`` (trials inserted with their
+outcome: imported results, copied studies), ``_artifacts`` (artifacts and their stored
 contents) and ``_leases`` (study leases). The SQL is in ``_queries``, the decoding of rows
 into the returned objects in ``_records``, the shared plumbing in ``_core``.
 """
@@ -44,6 +45,7 @@ from nas.storage._engine import (
     mask_url,
     readonly_engine,
 )
+from nas.storage._imports import ImportsMixin
 from nas.storage._leases import LeasesMixin
 from nas.storage._models import Study, StudyObjective, StudyUserAttr, Trial
 from nas.storage._queries import SELECT_OBJECTIVES
@@ -59,7 +61,7 @@ from nas.storage._trials import TrialsMixin
 __all__ = ["RDBStorage", "get_storage"]
 
 
-class RDBStorage(TrialsMixin, ArtifactsMixin, LeasesMixin):
+class RDBStorage(TrialsMixin, ImportsMixin, ArtifactsMixin, LeasesMixin):
     """Studies, trials and artifacts in a SQL database; the one storage ``nas`` has.
 
     Contract:

@@ -141,13 +141,14 @@ def _check_objective_values(values: Mapping[int, float], what: str) -> dict[int,
 
 
 def _check_results(
-    trial_id: int,
+    what: str,
     state: TrialState,
     metrics: Mapping[str, float] | None,
     violations: Sequence[float] | None,
     reason: str | None,
 ) -> tuple[dict[str, float], tuple[float, ...], str | None]:
-    """Validate ``finish_trial``'s metrics, constraint values and infeasible reason.
+    """Validate the metrics, constraint values and infeasible reason of a finished trial
+    (``what`` names the call in messages, e.g. ``finish_trial(7)``).
 
     Returns:
         ``(metrics, constraint values, reason)`` as they will be read back: metrics as
@@ -158,7 +159,6 @@ def _check_results(
             constraint value, constraint values for a state other than COMPLETE, a non-str
             reason.
     """
-    what = f"finish_trial({trial_id})"
     out: dict[str, float] = {}
     for key, value in (metrics or {}).items():
         check_name(key, f"{what} metric name")
@@ -711,7 +711,7 @@ class TrialsMixin(StorageCore):
         if failure_reason is not None and not isinstance(failure_reason, str):
             raise TypeError(f"failure_reason must be a str or None, got {failure_reason!r}")
         metrics_out, violations, reason = _check_results(
-            trial_id, final, metrics, constraint_values, infeasible_reason
+            f"finish_trial({trial_id})", final, metrics, constraint_values, infeasible_reason
         )
         metrics_json, constraints_json = encode_results(metrics_out, violations, reason)
 

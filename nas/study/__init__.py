@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from nas.study._config import StudyConfig, load_study_config, resolve_objective
 from nas.study._constraints import Bound, Constraints, ConstraintsFunc, parse_constraints
+from nas.study._copy import copy_study
+from nas.study._io import import_trials_file, read_trials_file
 from nas.study._local import run_local_workers, worker_command
 from nas.study._objectives import (
     OBJECTIVE_ATTR,
@@ -57,10 +59,12 @@ __all__ = [
     "StudyConfig",
     "StudyPlan",
     "Trial",
+    "copy_study",
     "create_study",
     "create_study_from_config",
     "delete_study",
     "front_records",
+    "import_trials_file",
     "front_table",
     "load_study",
     "load_study_config",
@@ -69,6 +73,7 @@ __all__ = [
     "objective_from_definition",
     "pin_objective",
     "plan_study",
+    "read_trials_file",
     "resolve_objective",
     "run_local_workers",
     "status_line",

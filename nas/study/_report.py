@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from nas._archtext import arch_text
@@ -97,25 +98,76 @@ def status_line(study: Study, trials: Sequence[FrozenTrial]) -> str:
     return f"{head} | failed {failed}"
 
 
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
 def trial_record(t: FrozenTrial) -> dict[str, Any]:
-    """A trial as JSON values (``nas trials --format json``): number, state, params, values,
-    budget, times, duration, failure reason, user attributes, metrics, feasibility and
-    constraint values (non-finite numbers as ``None``)."""
+    """A trial as JSON values (``nas trials --format json``), every field of the
+    :class:`~nas.FrozenTrial`: number, state, params, values, budget, times, duration,
+    failure reason, user attributes, metrics, feasibility and constraint values (the keys of
+    earlier versions, first and unchanged), then intermediate values (objective -> {step ->
+    value}; JSON writes the steps as strings), system attributes, worker, restarts, the
+    reason a constraint could not be evaluated, the times of creation, last change and last
+    heartbeat, and the storage id. Non-finite metrics and constraint values are ``None``;
+    times are ISO 8601 with their UTC offset.
+
+    :meth:`nas.Study.add_trials` (and ``nas import``) accepts these records as they are.
+    """
     return {
         "number": t.number,
         "state": str(t.state),
         "params": dict(t.params),
         "values": dict(t.values),
         "budget": t.budget,
-        "datetime_start": t.datetime_start.isoformat() if t.datetime_start else None,
-        "datetime_complete": t.datetime_complete.isoformat() if t.datetime_complete else None,
+        "datetime_start": _iso(t.datetime_start),
+        "datetime_complete": _iso(t.datetime_complete),
         "duration": t.duration,
         "failure_reason": t.failure_reason,
         "user_attrs": dict(t.user_attrs),
         "metrics": {k: (v if math.isfinite(v) else None) for k, v in t.metrics.items()},
         "feasible": t.feasible,
         "constraint_values": [v if math.isfinite(v) else None for v in t.constraint_values],
+        "intermediate_values": {k: dict(v) for k, v in t.intermediate_values.items()},
+        "system_attrs": dict(t.system_attrs),
+        "worker_id": t.worker_id,
+        "restarts": t.restarts,
+        "infeasible_reason": t.infeasible_reason,
+        "datetime_created": _iso(t.datetime_created),
+        "datetime_updated": _iso(t.datetime_updated),
+        "heartbeat": _iso(t.heartbeat),
+        "trial_id": t.trial_id,
     }
+
+
+#: Keys of :func:`trial_record` that :func:`_flatten` spreads into columns of their own or
+#: leaves to the full table (:func:`trials_table` with ``full=True``).
+_NESTED = (
+    "params",
+    "values",
+    "user_attrs",
+    "metrics",
+    "constraint_values",
+    "intermediate_values",
+    "system_attrs",
+)
+#: The columns the full table adds after the compact one's, in order (``metric:NAME``
+#: columns go after ``failure_reason``).
+_FULL_TAIL = (
+    "user_attrs",
+    "system_attrs",
+    "intermediate_values",
+    "constraint_values",
+    "infeasible_reason",
+    "datetime_created",
+    "datetime_start",
+    "datetime_complete",
+    "datetime_updated",
+    "heartbeat",
+    "worker_id",
+    "restarts",
+    "trial_id",
+)
 
 
 def _flatten(
@@ -127,22 +179,32 @@ def _flatten(
     param_cols = list(study.space.names)
     flat = []
     for r in records:
-        f = {
-            k: v
-            for k, v in r.items()
-            if k not in ("params", "values", "user_attrs", "metrics", "constraint_values")
-        }
+        f = {k: v for k, v in r.items() if k not in _NESTED}
         f.update({c: r["values"].get(c) for c in value_cols})
         f.update({f"param:{c}": r["params"].get(c) for c in param_cols})
         flat.append(f)
     return flat, value_cols + [f"param:{c}" for c in param_cols]
 
 
-def trials_table(study: Study, trials: Sequence[FrozenTrial]) -> TableData:
+def _json_cell(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
+def trials_table(study: Study, trials: Sequence[FrozenTrial], *, full: bool = False) -> TableData:
     """``trials`` of ``study`` as a table (``nas trials``): number, state, one column per
     objective and per parameter (``param:NAME``), ``feasible`` and ``violation`` in a
-    constrained study, budget, duration, and the last line of a failure's reason."""
-    flat, cols = _flatten(study, [trial_record(t) for t in trials])
+    constrained study, budget, duration, and the last line of a failure's reason.
+
+    With ``full`` (``nas trials --format csv``) every field follows, after those columns:
+    ``failure_reason`` (whole), one ``metric:NAME`` column per metric any trial has (a
+    non-finite one as NaN), then ``user_attrs``, ``system_attrs``, ``intermediate_values``
+    and ``constraint_values`` as JSON text (``null`` for a constraint that could not be
+    evaluated), ``infeasible_reason``, the ISO 8601 times ``datetime_created``,
+    ``datetime_start``, ``datetime_complete``, ``datetime_updated`` and ``heartbeat``,
+    ``worker_id``, ``restarts`` and ``trial_id``. ``nas import`` reads such a file back.
+    """
+    records = [trial_record(t) for t in trials]
+    flat, cols = _flatten(study, records)
     extra: list[str] = []
     if study.constraints is not None:  # feasibility and total violation of each trial
         extra = ["feasible", "violation"]
@@ -150,13 +212,19 @@ def trials_table(study: Study, trials: Sequence[FrozenTrial]) -> TableData:
             f["feasible"] = {True: "yes", False: "no", None: None}[t.feasible]
             f["violation"] = t.total_violation if t.feasible is not None else None
     for f in flat:
-        reason = f.pop("failure_reason")
+        reason = f["failure_reason"]
         f["failure"] = reason.strip().splitlines()[-1] if reason else None
-    return TableData(
-        ["number", "state", *cols, *extra, "budget", "duration", "failure"],
-        flat,
-        title=f"trials of {study.name}",
-    )
+    columns = ["number", "state", *cols, *extra, "budget", "duration", "failure"]
+    if full:
+        metric_cols: dict[str, None] = {}
+        for t in trials:
+            metric_cols.update(dict.fromkeys(t.metrics))
+        for f, r, t in zip(flat, records, trials, strict=True):
+            f.update({f"metric:{m}": t.metrics.get(m) for m in metric_cols})
+            for key in ("user_attrs", "system_attrs", "intermediate_values", "constraint_values"):
+                f[key] = _json_cell(r[key])
+        columns += ["failure_reason", *(f"metric:{m}" for m in metric_cols), *_FULL_TAIL]
+    return TableData(columns, flat, title=f"trials of {study.name}")
 
 
 def front_records(study: Study) -> list[dict[str, Any]]:

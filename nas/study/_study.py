@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Container, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +33,8 @@ from nas.study._values import (
 )
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from nas.pruners import Pruner
     from nas.searchers import Searcher
     from nas.study._trial import Trial
@@ -385,6 +387,50 @@ class Study:
         from nas.study._asktell import tell
 
         return tell(self, trial, values, state=state, reason=reason)
+
+    # ------------------------------------------------------------------ results in and out
+    def add_trials(self, trials: Iterable[FrozenTrial | Mapping[str, Any]]) -> list[FrozenTrial]:
+        """Add trials that ran elsewhere (another study, an Optuna run, a spreadsheet) as
+        finished trials of this study; every searcher then reads them as history.
+
+        Each is a :class:`~nas.FrozenTrial` or a mapping as ``nas trials --format json``
+        writes it: ``params`` (required), ``values`` (by objective name; a number for one
+        objective; a list in objective order), ``state`` (COMPLETE by default, PRUNED,
+        FAILED), ``budget``, ``intermediate_values``, ``user_attrs``, ``metrics``,
+        ``failure_reason``, times; system attributes are never taken. All are validated
+        first (params by the space, a finite value for every objective of a COMPLETE trial,
+        no unknown objective; constraints evaluated by this study), then inserted in one
+        transaction, numbered after the existing trials. Rules: :mod:`nas.study._import`.
+
+        Example:
+            >>> study.add_trials(  # doctest: +SKIP
+            ...     [{"params": {"lr": 0.01}, "values": {"loss": 0.3}, "state": "COMPLETE"}]
+            ... )
+
+        Returns:
+            The added trials, in the order given.
+
+        Raises:
+            StudyConfigError: a trial breaks a rule; the message names it (``trials[3]``) and
+                the problem. Nothing is written.
+        """
+        from nas.study._import import add_trials
+
+        return add_trials(self, trials)
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """Every trial as one row of a pandas DataFrame, in number order, every field in a
+        column as Optuna's ``trials_dataframe`` names them where it has the field
+        (``values_<objective>``, ``params_<name>``, ``user_attrs_<key>``, ``duration`` as a
+        Timedelta, ...; times timezone-aware UTC; ``intermediate_<objective>`` holds a dict
+        step -> value). Columns: :func:`nas.study._dataframe.trials_dataframe`.
+
+        Raises:
+            NasError: pandas is not installed (``pip install pandas``).
+        """
+        from nas.study._dataframe import trials_dataframe
+
+        return trials_dataframe(self)
 
     # ------------------------------------------------------------------ optimisation
     def stop(self) -> None:

@@ -43,6 +43,8 @@ is *declared* by its class attributes (:class:`~nas.searchers.Searcher`: ``min_o
   ``PYTHONHASHSEED``; different seeds give different proposals;
 * pending trials are not proposed again on a finite space large enough to avoid them;
 * ``propose(history, n=4)`` gives at least one proposal and no two identical ones;
+* a history of trials added from elsewhere (no system attributes, no worker, budgets the
+  searcher never proposed) gives valid proposals and the study goes on from it;
 * an unknown option raises ``SearcherConfigError``; the history is not modified;
 * constraints: on a constrained toy problem (:func:`toy_constraint`, whose feasible region
   excludes the unconstrained optimum) every searcher keeps proposing valid params, is
@@ -76,6 +78,7 @@ __all__ = [
     "conditional_space",
     "discrete_space",
     "fixed_space",
+    "imported_history",
     "make_objectives",
     "mixed_space",
     "record",
@@ -318,6 +321,7 @@ def simulate(
     check_unmodified: bool = False,
     constrained: bool = False,
     pruned_as_failed: bool = False,
+    initial: Sequence[FrozenTrial] = (),
 ) -> tuple[list[Proposal], list[FrozenTrial]]:
     """Run a simulated study without a database.
 
@@ -344,6 +348,8 @@ def simulate(
             left it unchanged (slower).
         constrained: COMPLETE trials carry the constraint value :func:`toy_constraint`.
         pruned_as_failed: the trials that would be PRUNED are FAILED instead.
+        initial: finished trials the history starts with (numbered ``0 ..``), e.g. trials
+            added from elsewhere (:func:`imported_history`); they count towards ``n_trials``.
 
     Returns:
         ``(proposals, history)``: every proposal in order (params normalized) and the final
@@ -354,7 +360,7 @@ def simulate(
             ``check_unmodified``), or the searcher returns nothing while no trial is pending (the
             study would stall).
     """
-    history: list[FrozenTrial] = []
+    history: list[FrozenTrial] = list(initial)
     proposals: list[Proposal] = []
     pending: list[int] = []
     searcher = factory()
@@ -413,6 +419,42 @@ def simulate(
     while pending:
         finish_oldest()
     return proposals, history
+
+
+def imported_history(
+    space: SearchSpace, objectives: Sequence[Objective], n: int, seed: int = 0
+) -> list[FrozenTrial]:
+    """``n`` finished trials as :meth:`nas.Study.add_trials` stores results brought in from
+    elsewhere: random params, no system attributes (nothing a searcher recorded while
+    proposing them), no worker, budgets no searcher proposed (``None``, 2.5, 7.0 in turn); one
+    in eight PRUNED with an intermediate value, one in eight FAILED, the others COMPLETE with
+    :func:`toy_values`."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(n):
+        params = space.sample(rng)
+        values = toy_values(space, params, objectives)
+        state, intermediate = TrialState.COMPLETE, {}
+        if k % 8 == 5:
+            state, intermediate = (
+                TrialState.PRUNED,
+                {o.name: {0: values[o.name]} for o in objectives},
+            )
+        elif k % 8 == 6:
+            state = TrialState.FAILED
+        out.append(
+            FrozenTrial(
+                trial_id=k + 1,
+                number=k,
+                state=state,
+                params=params,
+                budget=(None, 2.5, 7.0)[k % 3],
+                values=values if state is TrialState.COMPLETE else {},
+                intermediate_values=intermediate,
+                failure_reason="imported" if state is TrialState.FAILED else None,
+            )
+        )
+    return out
 
 
 def record(proposals: Sequence[Proposal]) -> str:
@@ -713,6 +755,24 @@ class SearcherConformance:
             objectives = make_objectives(m)
             factory = self._factory(searcher_name, space, objectives)
             simulate(factory, space, objectives, 30, n_per_call=2, check_unmodified=True)
+
+    def test_accepts_imported_trials(self, searcher_name: str) -> None:
+        """A history that starts with trials added from elsewhere (:func:`imported_history`:
+        no system attributes, no worker, budgets it never proposed) is read like any other:
+        valid proposals from it, the run goes on, and the same history gives the same
+        proposals."""
+        space = self._space_for(searcher_name, "mixed")[1]
+        for m in self._counts(searcher_name, space):
+            objectives = make_objectives(m)
+            imported = imported_history(space, objectives, 24)
+            factory = self._factory(searcher_name, space, objectives)
+            first = factory().propose(list(imported), 3)
+            assert first, f"no proposal after {len(imported)} imported trials"
+            for p in first:
+                _check_proposal(space, p, "proposal after imported trials")
+            assert record(factory().propose(list(imported), 3)) == record(first)
+            _, history = simulate(factory, space, objectives, 36, initial=imported)
+            assert len(history) >= 36
 
     # ---- determinism -----------------------------------------------------------------------
 

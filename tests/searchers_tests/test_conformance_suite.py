@@ -76,6 +76,13 @@ class NumpyScalars(_Sampler):
         return [Proposal(params=p.params, info={"draw": np.int64(1)}) for p in props]
 
 
+class NeedsItsOwnInfo(_Sampler):
+    def propose(self, trials: Sequence[FrozenTrial], n: int = 1) -> list[Proposal]:
+        generation = max((t.system_attrs["generation"] for t in trials), default=0)  # KeyError
+        props = super().propose(trials, n)  # on a trial it did not propose (imported)
+        return [Proposal(params=p.params, info={"generation": generation + 1}) for p in props]
+
+
 @pytest.fixture
 def register() -> Iterator[Callable[[str, type], str]]:
     names: list[str] = []
@@ -103,6 +110,7 @@ SUITE = SearcherConformance()
         (MutatesHistory, SUITE.test_history_not_modified, AssertionError),
         (Stalls, SUITE.test_mixed_space, AssertionError),
         (NumpyScalars, SUITE.test_mixed_space, AssertionError),
+        (NeedsItsOwnInfo, SUITE.test_accepts_imported_trials, KeyError),
     ],
 )
 def test_suite_catches_broken_searcher(
@@ -146,6 +154,7 @@ def test_suite_passes_a_correct_minimal_searcher(register: Callable[[str, type],
         SUITE.test_mixed_space,
         SUITE.test_batch,
         SUITE.test_unknown_option_rejected,
+        SUITE.test_accepts_imported_trials,
     ):
         test(name)
 

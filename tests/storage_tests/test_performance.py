@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from nas._types import Objective, Proposal, TrialState
-from nas.storage import RDBStorage
+from nas.storage import RDBStorage, TrialImport
 from nas.storage._models import Trial, TrialValue
 
 N_TRIALS = 10_000
@@ -58,4 +58,42 @@ def test_get_trials_loads_10k_trials_in_a_bounded_number_of_queries(sqlite_url: 
     assert last.state is TrialState.COMPLETE and last.number == N_TRIALS - 1
     assert last.values == {"loss": N_TRIALS - 1, "acc": N_TRIALS - 1 + 0.1}
     assert last.params == proposals[-1].params
+    storage.dispose()
+
+
+def test_import_trials_writes_in_a_bounded_number_of_statements(sqlite_url: str) -> None:
+    """import_trials (``nas import``, ``nas copy``) batches its rows: the number of statements
+    is the same for 10 trials as for 2,000 (one executemany per table)."""
+    storage = RDBStorage(sqlite_url)
+    objectives = [Objective("loss", "minimize"), Objective("acc", "maximize")]
+    study_id = storage.create_study("big", objectives, {}, {"name": "random"}, 0)
+
+    def imports(n: int) -> list[TrialImport]:
+        return [
+            TrialImport(
+                TrialState.COMPLETE,
+                {"lr": i / n, "layers": i % 7},
+                values={0: float(i), 1: 0.5},
+                intermediate_values={0: {0: 1.0, 1: 0.5}},
+                user_attrs={"i": i},
+                system_attrs={"g": 1},
+                metrics={"m": 1.0},
+            )
+            for i in range(n)
+        ]
+
+    counts = []
+    for n in (10, 2_000):
+        statements: list[str] = []
+
+        def record(conn, cursor, statement, *args, sink=statements) -> None:
+            sink.append(statement)
+
+        sa.event.listen(storage._engine, "before_cursor_execute", record)
+        inserted = storage.import_trials(study_id, imports(n))
+        sa.event.remove(storage._engine, "before_cursor_execute", record)
+        assert len(inserted) == n
+        counts.append(len(statements))
+    assert counts[0] == counts[1], counts
+    assert storage.get_trials(study_id, min_number=10)[-1] == inserted[-1]
     storage.dispose()

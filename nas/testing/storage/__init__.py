@@ -12,8 +12,9 @@ supplies a ``storage`` fixture opened on it (and disposed afterwards). ``tests/c
 parametrizes ``storage_url`` over SQLite and PostgreSQL, so every check runs on both.
 
 The suite is cut along the storage's aggregates: :class:`StudyConformance` (studies and
-leases), :class:`TrialConformance` and :class:`ArtifactConformance`; a backend must pass all
-three, which :class:`StorageConformance` combines.
+leases), :class:`TrialConformance`, :class:`ImportConformance` (trials inserted with their
+outcome) and :class:`ArtifactConformance`; a backend must pass all four, which
+:class:`StorageConformance` combines.
 
 Also here: :func:`make_study` (a study with a fixed small definition) and the bodies of the
 multi-process tests (:func:`claim_worker_loop`, :func:`endless_writer`,
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 from nas.testing.storage._artifacts import ArtifactConformance
 from nas.testing.storage._base import make_study
+from nas.testing.storage._imports import ImportConformance
 from nas.testing.storage._processes import (
     claim_worker_loop,
     endless_writer,
@@ -34,6 +36,7 @@ from nas.testing.storage._trials import TrialConformance
 
 __all__ = [
     "ArtifactConformance",
+    "ImportConformance",
     "StorageConformance",
     "StudyConformance",
     "TrialConformance",
@@ -44,5 +47,7 @@ __all__ = [
 ]
 
 
-class StorageConformance(StudyConformance, TrialConformance, ArtifactConformance):
+class StorageConformance(
+    StudyConformance, TrialConformance, ImportConformance, ArtifactConformance
+):
     """Behaviour every storage backend must show; subclass it in a test module to run it."""
