@@ -34,7 +34,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from nas._types import FrozenTrial, Objective
+from nas._types import FrozenTrial, Objective, TrialState
 from nas.exceptions import PrunerConfigError
 
 __all__ = [
@@ -146,6 +146,53 @@ class Pruner(ABC):
     def others(trial: FrozenTrial, history: Sequence[FrozenTrial]) -> list[FrozenTrial]:
         """The trials of ``history`` other than ``trial`` (by number), in order."""
         return [t for t in history if t.number != trial.number]
+
+    def check_step(
+        self,
+        trial: FrozenTrial,
+        n_warmup_steps: int = 0,
+        interval_steps: int = 1,
+        objectives: Sequence[Objective] | None = None,
+    ) -> int | None:
+        """``trial``'s last step when a pruning check is due there, else ``None``; its steps
+        are those it reported the judged objective at (or any of ``objectives``).
+
+        Checks are due at the steps ``n_warmup_steps + k * interval_steps`` (``k >= 0``); a
+        check whose step was not reported is postponed to the first step reported after it
+        (Optuna's rule): the last step ``s >= n_warmup_steps`` is due when no earlier report
+        of the trial lies at or after the latest check step ``<= s``. A trial reporting every
+        step is thus checked at the check steps only; one reporting every 5 steps with
+        ``interval_steps=2`` is checked at every report.
+        """
+        steps: set[int] = set()
+        for o in objectives or (self.objective,):
+            steps.update(trial.intermediate_values.get(o.name, {}))
+        if not steps:
+            return None
+        step = max(steps)
+        if step < n_warmup_steps:
+            return None
+        check = (step - n_warmup_steps) // interval_steps * interval_steps + n_warmup_steps
+        previous = max((s for s in steps if s != step), default=-1)
+        return step if previous < check else None
+
+    def best_complete(
+        self, trial: FrozenTrial, history: Sequence[FrozenTrial]
+    ) -> tuple[FrozenTrial, float] | None:
+        """The COMPLETE trial of ``history`` (other than ``trial``) with the best final value
+        of the judged objective, and that value as a minimisation value; the lowest number
+        wins a tie; ``None`` when no COMPLETE trial has a value."""
+        name, sign = self.objective.name, self.objective.sign
+        best: tuple[FrozenTrial, float] | None = None
+        for t in history:
+            if t.number == trial.number or t.state != TrialState.COMPLETE:
+                continue
+            if name not in t.values:
+                continue
+            v = sign * float(t.values[name])
+            if best is None or v < best[1]:
+                best = (t, v)
+        return best
 
 
 def int_option(owner: str, name: str, value: object, *, minimum: int = 0) -> int:
