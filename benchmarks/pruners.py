@@ -29,9 +29,14 @@ Tasks (nothing is downloaded; every data set ships inside scikit-learn):
   cannot prune a multi-objective study (``Trial.report`` raises ``NotImplementedError``; the
   script checks it in the installed Optuna and prints what it got).
 
+Every pruner gets the task's warm-up as its earliest decision (``n_warmup_steps``, or
+``min_resource`` for the halving pruners; :func:`curve_arms`), Optuna's twin the same options.
+
 Metrics, per arm and seed: compute (steps consumed, summed over trials), best final value
 (the best value at the final step among the trials that completed; a pruned trial has no final
-value), regret vs no pruning. The ceiling is no pruning (every configuration trained fully).
+value), regret vs no pruning, and the pruned *would-be incumbents* (pruned trials whose final
+value beats every trial completed before them). The ceiling is no pruning (every
+configuration trained fully).
 Two floors, both free to compute from the stored curves:
 
 * *budget-matched*: no pruning with the compute the pruner spent -- the expected best final
@@ -58,6 +63,9 @@ Usage::
 
     python benchmarks/pruners.py --seeds 10 --trials 60   # full run, rewrites the docs section
     python benchmarks/pruners.py --quick                   # smoke test, docs untouched
+
+With ``--workdir DIR`` the curves are cached in ``DIR`` and reused by later runs (the replays
+and the statistics are then all that runs).
 """
 
 from __future__ import annotations
