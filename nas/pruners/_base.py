@@ -105,6 +105,13 @@ class Pruner(ABC):
         return f"{type(self).__name__}({self.options!r})"
 
     @property
+    def reads_history(self) -> bool:
+        """Whether :meth:`prune` looks at the history at all (``threshold`` judges the trial
+        alone): when it does not, :meth:`Trial.should_prune` passes an empty history instead
+        of reading the study's trials from the database."""
+        return True
+
+    @property
     def spec(self) -> dict[str, Any]:
         """The stored form ``{"name": ..., "options": {...}}`` (``create_pruner`` rebuilds it)."""
         return {"name": self.registered_name, "options": dict(self.options)}

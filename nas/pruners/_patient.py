@@ -50,6 +50,11 @@ class PatientPruner(Pruner):
 
     registered_name = "patient"
 
+    @property
+    def reads_history(self) -> bool:
+        """Only through ``wrapped``: the stall rule judges the trial's own values."""
+        return self.wrapped is not None and self.wrapped.reads_history
+
     def __init__(
         self,
         objectives: Sequence[Objective],

@@ -38,6 +38,11 @@ class ThresholdPruner(Pruner):
 
     registered_name = "threshold"
 
+    @property
+    def reads_history(self) -> bool:
+        """Never: the bounds judge the trial's own values."""
+        return False
+
     def __init__(
         self,
         objectives: Sequence[Objective],

@@ -155,7 +155,8 @@ class Trial:
             system_attrs=dict(self.system_attrs),
             worker_id=self.worker_id,
         )
-        self._prune_reason = pruner.prune(snapshot, self.study.trials)
+        history = self.study.trials if pruner.reads_history else []
+        self._prune_reason = pruner.prune(snapshot, history)
         return self._prune_reason is not None
 
     @property

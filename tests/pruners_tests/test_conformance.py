@@ -197,6 +197,27 @@ def test_deterministic_same_instance_and_fresh_instance(baseline, name) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_a_pruner_that_reads_no_history_decides_the_same_without_it(baseline, name) -> None:
+    # Trial.should_prune skips reading the study's trials for such a pruner.
+    scenarios, decisions = baseline[name]
+    pruner = _pruner(name)
+    without = [pruner.prune(trial, []) for trial, _ in scenarios]
+    if pruner.reads_history:
+        assert name not in ("threshold",), "threshold judges the trial alone"
+    else:
+        assert without == decisions
+
+
+def test_patient_reads_history_only_through_its_wrapped_pruner() -> None:
+    objectives = (Objective("loss", "minimize"),)
+    alone = create_pruner("patient", objectives, 0, {"patience": 2})
+    around = create_pruner(
+        "patient", objectives, 0, {"patience": 2, "wrapped": {"name": "median"}}
+    )
+    assert not alone.reads_history and around.reads_history
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_a_trial_that_reported_nothing_is_never_pruned(baseline, name) -> None:
     pruner = _pruner(name)
     for trial, history in baseline[name][0]:
