@@ -341,6 +341,8 @@ def test_to_dataframe_has_every_field(source: nas.Study):
             assert row["values_loss"] == t.values["loss"] and row["feasible"] == t.feasible
             assert row["constraint_0"] == t.constraint_values[0]
             assert math.isnan(row["metrics_odd"])  # non-finite metrics are stored as NaN
+        elif "loss" in t.values:  # a PRUNED trial keeps its last reported values
+            assert t.state is nas.TrialState.PRUNED and row["values_loss"] == t.values["loss"]
         else:
             assert math.isnan(row["values_loss"]) and row["feasible"] is None
         assert (
