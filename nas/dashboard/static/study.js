@@ -248,7 +248,10 @@ function fetchTablePage() {
   return api(`/api/studies/${STUDY_ID}/trials?${query}`);
 }
 
-async function loadTable(pending = fetchTablePage()) {
+function loadTable() { return showTable(fetchTablePage()); }
+
+// Draws the table page a request (fetchTablePage) brings; a bad filter is reported in one line.
+async function showTable(pending) {
   let page;
   try {
     page = await pending;
@@ -455,7 +458,7 @@ async function start() {
   const dataP = api(`/api/studies/${STUDY_ID}/data`);
   const frontP = api(`/api/studies/${STUDY_ID}/pareto`);
   const pageP = fetchTablePage();
-  pageP.catch(() => {}); // handled by loadTable below
+  pageP.catch(() => {}); // handled by showTable below
   summary = await summaryP;
   drawSummary();
   $("loading-text").textContent = `Loading ${count(summary.n_trials)} trials\u2026`;
@@ -467,7 +470,7 @@ async function start() {
     fillSelect($("pareto-y"), names, names[1]);
     $("pareto-3d-label").hidden = names.length < 3;
   }
-  const tableP = loadTable(pageP).then(() => {
+  const tableP = showTable(pageP).then(() => {
     // The header and the table are usable from here on (the benchmark reads this stamp).
     performance.mark("nas-table");
     window.__nasTable = performance.now();
