@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.nas-installed
 
-.PHONY: quickstart test setup lint
+.PHONY: quickstart test setup lint plotly-bundle
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -30,3 +30,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check nas tests benchmarks alembic
 	$(BIN)/ruff format --check nas tests alembic
 	$(BIN)/mypy
+
+# The dashboard's partial plotly.js bundle (nas/dashboard/static/vendor/plotly/, committed):
+# rebuilt from the versions pinned in scripts/plotly_bundle/package-lock.json. Needs node and npm;
+# development time only (the dashboard never downloads anything). See that folder's README.md.
+plotly-bundle:
+	cd scripts/plotly_bundle && npm ci --no-audit --no-fund --ignore-scripts && node build.mjs

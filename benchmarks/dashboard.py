@@ -22,10 +22,15 @@ side in the same run, on the same study.
    cache) and then a second navigation in that context ("warm"). TTI is ``performance.now()``
    (ms since navigation start) when the page's history plot and Pareto-front plot have drawn every
    COMPLETE trial: for nas the page's own ``window.__nasReady`` (``body[data-ready='1']``: both
-   plots and the trial table done), for optuna-dashboard a ``wait_for_function`` predicate that
-   counts the markers drawn in its ``#plot-history`` and ``#graph-pareto-front`` plotly divs and
-   stamps ``performance.now()`` the first time both hold all points. Both counts are asserted.
-   As a reference, the evaluation of each tool's JavaScript bundle alone is timed in a blank page.
+   plots and the trial table done; the plots are the last of the default view to be drawn, so
+   this is also when all of its plots are drawn), for optuna-dashboard a ``wait_for_function``
+   predicate that counts the markers drawn in its ``#plot-history`` and ``#graph-pareto-front``
+   plotly divs and stamps ``performance.now()`` the first time both hold all points. Both counts
+   are asserted. nas draws its header and trial table before it evaluates plotly.js: the time the
+   table is usable (``window.__nasTable``) and the time plotly.js has been evaluated (the page's
+   ``nas-plotly`` performance mark) are reported beside TTI. As a reference, the evaluation of
+   each tool's JavaScript bundle alone is timed in a blank page, and that of the full
+   ``plotly.min.js`` of the plotly Python package (what nas served before its partial bundle).
 5. Poll latency (httpx, one keep-alive client): nas ``GET /api/studies/{id}/changes?cursor=C``
    every 200 ms for ``--poll-seconds`` with no writer, then while a writer process finishes new
    trials into the same study at ``--rate`` trials/s (``study.optimize`` with a paced objective),
@@ -282,6 +287,19 @@ async (url) => {
     document.head.appendChild(s);
   });
   return [performance.now() - t0, text.length, error];
+}
+"""
+
+#: The same for an ES-module bundle: every file fetched first, then ``import()`` of the entry
+#: (compile + run of the entry and the chunks it imports, from the HTTP cache).
+MODULE_EVAL_JS = """
+async ([entry, files]) => {
+  let size = 0;
+  for (const url of files) size += (await (await fetch(url)).text()).length;
+  let error = null;
+  const t0 = performance.now();
+  try { await import(entry); } catch (e) { error = String(e); }
+  return [performance.now() - t0, size, error];
 }
 """
 
@@ -627,9 +645,11 @@ class Nav:
     data_server_ms: float  # requestStart -> responseStart of that request
     data_transfer: int
     data_decoded: int
-    bundle_transfer: int  # 0 = from the HTTP cache
-    bundle_done_ms: float
+    bundle_transfer: int  # 0 = from the HTTP cache (all of the bundle's files)
+    bundle_done_ms: float  # when its last file was in
     trace_types: str  # plotly types of the history and Pareto plots' marker traces
+    table_ms: float | None = None  # nas: header and trial table drawn (usable)
+    plotly_ms: float | None = None  # nas: plotly.js evaluated (its module imported)
 
 
 @dataclass
@@ -665,10 +685,17 @@ def navigate(page: Any, tool: Tool, kind: str, expected: int) -> Nav:
         ok = True
     if not ok:
         raise AssertionError(f"{tool.name}: plotted {points}, expected {expected} per plot")
+    table_ms = plotly_ms = None
+    if tool.name == "nas":  # (None from a nas page older than these stamps)
+        table_ms = page.evaluate("window.__nasTable ?? null")
+        plotly_ms = page.evaluate(
+            "(performance.getEntriesByName('nas-plotly', 'mark')[0] || {}).startTime ?? null"
+        )
     info = page.evaluate(RESOURCES_JS)
     res = info["resources"]
     data = _entry(res, tool.data_marker)
-    bundle = _entry(res, tool.bundle_marker)
+    _entry(res, tool.bundle_marker)  # asserts there is one
+    bundle = [r for r in res if tool.bundle_marker in r["url"]]
     return Nav(
         tool=tool.name,
         kind=kind,
@@ -679,9 +706,11 @@ def navigate(page: Any, tool: Tool, kind: str, expected: int) -> Nav:
         data_server_ms=data["responseStart"] - data["requestStart"],
         data_transfer=int(data["transfer"]),
         data_decoded=int(data["decoded"]),
-        bundle_transfer=int(bundle["transfer"]),
-        bundle_done_ms=bundle["responseEnd"],
+        bundle_transfer=sum(int(r["transfer"]) for r in bundle),
+        bundle_done_ms=max(r["responseEnd"] for r in bundle),
         trace_types=page.evaluate(TYPES_JS, list(tool.plot_ids)),
+        table_ms=table_ms,
+        plotly_ms=plotly_ms,
     )
 
 
@@ -692,8 +721,11 @@ def optuna_headings(page: Any) -> list[str]:
     )
 
 
-def eval_reference(browser: Any, url: str, repeats: int) -> tuple[list[float], int, str | None]:
-    """Load + evaluation time of one script in a blank page, fresh context each time."""
+def eval_reference(
+    browser: Any, url: tuple[str, str], repeats: int, module_files: list[str] | None = None
+) -> tuple[list[float], int, str | None]:
+    """Load + evaluation time of one script (``url`` = (blank page, script)) in a blank page,
+    fresh context each time; with ``module_files``, the script is an ES module importing them."""
     times: list[float] = []
     size, error = 0, None
     blank, script = url
@@ -702,11 +734,36 @@ def eval_reference(browser: Any, url: str, repeats: int) -> tuple[list[float], i
         try:
             page = ctx.new_page()
             page.goto(blank)
-            ms, size, error = page.evaluate(EVAL_JS, script)
+            if module_files is None:
+                ms, size, error = page.evaluate(EVAL_JS, script)
+            else:
+                ms, size, error = page.evaluate(MODULE_EVAL_JS, [script, module_files])
             times.append(float(ms))
         finally:
             ctx.close()
     return times, size, error
+
+
+@contextmanager
+def serve_directory(directory: Path) -> Iterator[str]:
+    """A static HTTP server over ``directory`` on a free loopback port (its base URL)."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 # ---------------------------------------------------------------------------- polls
@@ -924,6 +981,8 @@ def tti_table(navs: list[Nav]) -> str:
                 continue
             tti = [n.tti_ms for n in xs]
             goal = "met" if _med(tti) < TTI_GOAL_S * 1e3 else "missed"
+            table = [n.table_ms for n in xs if n.table_ms is not None]
+            plotly = [n.plotly_ms for n in xs if n.plotly_ms is not None]
             rows.append(
                 [
                     tool,
@@ -932,6 +991,8 @@ def tti_table(navs: list[Nav]) -> str:
                     _s(_med(tti)),
                     f"{_s(min(tti))}-{_s(max(tti))}",
                     goal,
+                    _s(_med(table)) if table else "-",
+                    _s(_med(plotly)) if plotly else "-",
                     _s(_med([n.bundle_done_ms for n in xs])),
                     "cache" if all(n.bundle_transfer == 0 for n in xs) else "network",
                     _s(_med([n.data_sent_ms for n in xs])),
@@ -950,6 +1011,8 @@ def tti_table(navs: list[Nav]) -> str:
             "TTI median s",
             "TTI min-max s",
             f"goal < {TTI_GOAL_S:g} s",
+            "table usable s",
+            "plotly.js evaluated s",
             "bundle received s",
             "bundle from",
             "data request sent s",
@@ -986,6 +1049,9 @@ def poll_row(
 
 
 OD_POLL = "optuna-dashboard `GET /api/studies/{id}?after=N`"
+NAS_BUNDLE = "nas dashboard: partial plotly.js (`plotly.mjs` + the chunk it imports)"
+FULL_BUNDLE = "full `plotly.min.js` of the plotly Python package (what nas served before)"
+OD_BUNDLE = "optuna-dashboard `bundle.js`"
 POLL_HEADERS = [
     "request",
     "requests",
@@ -1121,18 +1187,26 @@ def run(args: argparse.Namespace, workdir: Path, procs: Procs, cache: bool) -> s
         try:
             import plotly
 
-            plotly_url = f"{nas_base}/static/vendor/plotly-{plotly.__version__}.min.js"
+            from nas.dashboard._bundle import load_bundle
+
+            bundle = load_bundle()
+            preload = [nas_base + u for u in bundle.preload_urls()]
             console.log("bundle evaluation alone (blank page)")
-            evals = {
-                "plotly.min.js (nas dashboard)": eval_reference(
-                    browser, (f"{nas_base}/api/config", plotly_url), min(3, args.repeats)
-                ),
-                "bundle.js (optuna-dashboard)": eval_reference(
-                    browser,
-                    (f"{optuna_base}/api/meta", f"{optuna_base}/static/bundle.js"),
-                    min(3, args.repeats),
-                ),
-            }
+            repeats = min(3, args.repeats)
+            with serve_directory(Path(plotly.__file__).parent / "package_data") as full:
+                evals = {
+                    NAS_BUNDLE: eval_reference(
+                        browser, (f"{nas_base}/api/config", preload[0]), repeats, preload
+                    ),
+                    FULL_BUNDLE: eval_reference(
+                        browser, (f"{full}/", f"{full}/plotly.min.js"), repeats
+                    ),
+                    OD_BUNDLE: eval_reference(
+                        browser,
+                        (f"{optuna_base}/api/meta", f"{optuna_base}/static/bundle.js"),
+                        repeats,
+                    ),
+                }
             for name, (times, _, error) in evals.items():
                 console.log(f"{name}: {[round(t) for t in times]} ms, page error: {error}")
             order = ["nas", "optuna-dashboard"]
@@ -1327,8 +1401,24 @@ def report(
     nas_cold, nas_warm = med_nav("nas", "cold"), med_nav("nas", "warm")
     od_cold, od_warm = med_nav("optuna-dashboard", "cold"), med_nav("optuna-dashboard", "warm")
     nas_changes = _med([p.latency_ms for p in nas_busy])
-    plotly_eval = _med(evals["plotly.min.js (nas dashboard)"][0])
-    od_eval = _med(evals["bundle.js (optuna-dashboard)"][0])
+    plotly_eval = _med(evals[NAS_BUNDLE][0])
+    full_eval = _med(evals[FULL_BUNDLE][0])
+    od_eval = _med(evals[OD_BUNDLE][0])
+    from nas.dashboard._bundle import load_bundle
+
+    bundle = load_bundle()
+    traces = ", ".join(bundle.traces[bundle.main])
+    lazy = "; ".join(
+        f"{', '.join(t)} in `{name}`, imported when a page draws one"
+        for name, t in bundle.traces.items()
+        if name != bundle.main
+    )
+
+    def nav_med(tool: str, kind: str, attr: str) -> float:
+        return _med([getattr(n, attr) for n in navs if n.tool == tool and n.kind == kind])
+
+    nas_table_cold, nas_table_warm = (nav_med("nas", k, "table_ms") for k in ("cold", "warm"))
+    nas_plotly_cold = nav_med("nas", "cold", "plotly_ms")
     wire = polls["nas_reloads"][0][2]
 
     def nav_medians(tool: str, kind: str) -> dict[str, float]:
@@ -1362,8 +1452,11 @@ def report(
 Versions: nas dashboard {_version("nas")} (uvicorn {_version("uvicorn")}), optuna-dashboard
 {_version("optuna-dashboard")} (served by its default server, `--server auto` = {server},
 started with `--quiet`), Chromium {facts["chromium"]} headless (Playwright
-{_version("playwright")}), plotly.js {_version("plotly")} (nas), viewport
-{VIEWPORT["width"]}x{VIEWPORT["height"]}.
+{_version("playwright")}), viewport {VIEWPORT["width"]}x{VIEWPORT["height"]}. nas serves
+plotly.js {bundle.version} as a partial bundle shipped with the package
+(`nas/dashboard/static/vendor/plotly`, ES modules sharing one plotly.js instance: {traces} in
+`{bundle.main}`; {lazy}), instead of the full `plotly.min.js` of the plotly Python package
+({_version("plotly")}) it served before.
 
 Study: {built.n_trials} trials, 2 objectives (error, latency_ms; both minimized), 4 params (lr
 log-float, dropout float, layers int, optimizer categorical), random search, {built.n_complete}
@@ -1377,38 +1470,48 @@ Servers up after {facts["nas_up"]:.1f} s (nas) and {facts["optuna_up"]:.1f} s
   optuna-dashboard run{"s" if args.optuna_repeats > 1 else ""}): nas **{_s(nas_cold)} s cold /
   {_s(nas_warm)} s warm** (goal < {TTI_GOAL_S:g} s: cold {goal(nas_cold < TTI_GOAL_S * 1e3)}, warm
   {goal(nas_warm < TTI_GOAL_S * 1e3)}); optuna-dashboard {_s(od_cold)} s cold / {_s(od_warm)} s
-  warm ({od_cold / nas_cold:.1f}x / {od_warm / nas_warm:.1f}x nas).
+  warm ({od_cold / nas_cold:.1f}x / {od_warm / nas_warm:.1f}x nas). nas's TTI is when all the
+  plots of its default view are drawn; its header and trial table are usable earlier, at
+  {_s(nas_table_cold)} s cold / {_s(nas_table_warm)} s warm (plotly.js is evaluated only after
+  the table is on screen).
 - Incremental poll with a writer at {polls["nas_rate"]:.1f} trials/s: nas `/changes` median
   **{nas_changes:.1f} ms** (goal < {POLL_GOAL_MS:g} ms: {goal(nas_changes < POLL_GOAL_MS)});
   optuna-dashboard's poll median {_med([p.latency_ms for p in polls["optuna_busy"]]):.0f} ms.
-- Evaluating the JavaScript alone, in a blank page with nothing cached: plotly.js {plotly_eval:.0f}
-  ms, optuna-dashboard's bundle {od_eval:.0f} ms. The cold nas TTI of {_s(nas_cold)} s is mostly
-  plotly.js ({plotly_eval / nas_cold * 100:.0f}% of it; nas's data had arrived at
-  {_s(nas_c["data_done"])} s). optuna-dashboard's cold TTI is not dominated by its bundle
-  ({od_eval / od_cold * 100:.0f}%): its study request was sent at {_s(od_c["data_sent"])} s, spent
-  {_s(od_c["data_server"])} s in the server and arrived at {_s(od_c["data_done"])} s, and drawing
-  took {_s(od_cold - od_c["data_done"])} s more.
+- Evaluating the JavaScript alone, in a blank page with nothing cached: nas's partial plotly.js
+  {plotly_eval:.0f} ms (the full `plotly.min.js`: {full_eval:.0f} ms), optuna-dashboard's bundle
+  {od_eval:.0f} ms. In the cold nas page, nas's data had arrived at {_s(nas_c["data_done"])} s,
+  plotly.js was evaluated at {_s(nas_plotly_cold)} s, and the two plots were drawn in the
+  remaining {_s(nas_cold - nas_plotly_cold)} s. optuna-dashboard's cold TTI is not dominated by
+  its bundle ({od_eval / od_cold * 100:.0f}%): its study request was sent at
+  {_s(od_c["data_sent"])} s, spent {_s(od_c["data_server"])} s in the server and arrived at
+  {_s(od_c["data_done"])} s, and drawing took {_s(od_cold - od_c["data_done"])} s more.
 
 a) Time to interactive of the study page (`/studies/{{id}}` vs `/dashboard/studies/{{id}}`): a new
 browser context per run ("cold": empty HTTP cache, no V8 code cache), then a second navigation in
 it ("warm"); tools alternated. TTI = `performance.now()` when both the history and the Pareto-front
 plot have drawn all {built.n_complete} COMPLETE trials (checked: plotly data, and SVG markers
 drawn or, for WebGL traces, a GL canvas; "plot types" = the plotly trace types of the two plots,
-marker traces only). The other columns are medians from the Resource Timing API, in s since
-navigation start; "data" is
+marker traces only); for nas, the trial table is drawn too. "table usable" (nas): the header and
+the first table page are drawn (`window.__nasTable`); "plotly.js evaluated" (nas): the page's
+import of the bundle resolved (its `nas-plotly` mark). The other columns are medians from the
+Resource Timing API, in s since navigation start; "bundle" is every file of the tool's plotting
+JavaScript (received: the last one), "data" is
 the request carrying the trials (nas `GET /api/studies/{{id}}/data`, optuna-dashboard
 `GET /api/studies/{{id}}?after=0`), "server" its request-to-first-byte time.
 
 {tti_table(navs)}
 
 What each default study page shows: nas: header facts, History, Pareto front, and the first 50
-rows of the server-side paged trial table (the page is marked ready when all three are done).
+rows of the server-side paged trial table (drawn in that order: header and table as soon as their
+requests return, then plotly.js is evaluated and the two plots drawn; the page is marked ready
+when all are done; the other tabs draw their plots when opened, not measured here).
 optuna-dashboard: {", ".join(headings) if headings else "(not captured)"} (the Best Trials list has
 one card per Pareto-optimal trial; importance is computed on the server on every page load).
 
 b) JavaScript bundles alone: a blank same-origin page fetches the script (so that the network is
 out of it), then times a `<script src>` element from insertion to `load` (compile + run from the
-HTTP cache; fresh context each time).
+HTTP cache; fresh context each time); nas's ES modules: every file fetched, then `import()` of the
+entry timed. The full `plotly.min.js` is served by a plain static server for this reference only.
 
 {eval_table}
 

@@ -47,6 +47,12 @@ def installed(tmp_path_factory) -> Path:
         "nas/_alembic/versions/v0.3.0.a.py",
     } <= set(names)
     assert not any(n.startswith("alembic/") for n in names)  # never shadows the alembic package
+    # The dashboard's vendored plotly.js bundle, its manifest and licences (package data).
+    vendor = ROOT / "nas" / "dashboard" / "static" / "vendor" / "plotly"
+    bundled = {f"nas/dashboard/static/vendor/plotly/{p.name}" for p in vendor.iterdir()}
+    assert "nas/dashboard/static/vendor/plotly/manifest.json" in bundled
+    assert "nas/dashboard/static/vendor/plotly/THIRD-PARTY-LICENSES.txt" in bundled
+    assert bundled <= set(names), bundled - set(names)
     target = tmp / "site"
     inst = subprocess.run(
         [
@@ -106,3 +112,32 @@ def test_installed_wheel_upgrades_an_old_database(installed, tmp_path):
     listed = _nas(installed, tmp_path, "studies", "--storage", url, "--format", "json")
     assert listed.returncode == 0, listed.stderr
     assert '"name"' in listed.stdout
+
+
+def test_installed_wheel_serves_the_dashboards_plotly_bundle(installed, tmp_path):
+    """The dashboard of the installed copy serves every file of its plotly.js bundle, as its
+    manifest describes it, from the wheel's own files."""
+    script = """
+import hashlib, sys
+from fastapi.testclient import TestClient
+from nas.dashboard import PLOTLY_URL, create_app
+from nas.dashboard._bundle import VENDOR, load_bundle
+assert str(VENDOR).startswith(sys.argv[1]), VENDOR
+bundle = load_bundle()
+with TestClient(create_app(sys.argv[2], allowed_hosts=("testserver",), preload=False)) as c:
+    assert PLOTLY_URL in c.get("/studies/0").text
+    for name, digest in bundle.files.items():
+        r = c.get(bundle.url(name))
+        assert r.status_code == 200 and hashlib.sha256(r.content).hexdigest() == digest, name
+print("served", len(bundle.files))
+"""
+    served = subprocess.run(
+        [sys.executable, "-c", script, str(installed), f"sqlite:///{tmp_path / 'new.db'}"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(installed)},
+        timeout=120,
+    )
+    assert served.returncode == 0, served.stderr
+    assert served.stdout.startswith("served ")

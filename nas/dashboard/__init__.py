@@ -4,8 +4,9 @@
 :func:`create_app` with uvicorn. Pages: the studies list, a study page (optimisation history,
 Pareto front, parallel coordinates, parameter importance, learning curves, the trial table with
 server-side filter/sort/pagination, NAS architectures) and a trial page. Every page is backed by a
-JSON API documented at ``/docs`` (OpenAPI at ``/openapi.json``). plotly.js comes from the
-installed ``plotly`` package: nothing is fetched from the internet.
+JSON API documented at ``/docs`` (OpenAPI at ``/openapi.json``). plotly.js is a partial bundle
+shipped with the package (``static/vendor/plotly``, :mod:`nas.dashboard._bundle`): nothing is
+fetched from the internet.
 
 Pages poll ``/api/studies/{id}/changes`` with a cursor and receive only the trials written since;
 the server itself reads only those from the database (:mod:`nas.dashboard._view`).

@@ -14,7 +14,6 @@ one of this server's names are refused (DNS-rebinding protection).
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import threading
@@ -23,7 +22,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
-import plotly
 from fastapi import Body, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response
@@ -36,6 +34,7 @@ from nas import __version__
 from nas._attrs import EXCLUDED_ATTR, NOTE_ATTR
 from nas._types import FrozenTrial
 from nas.dashboard import _data
+from nas.dashboard._bundle import load_bundle
 from nas.dashboard._table import FilterError, compile_filter, resolve_field, sort_trials
 from nas.dashboard._view import StudyView, Views, is_nas_study
 from nas.exceptions import DuplicatedStudyError, NasError, StudyNotFoundError
@@ -44,8 +43,10 @@ from nas.storage import RDBStorage, get_storage
 __all__ = ["create_app"]
 
 _STATIC = Path(str(resources.files("nas.dashboard") / "static"))
-_PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-PLOTLY_URL = f"/static/vendor/plotly-{plotly.__version__}.min.js"
+#: The vendored partial plotly.js bundle (one per process, whatever the number of apps): its main
+#: entry's URL is what every page with a plot preloads.
+BUNDLE = load_bundle()
+PLOTLY_URL = BUNDLE.url(BUNDLE.main)
 
 _CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; "
@@ -200,25 +201,6 @@ class ExcludeBody(BaseModel):
 # ---------------------------------------------------------------------------- app
 
 
-class _Plotly:
-    """plotly.min.js from the installed package, gzip-compressed once (4.6 MB -> 1.4 MB)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._raw: bytes | None = None
-        self._gz: bytes | None = None
-
-    def load(self) -> tuple[bytes, bytes]:
-        with self._lock:
-            if self._raw is None or self._gz is None:
-                self._raw = _PLOTLY_JS.read_bytes()
-                self._gz = gzip.compress(self._raw, compresslevel=6, mtime=0)
-            return self._raw, self._gz
-
-
-_PLOTLY = _Plotly()  # one compressed copy per process, whatever the number of apps
-
-
 def create_app(
     storage: str | RDBStorage,
     *,
@@ -241,7 +223,7 @@ def create_app(
     """
     store = get_storage(storage)
     views = Views(store)
-    threading.Thread(target=_PLOTLY.load, daemon=True, name="nas-plotly-gzip").start()
+    threading.Thread(target=BUNDLE.warm, daemon=True, name="nas-plotly-gzip").start()
     if preload:
         threading.Thread(target=views.preload, daemon=True, name="nas-preload").start()
 
@@ -290,11 +272,20 @@ def create_app(
 
     # ------------------------------------------------------------------ pages
     # What the pages' scripts read (embedded as JSON in each page, and at /api/config).
-    client_config = {"poll_ms": int(poll_seconds * 1000), "allow_write": allow_write}
+    client_config = {
+        "poll_ms": int(poll_seconds * 1000),
+        "allow_write": allow_write,
+        "plotly": BUNDLE.client_config(),
+    }
+    # Pages with plots fetch plotly.js while their API requests run, and evaluate it only once
+    # their table is on screen (static/common.js plotlyReady).
+    preload_links = "\n".join(
+        f'<link rel="modulepreload" href="{url}">' for url in BUNDLE.preload_urls()
+    )
     pages = {
         name: (_STATIC / name)
         .read_text(encoding="utf-8")
-        .replace("{{PLOTLY_URL}}", PLOTLY_URL)
+        .replace("{{PLOTLY_PRELOAD}}", preload_links)
         .replace("{{CONFIG}}", json.dumps(client_config))
         for name in ("index.html", "study.html", "trial.html")
     }
@@ -314,9 +305,12 @@ def create_app(
     def trial_page(study_id: StudyId, number: TrialNumber) -> Response:
         return page("trial.html")
 
-    @app.get(PLOTLY_URL, include_in_schema=False)
-    def plotly_bundle(request: Request) -> Response:
-        raw, gz = _PLOTLY.load()
+    @app.get(BUNDLE.base_url + "/{name}", include_in_schema=False)
+    def plotly_bundle(request: Request, name: str) -> Response:
+        try:
+            raw, gz = BUNDLE.load(name)
+        except KeyError:
+            raise HTTPException(404, f"no file {name!r} in the plotly.js bundle") from None
         # Vary: the bytes depend on Accept-Encoding; a shared cache must not mix them up.
         headers = {
             "Cache-Control": "public, max-age=31536000, immutable",

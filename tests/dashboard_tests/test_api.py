@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import plotly
 import pytest
 
 import nas
 from nas import TrialState
 from nas.dashboard import EXCLUDED_ATTR, PLOTLY_URL, _view
+from nas.dashboard._bundle import VENDOR, load_bundle
 from nas.pareto import pareto_mask
 from nas.storage import RDBStorage, get_storage
 
@@ -931,20 +931,35 @@ def test_docs_and_openapi_are_local(client) -> None:
 
 
 def test_plotly_bundle_is_served_locally_gzipped_and_cached(db, client) -> None:
-    raw = (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
-    assert PLOTLY_URL in client.get(f"/studies/{db.multi}").text
-    zipped = client.get(PLOTLY_URL, headers={"Accept-Encoding": "gzip"})
-    assert zipped.status_code == 200 and zipped.headers["content-encoding"] == "gzip"
-    assert zipped.content == raw  # httpx decodes it: no double compression
-    assert int(zipped.headers["content-length"]) < len(raw) // 2
-    plain = client.get(PLOTLY_URL, headers={"Accept-Encoding": "identity"})
-    assert "content-encoding" not in plain.headers and plain.content == raw
-    for response in (zipped, plain):
-        cache = response.headers["cache-control"]
-        assert "immutable" in cache and int(re.search(r"max-age=(\d+)", cache)[1]) >= 86400 * 365
-        assert response.headers["content-type"].startswith("text/javascript")
-        # the bytes differ by Accept-Encoding: a shared cache must not mix them up
-        assert "accept-encoding" in response.headers.get("vary", "").lower()
+    bundle = load_bundle()
+    page = client.get(f"/studies/{db.multi}").text
+    # The page preloads the main entry and its chunk; its scripts find every entry in CONFIG.
+    preloaded = re.findall(r'<link rel="modulepreload" href="(/static/vendor/[^"]+)">', page)
+    assert preloaded == bundle.preload_urls() and preloaded[0] == PLOTLY_URL
+    config = client.get("/api/config").json()["plotly"]
+    assert config["url"] == PLOTLY_URL and "scattergl" in config["traces"]
+    assert set(config["more"]) == {"scatter3d"}
+    urls = {bundle.url(name) for name in bundle.files}
+    assert set(preloaded) | set(config["more"].values()) <= urls
+    for name in bundle.files:
+        raw = (VENDOR / name).read_bytes()
+        zipped = client.get(bundle.url(name), headers={"Accept-Encoding": "gzip"})
+        assert zipped.status_code == 200 and zipped.headers["content-encoding"] == "gzip"
+        assert zipped.content == raw  # httpx decodes it: no double compression
+        assert int(zipped.headers["content-length"]) < len(raw) // 2
+        plain = client.get(bundle.url(name), headers={"Accept-Encoding": "identity"})
+        assert "content-encoding" not in plain.headers and plain.content == raw
+        for response in (zipped, plain):
+            cache = response.headers["cache-control"]
+            assert "immutable" in cache
+            assert int(re.search(r"max-age=(\d+)", cache)[1]) >= 86400 * 365
+            # module scripts are refused unless served with a JavaScript MIME type
+            assert response.headers["content-type"].startswith("text/javascript")
+            # the bytes differ by Accept-Encoding: a shared cache must not mix them up
+            assert "accept-encoding" in response.headers.get("vary", "").lower()
+    # Only the bundle's files: not its manifest or licences, nothing else of the package.
+    for name in ("manifest.json", "LICENSE.txt", "../study.js", "nosuch.mjs"):
+        assert client.get(f"{bundle.base_url}/{name}").status_code == 404, name
 
 
 # ---------------------------------------------------------------------------- SQL

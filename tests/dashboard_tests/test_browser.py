@@ -118,6 +118,14 @@ def db_url(tmp_path_factory) -> str:
         constraints=BNH_CONSTRAINTS,
     )  # fmt: skip
     bnh.optimize(bnh_objective, n_trials=40)
+    # Three objectives: the Pareto front can be drawn in 3-D (plotly's scatter3d, a lazy entry).
+    three = nas.create_study(
+        "three", SPACE, {"f1": "minimize", "f2": "minimize", "f3": "maximize"}, storage=url
+    )
+    three.optimize(
+        lambda t: {"f1": t.params["x"], "f2": 1 - t.params["x"] ** 2, "f3": t.params["lr"]},
+        n_trials=30,
+    )
     return url
 
 
@@ -209,7 +217,8 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser, request) -> Iterator[Any]:
-    """A fresh page that fails the test on any JavaScript error or dialog (alert = XSS)."""
+    """A fresh page that fails the test on any JavaScript error, console error, dialog (alert =
+    XSS) or request to another origin than the server's (no CDN)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     pg = context.new_page()
     pg.set_default_timeout(TIMEOUT_MS)
@@ -223,7 +232,18 @@ def page(browser, request) -> Iterator[Any]:
             problems.append(f"unexpected dialog: {dialog.message}")
             dialog.dismiss()
 
+    def on_request(req: Any) -> None:
+        if not req.url.startswith(("http://127.0.0.1:", "data:", "blob:", "about:")):
+            problems.append(f"request to another origin: {req.url}")
+
+    def on_console(msg: Any) -> None:
+        # (failed requests are the tests' business: some ask for missing things on purpose)
+        if msg.type == "error" and not msg.text.startswith("Failed to load resource"):
+            problems.append(f"console error: {msg.text}")
+
     pg.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    pg.on("request", on_request)
+    pg.on("console", on_console)
     pg.on("dialog", on_dialog)
     pg.answers = answers
     yield pg
@@ -261,9 +281,9 @@ def test_studies_list_shows_every_study_with_its_counts(server, db_url, page):
     page.goto(server.base + "/")
     page.wait_for_selector("body[data-ready='1']")
     rows = page.locator("#studies tbody tr")
-    assert rows.count() == 6
+    assert rows.count() == 7
     names = page.locator("#studies tbody a.study-link").all_inner_texts()
-    assert sorted(names) == sorted(["two", "live", XSS, "archs", "family", "bnh"])
+    assert sorted(names) == sorted(["two", "live", XSS, "archs", "family", "bnh", "three"])
     two = page.locator("#studies tbody tr", has_text="two")
     assert f"{N_TRIALS} complete" in two.inner_text()
     # The best/Pareto cell fills in from the study summary.
@@ -497,3 +517,100 @@ def test_write_mode_note_and_exclusion(write_server, db_url, page):
     page.wait_for_selector("body[data-ready='1']")
     page.click("#exclude-toggle")
     page.wait_for_selector("#excluded-reason", state="detached")
+
+
+# ---------------------------------------------------------------------------- plotly.js bundle
+#: One small figure per trace type of the bundle, and an element each draws (SVG or WebGL).
+SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
+    "scatter": ({"type": "scatter", "mode": "markers", "x": [1, 2], "y": [2, 1]},
+                ".scatterlayer .trace .points path"),
+    "scattergl": ({"type": "scattergl", "mode": "markers", "x": [1, 2], "y": [2, 1]},
+                  ".gl-container canvas"),
+    "scatter3d": ({"type": "scatter3d", "mode": "markers", "x": [1, 2], "y": [2, 1], "z": [1, 3]},
+                  ".gl-container canvas"),
+    "bar": ({"type": "bar", "orientation": "h", "x": [0.3, 0.7], "y": ["a", "b"]},
+            ".barlayer .point path"),
+    "heatmap": ({"type": "heatmap", "z": [[0, 1], [1, 0]]}, ".heatmaplayer image"),
+    "parcoords": ({"type": "parcoords", "dimensions": [{"label": "a", "values": [1, 2]},
+                                                       {"label": "b", "values": [2, 1]}]},
+                  ".parcoords .y-axis"),
+}  # fmt: skip
+DRAW_JS = """
+async (samples) => {
+  const { render } = await import("/static/common.js");
+  const out = {};
+  for (const [type, [trace, selector]] of Object.entries(samples)) {
+    const div = document.createElement("div");
+    div.style.width = "400px";
+    div.style.height = "300px";
+    document.querySelector("main").append(div);
+    await render(div, [trace], {}, 2);
+    out[type] = {
+      types: div._fullData.map((t) => t.type),
+      visible: div._fullData.map((t) => t.visible),
+      svg: div.querySelectorAll(".main-svg").length,
+      drawn: div.querySelectorAll(selector).length,
+    };
+  }
+  return out;
+}
+"""
+
+
+def test_every_bundled_trace_type_draws(server, db_url, page):
+    """Each trace type the bundle registers (test_bundle: exactly those the pages draw) draws on
+    a study page, under its Content-Security-Policy, through the pages' own render(): plotly
+    keeps the type (an unregistered one falls back to scatter) and draws its elements."""
+    from nas.dashboard._bundle import load_bundle
+
+    registered = {t for traces in load_bundle().traces.values() for t in traces}
+    assert set(SAMPLES) == registered, "add a sample figure for each bundled trace type"
+    page.goto(f"{server.base}/studies/{_study_id(db_url, 'two')}")
+    page.wait_for_selector("body[data-ready='1']")
+    drawn = page.evaluate(DRAW_JS, {t: list(v) for t, v in SAMPLES.items()})
+    for trace_type, got in drawn.items():
+        assert got["types"] == [trace_type] and got["visible"] == [True], (trace_type, got)
+        assert got["svg"] >= 1 and got["drawn"] >= 1, (trace_type, got)
+    assert page.inner_text("#error") == ""
+
+
+def test_table_is_usable_before_plotly_runs(server, db_url, page):
+    """Progressive rendering: the header and the trial table are on the page before plotly.js is
+    evaluated (it injects its stylesheet when it runs); the plots follow. A 2-objective study
+    never fetches the 3-D entry."""
+    page.add_init_script(
+        """
+        new MutationObserver(() => {
+          if (document.body && document.body.dataset.table === "1" && window.__plotlyAtTable === undefined) {
+            window.__plotlyAtTable = Boolean(document.getElementById("plotly.js-style-global"));
+            window.__rowsAtTable = document.querySelectorAll("#trials tbody tr").length;
+          }
+        }).observe(document, { subtree: true, attributes: true, attributeFilter: ["data-table"] });
+        """
+    )
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(f"{server.base}/studies/{_study_id(db_url, 'two')}")
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.evaluate("window.__plotlyAtTable") is False
+    assert page.evaluate("window.__rowsAtTable") == 50
+    assert page.evaluate("window.__nasTable < window.__nasReady")
+    assert page.evaluate("Boolean(document.getElementById('plotly.js-style-global'))")
+    assert not any("plotly-3d" in u for u in requests)
+
+
+def test_three_objectives_draw_a_3d_front_on_demand(server, db_url, page):
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(f"{server.base}/studies/{_study_id(db_url, 'three')}")
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.get_attribute("#plot-pareto", "data-renders") == "1"
+    assert not any("plotly-3d" in u for u in requests)  # fetched only when asked for
+    page.check("#pareto-3d")
+    page.wait_for_selector("#plot-pareto[data-renders='2']")
+    types = page.eval_on_selector("#plot-pareto", "gd => gd._fullData.map(t => t.type)")
+    assert types and set(types) == {"scatter3d"}
+    assert page.locator("#plot-pareto .gl-container canvas").count() >= 1
+    assert sum("plotly-3d" in u for u in requests) == 1
+    assert _plotted(page, "#plot-pareto") == 30
+    _shot(page, "pareto-3d")

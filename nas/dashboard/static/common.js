@@ -113,14 +113,14 @@ export function poll(fn) {
 // data-points (markers drawn) and data-renders (how many times it was drawn). Tests and the
 // benchmark wait on these attributes instead of sleeping.
 export async function render(div, traces, layout, points) {
-  await plotlyReady();
+  const Plotly = await plotlyFor(traces);
   const full = {
     margin: { l: 60, r: 20, t: 30, b: 50 },
     hovermode: "closest",
     font: { size: 12 },
     ...layout,
   };
-  await window.Plotly.react(div, traces, full, { responsive: true, displaylogo: false });
+  await Plotly.react(div, traces, full, { responsive: true, displaylogo: false });
   div.dataset.points = String(points);
   div.dataset.renders = String(Number(div.dataset.renders || 0) + 1);
   div.dataset.rendered = "1";
@@ -140,18 +140,54 @@ export function markReady() {
   document.body.dataset.ready = "1";
 }
 
-// plotly.js is loaded with `async` so that the page's API requests go out while the browser is
-// still evaluating it (the 4.6 MB bundle takes most of a cold page load).
+// Resolves once the browser has had the chance to paint what the page holds now (a frame, then a
+// task; at most ~100 ms, since a page in a background tab gets no frames).
+export function afterPaint() {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, 100);
+    requestAnimationFrame(() => setTimeout(() => { clearTimeout(timer); resolve(); }, 0));
+  });
+}
+
+// plotly.js is the dashboard's partial bundle: ES modules sharing one plotly.js instance
+// (nas/dashboard/_bundle.py, CONFIG.plotly). Pages with plots preload its main entry
+// (<link rel="modulepreload">: fetched while the API requests run, not evaluated) and import it
+// on first use, so that its evaluation never holds back what needs no plotly (the study page
+// imports it once its table is on screen). A trace type of another entry (scatter3d) imports
+// that entry first; a type no entry registers is an error, not plotly's silent fallback to an
+// empty scatter.
 let plotlyPromise = null;
+const entries = new Map();
+
+function importOnce(url) {
+  if (!entries.has(url)) {
+    entries.set(url, import(url).catch((error) => { entries.delete(url); throw error; }));
+  }
+  return entries.get(url);
+}
+
 export function plotlyReady() {
   if (plotlyPromise === null) {
-    plotlyPromise = new Promise((resolve, reject) => {
-      if (window.Plotly) { resolve(window.Plotly); return; }
-      const tag = document.getElementById("plotly-js");
-      if (!tag) { reject(new Error("plotly.js is not on this page")); return; }
-      tag.addEventListener("load", () => resolve(window.Plotly));
-      tag.addEventListener("error", () => reject(new Error("plotly.js failed to load")));
+    plotlyPromise = importOnce(CONFIG.plotly.url).then((module) => {
+      performance.mark("nas-plotly");
+      return module.default;
     });
+    plotlyPromise.catch(() => { plotlyPromise = null; }); // a later call tries again
   }
   return plotlyPromise;
+}
+
+// plotly.js with every trace type of `traces` registered.
+export async function plotlyFor(traces) {
+  const Plotly = await plotlyReady();
+  const more = new Set();
+  for (const trace of traces) {
+    const type = trace.type || "scatter";
+    if (CONFIG.plotly.traces.includes(type)) continue;
+    const url = CONFIG.plotly.more[type];
+    if (!url) throw new Error(`trace type ${type} is not in the dashboard's plotly.js bundle`);
+    more.add(url);
+  }
+  await Promise.all([...more].map(importOnce));
+  return Plotly;
 }
