@@ -1160,6 +1160,57 @@ warm-started kernel parameters and greenlet-parallel local searches. Fewer resta
 (5 seeds); the defaults keep 10 for robustness on multimodal problems."""
 
 
+def _line_named(group: Sequence[Line], start: str) -> Line | None:
+    return next((v for v in group if v.name.startswith(start) and len(v.results) >= 5), None)
+
+
+def mf_comparisons(group: Sequence[Line]) -> list[str]:
+    """BOHB's regret against its reference and its ablation, with the seed spread.
+
+    Runs of two searchers are independent (one seed each, different random streams), so the
+    test is Mann-Whitney's (two-sided) on the per-seed regrets; ``P(ours < theirs)`` is its
+    common-language effect size (0.5 = parity). Needs 5 seeds per line.
+    """
+    from scipy.stats import mannwhitneyu
+
+    bohb = _line_named(group, "nas `bohb`")
+    if bohb is None:
+        return []
+    rows = []
+    others = (
+        ("HpBandSter `BOHB`", "the reference"),
+        ("nas `hyperband`", "the ablation: the same brackets, random configurations"),
+        ("nas `random`", "the floor: random full-budget configurations"),
+    )
+    for start, role in others:
+        other = _line_named(group, start)
+        if other is None:
+            continue
+        a, b = bohb.values("quality"), other.values("quality")
+        res = mannwhitneyu(a, b, alternative="two-sided")
+        share = float(res.statistic) / (len(a) * len(b))
+        rows.append(
+            [
+                f"{bohb.name.split(' (')[0]} vs {other.name.split(' (')[0]} ({role})",
+                f"{median(a):.4f} vs {median(b):.4f}",
+                f"{median(a) - median(b):+.4f}",
+                f"{1 - share:.2f}",
+                f"{res.pvalue:.3g}",
+            ]
+        )
+    if not rows:
+        return []
+    headers = ["Comparison", "Median regret", "Difference", "P(bohb lower)", "Mann-Whitney p"]
+    return [
+        "",
+        f"Regret of nas `bohb` against the others, {len(bohb.results)} seeds each (independent "
+        "runs: Mann-Whitney U, two-sided; *P(bohb lower)* = the share of seed pairs where bohb's "
+        "regret is the lower one, 0.5 = parity):",
+        "",
+        markdown_table(headers, rows),
+    ]
+
+
 def report(
     lines: Sequence[Line],
     selected: Sequence[Problem],
@@ -1223,6 +1274,8 @@ def report(
         if not group:
             continue
         parts += ["", f"### {heading}", "", note, "", results_table(group, kind, n)]
+        if kind == "multi-fidelity":
+            parts += mf_comparisons(group)
         missing = not_in_table(group)
         if missing:
             parts += ["", "Not in the table:", "", *missing]
@@ -1296,15 +1349,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.problems = [all_problems[s] for s in dict.fromkeys(names)]
     if args.docs is None:
         args.docs = not args.quick
-    if args.docs:
-        if args.quick or args.seeds < MIN_DOC_SEEDS:
-            parser.error(
-                f"--docs needs full sizes and --seeds >= {MIN_DOC_SEEDS} (got --seeds "
-                f"{args.seeds}{', --quick' if args.quick else ''}); add --no-docs"
-            )
-        if args.only is not None:
-            parser.error("--docs rewrites the whole section: drop --only, or add --no-docs")
+    if args.docs and (args.quick or args.seeds < MIN_DOC_SEEDS):
+        parser.error(
+            f"--docs needs full sizes and --seeds >= {MIN_DOC_SEEDS} (got --seeds "
+            f"{args.seeds}{', --quick' if args.quick else ''}); add --no-docs"
+        )
     return args
+
+
+def docs_section(args: argparse.Namespace) -> tuple[str, str]:
+    """The section of docs/benchmarks.md a run writes: the whole table without ``--only``,
+    else one of its own per problem set (e.g. ``searchers-quality-hartmann6_mf`` for more
+    seeds on one problem), so that a focused run never overwrites the full one."""
+    if args.only is None:
+        return SECTION, TITLE
+    keys = [p.key for p in args.problems]
+    titles = ", ".join(p.title for p in args.problems)
+    return f"{SECTION}-{'-'.join(keys)}", f"Searchers on {titles}: {args.seeds} seeds"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1328,8 +1389,9 @@ def main(argv: list[str] | None = None) -> int:
     body = report(lines, args.problems, seeds, args.quick, time.perf_counter() - t0)
     print("\n" + body, flush=True)
     if args.docs:
-        update_section(SECTION, TITLE, body)
-        console.log(f"rewrote section {SECTION!r} of docs/benchmarks.md")
+        section, title = docs_section(args)
+        update_section(section, title, body)
+        console.log(f"rewrote section {section!r} of docs/benchmarks.md")
     return 0
 
 
