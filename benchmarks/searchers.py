@@ -1160,6 +1160,20 @@ warm-started kernel parameters and greenlet-parallel local searches. Fewer resta
 (5 seeds); the defaults keep 10 for robustness on multimodal problems."""
 
 
+BOHB_REPLAY_NOTE = (
+    "Decisions, not just outcomes: `tests/searchers_tests/test_bohb_hpbandster.py` feeds the "
+    "same histories to HpBandSter's BOHB config generator and to nas `bohb` and checks after "
+    "every result that both use a model of the same budget (switching to a larger budget at "
+    "the same result), the same good and bad sets, the same KDE bandwidths, the same "
+    "acquisition l(x)/g(x) and the same pick among the same candidates. On continuous spaces "
+    "such as this one, the random streams are the only difference (numpy's global generator "
+    "there, a seeded one here). With categorical parameters nas deviates on purpose: the "
+    "Aitchison-Aitken bandwidth is capped at (c-1)/c and the kernel uses the parameter's c "
+    "choices, where statsmodels counts only the choices present in the set (its kernel then "
+    "does not sum to one)."
+)
+
+
 def _line_named(group: Sequence[Line], start: str) -> Line | None:
     return next((v for v in group if v.name.startswith(start) and len(v.results) >= 5), None)
 
@@ -1201,13 +1215,33 @@ def mf_comparisons(group: Sequence[Line]) -> list[str]:
     if not rows:
         return []
     headers = ["Comparison", "Median regret", "Difference", "P(bohb lower)", "Mann-Whitney p"]
-    return [
+    out = [
         "",
         f"Regret of nas `bohb` against the others, {len(bohb.results)} seeds each (independent "
         "runs: Mann-Whitney U, two-sided; *P(bohb lower)* = the share of seed pairs where bohb's "
         "regret is the lower one, 0.5 = parity):",
         "",
         markdown_table(headers, rows),
+    ]
+    return out + _block_medians(group) + ["", BOHB_REPLAY_NOTE]
+
+
+def _block_medians(group: Sequence[Line], block: int = 5) -> list[str]:
+    """How far a median over ``block`` seeds moves: the medians of consecutive seed blocks."""
+    complete = [v for v in group if v.results and not v.errors]
+    n = min((len(v.results) for v in complete), default=0)
+    if n < 2 * block or any(len(v.results) != n for v in complete):
+        return []
+    k = n // block
+    spans = []
+    for v in complete:
+        q = v.values("quality")
+        meds = [median(q[i * block : (i + 1) * block]) for i in range(k)]
+        spans.append(f"{v.name.split(' (')[0]} {min(meds):.2f} to {max(meds):.2f}")
+    return [
+        "",
+        f"How much a {block}-seed median moves: over the {k} consecutive blocks of {block} seeds "
+        f"of this run, the median regret ranges {'; '.join(spans)}.",
     ]
 
 
