@@ -27,7 +27,7 @@ from rich.table import Table
 
 from nas._tables import TableData
 from nas.exceptions import NasError
-from nas.study import DEFAULT_STORAGE
+from nas.storage._url import DEFAULT_URL as DEFAULT_STORAGE
 
 try:  # typer >= 0.2x vendors click; its usage errors derive from TyperException
     from typer import TyperException as _UsageError

@@ -22,7 +22,6 @@ from nas._tables import TableData
 from nas._types import FrozenTrial, TrialState
 from nas.cli._app import Format, StorageOpt, app, emit, emit_json, err, storage_url
 from nas.exceptions import StudyConfigError
-from nas.study import load_study
 
 __all__ = ["ask", "report", "tell"]
 
@@ -53,6 +52,8 @@ def ask(
     ] = 0.0,
 ) -> None:
     """Claim the next trial and print its number and params (JSON by default)."""
+    from nas.study import load_study
+
     study = load_study(name, storage_url(storage))
     trial = study.ask(n_trials=n_trials, lease=lease, wait=wait)
     if trial is None:
@@ -95,6 +96,8 @@ def report(
 ) -> None:
     """Store an intermediate value of an asked trial and print the pruner's verdict:
     ``prune`` (then tell it --state PRUNED) or ``continue``."""
+    from nas.study import load_study
+
     study = load_study(name, storage_url(storage))
     handle = _running(study, trial)
     handle.report(step, _json_values(values))
@@ -135,6 +138,8 @@ def tell(
         raise StudyConfigError("nas tell: give exactly one of --values JSON and --state")
     if state is not None and state.upper() not in ("FAILED", "PRUNED"):
         raise StudyConfigError(f"--state: must be FAILED or PRUNED, got {state!r}")
+    from nas.study import load_study
+
     study = load_study(name, storage_url(storage))
     parsed = None if values is None else _json_values(values)
     finished = study.tell(trial, parsed, state=state, reason=reason)

@@ -6,21 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from nas._types import FrozenTrial, TrialState
 from nas.cli._app import Format, StorageOpt, app, emit, err, out
-from nas.study import (
-    OpenedStudy,
-    Study,
-    front_table,
-    open_study,
-    run_local_workers,
-    status_line,
-    summary_line,
-)
+
+if TYPE_CHECKING:
+    from nas.study import OpenedStudy, Study
 
 __all__ = ["run", "worker"]
 
@@ -73,6 +67,8 @@ def run(
     max_restarts: MaxRestartsOpt = 3,
 ) -> None:
     """Create the study of FILE, or resume it, and run it to its total number of trials."""
+    from nas.study import front_table, open_study, summary_line
+
     opened = open_study(
         file,
         storage=storage,
@@ -125,6 +121,8 @@ def worker(
     Trials are claimed atomically and the study's total is enforced across all workers; a
     worker that dies mid-trial has the trial re-run by another. Exits when the total is reached.
     """
+    from nas.study import open_study, summary_line
+
     opened = open_study(
         target,
         storage=storage,
@@ -186,6 +184,8 @@ def _trials_progress() -> Any:
 
 def _run_local(opened: OpenedStudy, workers: int, quiet: bool) -> None:
     """:func:`~nas.study.run_local_workers` under one progress bar (none if quiet)."""
+    from nas.study import run_local_workers, status_line
+
     if quiet:
         run_local_workers(opened, workers)
         return
@@ -274,6 +274,8 @@ def _prepare(opened: OpenedStudy, quiet: bool) -> None:
 
 
 def _optimize_with_progress(opened: OpenedStudy) -> None:
+    from nas.study import status_line
+
     study = opened.study
     trials = study.trials
     with _trials_progress() as progress:
