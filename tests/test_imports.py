@@ -47,8 +47,9 @@ IMPORT_HEAVY = (
     "optuna",
 )
 #: What ``nas --help`` (and ``nas VERB --help``) may not load: it parses no study and opens no
-#: database.
+#: database (and prints through typer alone: rich loads when a command prints).
 HELP_HEAVY = (
+    "rich",
     "sqlalchemy",
     "alembic",
     "torch",

@@ -66,7 +66,7 @@ def ask(
             if pending
             else "the study holds its total number of trials (--n-trials to ask for more)"
         )
-        err.print(f"nothing to ask in study {name!r}: {why}", highlight=False)
+        err().print(f"nothing to ask in study {name!r}: {why}", highlight=False)
         raise typer.Exit(1)
     record = {
         "study": study.name,
@@ -107,7 +107,7 @@ def report(
     else:
         typer.echo("prune" if prune else "continue")
         if prune:
-            err.print(handle.prune_reason or "", highlight=False)
+            err().print(handle.prune_reason or "", highlight=False)
 
 
 @app.command()
@@ -148,7 +148,7 @@ def tell(
 
         emit_json(trial_record(finished))
     else:
-        err.print(_told(finished), highlight=False)
+        err().print(_told(finished), highlight=False)
 
 
 def _json_values(text: str) -> Any:

@@ -58,7 +58,7 @@ def _show(report: BenchReport, json_out: Path | None) -> None:
     for table in report.tables:
         emit(table, Format.table)
     for line in report.lines:
-        out.print(line, highlight=False)
+        out().print(line, highlight=False)
     if json_out is not None:
         write_bench_json(json_out, report.payload)
 
@@ -67,7 +67,7 @@ def _progress(what: str) -> Any:
     """A transient bar of training jobs, and the ``progress(done, total)`` that drives it."""
     from rich.progress import Progress
 
-    bar = Progress(console=err, transient=True)
+    bar = Progress(console=err(), transient=True)
     task = bar.add_task(what, total=None)
 
     def progress(done: int, total: int) -> None:

@@ -35,7 +35,7 @@ def import_(
     study = load_study(name, storage_url(storage))
     added = import_trials_file(study, file)
     numbers = f" (numbers {added[0].number}-{added[-1].number})" if added else ""
-    out.print(f"imported {len(added)} trials into study {name!r}{numbers}", highlight=False)
+    out().print(f"imported {len(added)} trials into study {name!r}{numbers}", highlight=False)
 
 
 @app.command()
@@ -68,7 +68,7 @@ def copy(
     source = storage_url(from_url)
     study = copy_study(name, source, to_url, new_name)
     n_artifacts = len(study.storage.get_artifacts(study.study_id))
-    out.print(
+    out().print(
         f"copied study {name!r} from {mask_url(source)} to {mask_url(to_url)} as "
         f"{study.name!r}: {len(study.trials)} trials, {n_artifacts} artifacts",
         highlight=False,

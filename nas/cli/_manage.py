@@ -41,7 +41,7 @@ def export(
     if paths.exported_program is not None:
         written.append(paths.exported_program)
     for p in written:
-        out.print(str(p), highlight=False)
+        out().print(str(p), highlight=False)
 
 
 @app.command()
@@ -58,4 +58,4 @@ def delete(
     if not yes and not typer.confirm(f"delete study {name!r} and all its trials from {url}?"):
         raise typer.Exit(1)
     delete_study(name, url)
-    err.print(f"deleted study {name!r}", highlight=False)
+    err().print(f"deleted study {name!r}", highlight=False)

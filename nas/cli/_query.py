@@ -75,7 +75,7 @@ def pareto(
         from nas.plots import write_study_plot
 
         written = write_study_plot(study, html)
-        err.print(f"wrote {written}", highlight=False)
+        err().print(f"wrote {written}", highlight=False)
 
 
 @app.command()

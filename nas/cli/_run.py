@@ -89,7 +89,7 @@ def run(
     else:
         _work_here(opened, quiet)
     if not quiet:
-        out.print(summary_line(study), highlight=False)
+        out().print(summary_line(study), highlight=False)
         if len(study.objectives) > 1 and study.get_trials((TrialState.COMPLETE,)):
             emit(front_table(study), Format.table)
     if opened.plot is not None:
@@ -97,7 +97,7 @@ def run(
 
         path = write_study_plot(study, opened.plot)
         if not quiet:
-            err.print(f"wrote {path}", highlight=False)
+            err().print(f"wrote {path}", highlight=False)
 
 
 @app.command()
@@ -134,7 +134,7 @@ def worker(
     )
     _work_here(opened, quiet)
     if not quiet:
-        out.print(summary_line(opened.study), highlight=False)
+        out().print(summary_line(opened.study), highlight=False)
 
 
 def _work_here(opened: OpenedStudy, quiet: bool) -> None:
@@ -152,7 +152,7 @@ def _work_here(opened: OpenedStudy, quiet: bool) -> None:
 
 def _interrupted(study: Study) -> None:
     n = sum(t.state.is_finished for t in study.trials)
-    err.print(
+    err().print(
         f"interrupted: study {study.name!r} has {n} finished trials; "
         "run the same command to resume",
         highlight=False,
@@ -178,7 +178,7 @@ def _trials_progress() -> Any:
         MofNCompleteColumn(),
         TextColumn("{task.fields[status]}"),
         TimeElapsedColumn(),
-        console=err,
+        console=err(),
     )
 
 
@@ -235,7 +235,7 @@ def _prepare(opened: OpenedStudy, quiet: bool) -> None:
         TextColumn("epochs | loss {task.fields[loss]}{task.fields[leaves]}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
-        console=err,
+        console=err(),
         transient=False,
     ) as progress:
         task: Any = None
@@ -259,13 +259,13 @@ def _prepare(opened: OpenedStudy, quiet: bool) -> None:
 
         opened.prepare(on_epoch=on_epoch, on_wait=on_wait)
     if task is None:
-        err.print(f"supernet: trained weights loaded from {study.storage.url}", highlight=False)
+        err().print(f"supernet: trained weights loaded from {study.storage.url}", highlight=False)
     from nas._attrs import FAMILY_ATTR
 
     tree = study.user_attrs.get(FAMILY_ATTR)
     if tree:
         policies = sorted({r["policy"] for r in tree["splits"]})
-        err.print(
+        err().print(
             f"supernet: {len(tree['leaves'])} sub-supernets after {len(tree['splits'])} "
             f"{'/'.join(policies)} splits; trials go to the one that owns their network "
             f"(`nas splits {study.name}`)",
