@@ -363,3 +363,37 @@ def test_python_m_nas_runs_the_cli() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().startswith("nas ")
+
+
+def test_a_searcher_imports_only_its_module() -> None:
+    _run(
+        """
+        import sys
+        import nas
+        from nas.searchers import create_searcher, searcher_names
+        assert "bohb" in searcher_names() and "nas.searchers._bohb" not in sys.modules
+        study = nas.create_study(
+            "s", {"params": {"x": {"type": "float", "low": 0, "high": 1}}}, {"v": "minimize"},
+            storage="sqlite://", searcher="random",
+        )
+        study.optimize(lambda t: t.params["x"], n_trials=3)
+        """,
+        heavy=(*HEAVY, "scipy", "sklearn", "gpytorch", "optuna", "pandas"),
+    )
+
+
+def test_the_built_in_searchers_table_matches_their_registrations() -> None:
+    from nas.searchers import _registry
+
+    _registry._load_builtins()
+    builtin = {
+        name: cls.__module__
+        for name, cls in _registry._REGISTRY.items()
+        if cls.__module__.startswith("nas.searchers.")
+    }
+    assert builtin == _registry._BUILTINS
+    with pytest.raises(ValueError, match="already registered"):
+
+        @_registry.register_searcher("random")
+        class Mine(_registry._REGISTRY["random"]):  # type: ignore[misc,valid-type]
+            pass
