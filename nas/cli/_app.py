@@ -6,8 +6,11 @@ Commands live in one module per group of verbs -- :mod:`nas.cli._run` (run, work
 splits), :mod:`nas.cli._manage` (export, delete), :mod:`nas.cli._io` (import, copy),
 :mod:`nas.cli._dashboard`, :mod:`nas.cli._db`, :mod:`nas.cli._bench` -- registered in that
 order by :mod:`nas.cli`. Each command parses its options, calls a public function of the
-library and renders what it returns: no business logic here. Heavy libraries (torch, plotly,
-fastapi) are imported inside the commands that need them, so ``nas --help`` stays fast.
+library and renders what it returns: no business logic here. The library (studies and storage:
+SQLAlchemy, numpy; supernets: torch; plots, dashboard) and rich are imported inside the commands
+that use them, so building the app -- ``nas --help`` -- loads typer and little else (option
+defaults come from torch-free modules: :mod:`nas.storage._url`, :mod:`nas.supernet._plugins`;
+``tests/test_imports.py`` checks it).
 """
 
 from __future__ import annotations
