@@ -264,7 +264,7 @@ def _body(
             [
                 a.label,
                 f"{med[a.key]:.3f}",
-                f"{med[a.key] - floor:.3f}" if a.key != "floor" else "",
+                f"{med[a.key] - floor:.3f}",
                 f"{imp[a.key]:.3f}" if a.import_child else "",
                 f"{median([float(n) for n in a.modules]):.0f}" if a.import_child else "",
                 f"{min(a.walls):.3f} - {max(a.walls):.3f}",
