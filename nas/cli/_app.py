@@ -6,33 +6,38 @@ Commands live in one module per group of verbs -- :mod:`nas.cli._run` (run, work
 splits), :mod:`nas.cli._manage` (export, delete), :mod:`nas.cli._io` (import, copy),
 :mod:`nas.cli._dashboard`, :mod:`nas.cli._db`, :mod:`nas.cli._bench` -- registered in that
 order by :mod:`nas.cli`. Each command parses its options, calls a public function of the
-library and renders what it returns: no business logic here. Heavy libraries (torch, plotly,
-fastapi) are imported inside the commands that need them, so ``nas --help`` stays fast.
+library and renders what it returns: no business logic here. The library (studies and storage:
+SQLAlchemy, numpy; supernets: torch; plots, dashboard) and rich are imported inside the commands
+that use them, so building the app -- ``nas --help`` -- loads typer and little else (option
+defaults come from torch-free modules: :mod:`nas.storage._url`, :mod:`nas.supernet._plugins`;
+``tests/test_imports.py`` checks it).
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import sys
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.measure import Measurement
-from rich.table import Table
 
 from nas._tables import TableData
 from nas.exceptions import NasError
-from nas.study import DEFAULT_STORAGE
+from nas.storage._url import DEFAULT_URL as DEFAULT_STORAGE
 
 try:  # typer >= 0.2x vendors click; its usage errors derive from TyperException
     from typer import TyperException as _UsageError
 except ImportError:  # pragma: no cover - older typer on top of click
     from click import ClickException as _UsageError  # type: ignore[assignment,no-redef]
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 __all__ = ["app", "main"]
 
@@ -45,9 +50,23 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-#: Results (tables, summaries) on stdout; progress, notices and errors on stderr.
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+
+# Results (tables, summaries) on stdout; progress, notices and errors on stderr. The consoles are
+# made on first use: `nas --help` does not import rich.
+@functools.cache
+def out() -> Console:
+    """The console of results (stdout)."""
+    from rich.console import Console
+
+    return Console(soft_wrap=True)
+
+
+@functools.cache
+def err() -> Console:
+    """The console of progress, notices and errors (stderr)."""
+    from rich.console import Console
+
+    return Console(stderr=True, soft_wrap=True)
 
 
 class Format(StrEnum):
@@ -113,6 +132,8 @@ def emit(table: TableData, fmt: Format) -> None:
         writer.writerows(flat)
         typer.echo(buf.getvalue(), nl=False)
         return
+    from rich.table import Table
+
     rich_table = Table(title=table.title)
     for c in table.columns:
         # Table headers drop the csv prefix; cells never fold (a folded number misleads).
@@ -128,8 +149,12 @@ def emit(table: TableData, fmt: Format) -> None:
 
 def print_table(table: Table) -> None:
     """Render at the table's natural width, wider than the terminal if needed (like psql)."""
-    needed = Measurement.get(out, out.options.update_width(10_000), table).maximum
-    Console(width=max(out.width, needed), soft_wrap=True).print(table)
+    from rich.console import Console
+    from rich.measure import Measurement
+
+    console = out()
+    needed = Measurement.get(console, console.options.update_width(10_000), table).maximum
+    Console(width=max(console.width, needed), soft_wrap=True).print(table)
 
 
 def _cell(v: Any, *, exact: bool = False) -> str:
@@ -155,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except typer.Exit as e:
         sys.exit(e.exit_code)
     except typer.Abort:
-        err.print("aborted", highlight=False)
+        err().print("aborted", highlight=False)
         sys.exit(130)
     except _UsageError as e:
         ctx = getattr(e, "ctx", None)

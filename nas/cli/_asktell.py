@@ -22,7 +22,6 @@ from nas._tables import TableData
 from nas._types import FrozenTrial, TrialState
 from nas.cli._app import Format, StorageOpt, app, emit, emit_json, err, storage_url
 from nas.exceptions import StudyConfigError
-from nas.study import load_study
 
 __all__ = ["ask", "report", "tell"]
 
@@ -53,6 +52,8 @@ def ask(
     ] = 0.0,
 ) -> None:
     """Claim the next trial and print its number and params (JSON by default)."""
+    from nas.study import load_study
+
     study = load_study(name, storage_url(storage))
     trial = study.ask(n_trials=n_trials, lease=lease, wait=wait)
     if trial is None:
@@ -65,7 +66,7 @@ def ask(
             if pending
             else "the study holds its total number of trials (--n-trials to ask for more)"
         )
-        err.print(f"nothing to ask in study {name!r}: {why}", highlight=False)
+        err().print(f"nothing to ask in study {name!r}: {why}", highlight=False)
         raise typer.Exit(1)
     record = {
         "study": study.name,
@@ -95,6 +96,8 @@ def report(
 ) -> None:
     """Store an intermediate value of an asked trial and print the pruner's verdict:
     ``prune`` (then tell it --state PRUNED) or ``continue``."""
+    from nas.study import load_study
+
     study = load_study(name, storage_url(storage))
     handle = _running(study, trial)
     handle.report(step, _json_values(values))
@@ -104,7 +107,7 @@ def report(
     else:
         typer.echo("prune" if prune else "continue")
         if prune:
-            err.print(handle.prune_reason or "", highlight=False)
+            err().print(handle.prune_reason or "", highlight=False)
 
 
 @app.command()
@@ -135,6 +138,8 @@ def tell(
         raise StudyConfigError("nas tell: give exactly one of --values JSON and --state")
     if state is not None and state.upper() not in ("FAILED", "PRUNED"):
         raise StudyConfigError(f"--state: must be FAILED or PRUNED, got {state!r}")
+    from nas.study import load_study
+
     study = load_study(name, storage_url(storage))
     parsed = None if values is None else _json_values(values)
     finished = study.tell(trial, parsed, state=state, reason=reason)
@@ -143,7 +148,7 @@ def tell(
 
         emit_json(trial_record(finished))
     else:
-        err.print(_told(finished), highlight=False)
+        err().print(_told(finished), highlight=False)
 
 
 def _json_values(text: str) -> Any:

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from nas.cli._app import Format, app, emit, err, out
-from nas.supernet import SPLIT_SPACES  # torch-free
+from nas.supernet._bench import SPLIT_SPACES  # torch-free
+from nas.supernet._plugins import PATH_SAMPLERS, SPLIT_POLICIES  # the registries alone
 
 if TYPE_CHECKING:
     from nas.supernet import BenchReport
@@ -24,14 +25,10 @@ app.add_typer(bench_app, name="bench")
 
 
 def _sampler_choices() -> dict[str, str]:
-    from nas.supernet._samplers import PATH_SAMPLERS  # torch-free: the registry alone
-
     return {name: name for name in [*PATH_SAMPLERS.names(), "all"]}
 
 
 def _policy_choices() -> dict[str, str]:
-    from nas.supernet._splits import SPLIT_POLICIES  # torch-free: the registry alone
-
     return {name: name for name in [*SPLIT_POLICIES.names(), "all"]}
 
 
@@ -61,7 +58,7 @@ def _show(report: BenchReport, json_out: Path | None) -> None:
     for table in report.tables:
         emit(table, Format.table)
     for line in report.lines:
-        out.print(line, highlight=False)
+        out().print(line, highlight=False)
     if json_out is not None:
         write_bench_json(json_out, report.payload)
 
@@ -70,7 +67,7 @@ def _progress(what: str) -> Any:
     """A transient bar of training jobs, and the ``progress(done, total)`` that drives it."""
     from rich.progress import Progress
 
-    bar = Progress(console=err, transient=True)
+    bar = Progress(console=err(), transient=True)
     task = bar.add_task(what, total=None)
 
     def progress(done: int, total: int) -> None:

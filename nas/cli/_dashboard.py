@@ -38,6 +38,6 @@ def dashboard(
     port = sock.getsockname()[1]  # the system's pick for --port 0
     mode = "read-write" if allow_write else "read-only"
     where = nas.dashboard.address_url(host, port)
-    err.print(f"nas dashboard ({mode}) on {where} for {url} - Ctrl-C to stop", highlight=False)
+    err().print(f"nas dashboard ({mode}) on {where} for {url} - Ctrl-C to stop", highlight=False)
     with sock:
         nas.dashboard.serve(opened, host=host, port=port, allow_write=allow_write, sock=sock)

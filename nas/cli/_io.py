@@ -10,8 +10,7 @@ from typing import Annotated
 import typer
 
 from nas.cli._app import StorageOpt, app, out, storage_url
-from nas.storage import mask_url
-from nas.study import DEFAULT_STORAGE, copy_study, import_trials_file, load_study
+from nas.storage._url import DEFAULT_URL as DEFAULT_STORAGE
 
 __all__ = ["copy", "import_"]
 
@@ -31,10 +30,12 @@ def import_(
 ) -> None:
     """Add the finished trials of a file to a study (all or none), numbered after its
     trials; its searcher then reads them as history."""
+    from nas.study import import_trials_file, load_study
+
     study = load_study(name, storage_url(storage))
     added = import_trials_file(study, file)
     numbers = f" (numbers {added[0].number}-{added[-1].number})" if added else ""
-    out.print(f"imported {len(added)} trials into study {name!r}{numbers}", highlight=False)
+    out().print(f"imported {len(added)} trials into study {name!r}{numbers}", highlight=False)
 
 
 @app.command()
@@ -61,10 +62,13 @@ def copy(
     """Copy a study -- definition, every trial (numbers kept; RUNNING ones become WAITING),
     artifacts -- from --from (or NAS_STORAGE) to --to, e.g. SQLite -> PostgreSQL. The copy
     appears under its name only once complete; an existing study of that name is an error."""
+    from nas.storage import mask_url
+    from nas.study import copy_study
+
     source = storage_url(from_url)
     study = copy_study(name, source, to_url, new_name)
     n_artifacts = len(study.storage.get_artifacts(study.study_id))
-    out.print(
+    out().print(
         f"copied study {name!r} from {mask_url(source)} to {mask_url(to_url)} as "
         f"{study.name!r}: {len(study.trials)} trials, {n_artifacts} artifacts",
         highlight=False,

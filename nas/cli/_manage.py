@@ -10,7 +10,6 @@ import typer
 
 from nas.cli._app import StorageOpt, app, err, out, storage_url
 from nas.exceptions import NasError
-from nas.study import delete_study, load_study
 
 __all__ = ["delete", "export"]
 
@@ -29,6 +28,7 @@ def export(
     ] = True,
 ) -> None:
     """Write a NAS trial's network: state dict, architecture JSON, TorchScript (and .pt2)."""
+    from nas.study import load_study
     from nas.supernet import check_device, export_subnet
 
     study = load_study(name, storage_url(storage))
@@ -41,7 +41,7 @@ def export(
     if paths.exported_program is not None:
         written.append(paths.exported_program)
     for p in written:
-        out.print(str(p), highlight=False)
+        out().print(str(p), highlight=False)
 
 
 @app.command()
@@ -51,9 +51,11 @@ def delete(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete a study and all its trials."""
+    from nas.study import delete_study, load_study
+
     url = storage_url(storage)
     load_study(name, url)  # raises a clear error if missing
     if not yes and not typer.confirm(f"delete study {name!r} and all its trials from {url}?"):
         raise typer.Exit(1)
     delete_study(name, url)
-    err.print(f"deleted study {name!r}", highlight=False)
+    err().print(f"deleted study {name!r}", highlight=False)

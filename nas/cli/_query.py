@@ -20,14 +20,6 @@ from nas.cli._app import (
     err,
     storage_url,
 )
-from nas.study import (
-    front_records,
-    front_table,
-    load_study,
-    studies_table,
-    trial_record,
-    trials_table,
-)
 
 __all__ = ["pareto", "splits", "studies", "trials"]
 
@@ -35,6 +27,8 @@ __all__ = ["pareto", "splits", "studies", "trials"]
 @app.command()
 def studies(storage: StorageOpt = None, fmt: FormatOpt = Format.table) -> None:
     """List the studies in the storage with their trial counts."""
+    from nas.study import studies_table
+
     emit(studies_table(storage_url(storage)), fmt)
 
 
@@ -50,6 +44,8 @@ def trials(
 ) -> None:
     """List the trials of a study. CSV and JSON hold every field of every trial (what `nas
     import` reads back); the table shows the main ones."""
+    from nas.study import load_study, trial_record, trials_table
+
     study = load_study(name, storage_url(storage))
     selected = study.get_trials(set(state) if state else None)
     if fmt is Format.json:
@@ -68,6 +64,8 @@ def pareto(
     ] = None,
 ) -> None:
     """Print the non-dominated trials of a study (and optionally plot them)."""
+    from nas.study import front_records, front_table, load_study
+
     study = load_study(name, storage_url(storage))
     if fmt is Format.json:
         emit_json(front_records(study))
@@ -77,7 +75,7 @@ def pareto(
         from nas.plots import write_study_plot
 
         written = write_study_plot(study, html)
-        err.print(f"wrote {written}", highlight=False)
+        err().print(f"wrote {written}", highlight=False)
 
 
 @app.command()
@@ -88,6 +86,7 @@ def splits(
 ) -> None:
     """Show how a NAS study's supernet was split into sub-supernets (train.splits): every split
     with its groups, and for gradient matching each scored slot's cut score and distances."""
+    from nas.study import load_study
     from nas.supernet import split_tables, split_tree  # torch-free
 
     study = load_study(name, storage_url(storage))

@@ -6,21 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from nas._types import FrozenTrial, TrialState
 from nas.cli._app import Format, StorageOpt, app, emit, err, out
-from nas.study import (
-    OpenedStudy,
-    Study,
-    front_table,
-    open_study,
-    run_local_workers,
-    status_line,
-    summary_line,
-)
+
+if TYPE_CHECKING:
+    from nas.study import OpenedStudy, Study
 
 __all__ = ["run", "worker"]
 
@@ -73,6 +67,8 @@ def run(
     max_restarts: MaxRestartsOpt = 3,
 ) -> None:
     """Create the study of FILE, or resume it, and run it to its total number of trials."""
+    from nas.study import front_table, open_study, summary_line
+
     opened = open_study(
         file,
         storage=storage,
@@ -93,7 +89,7 @@ def run(
     else:
         _work_here(opened, quiet)
     if not quiet:
-        out.print(summary_line(study), highlight=False)
+        out().print(summary_line(study), highlight=False)
         if len(study.objectives) > 1 and study.get_trials((TrialState.COMPLETE,)):
             emit(front_table(study), Format.table)
     if opened.plot is not None:
@@ -101,7 +97,7 @@ def run(
 
         path = write_study_plot(study, opened.plot)
         if not quiet:
-            err.print(f"wrote {path}", highlight=False)
+            err().print(f"wrote {path}", highlight=False)
 
 
 @app.command()
@@ -125,6 +121,8 @@ def worker(
     Trials are claimed atomically and the study's total is enforced across all workers; a
     worker that dies mid-trial has the trial re-run by another. Exits when the total is reached.
     """
+    from nas.study import open_study, summary_line
+
     opened = open_study(
         target,
         storage=storage,
@@ -136,7 +134,7 @@ def worker(
     )
     _work_here(opened, quiet)
     if not quiet:
-        out.print(summary_line(opened.study), highlight=False)
+        out().print(summary_line(opened.study), highlight=False)
 
 
 def _work_here(opened: OpenedStudy, quiet: bool) -> None:
@@ -154,7 +152,7 @@ def _work_here(opened: OpenedStudy, quiet: bool) -> None:
 
 def _interrupted(study: Study) -> None:
     n = sum(t.state.is_finished for t in study.trials)
-    err.print(
+    err().print(
         f"interrupted: study {study.name!r} has {n} finished trials; "
         "run the same command to resume",
         highlight=False,
@@ -180,12 +178,14 @@ def _trials_progress() -> Any:
         MofNCompleteColumn(),
         TextColumn("{task.fields[status]}"),
         TimeElapsedColumn(),
-        console=err,
+        console=err(),
     )
 
 
 def _run_local(opened: OpenedStudy, workers: int, quiet: bool) -> None:
     """:func:`~nas.study.run_local_workers` under one progress bar (none if quiet)."""
+    from nas.study import run_local_workers, status_line
+
     if quiet:
         run_local_workers(opened, workers)
         return
@@ -235,7 +235,7 @@ def _prepare(opened: OpenedStudy, quiet: bool) -> None:
         TextColumn("epochs | loss {task.fields[loss]}{task.fields[leaves]}"),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
-        console=err,
+        console=err(),
         transient=False,
     ) as progress:
         task: Any = None
@@ -259,13 +259,13 @@ def _prepare(opened: OpenedStudy, quiet: bool) -> None:
 
         opened.prepare(on_epoch=on_epoch, on_wait=on_wait)
     if task is None:
-        err.print(f"supernet: trained weights loaded from {study.storage.url}", highlight=False)
+        err().print(f"supernet: trained weights loaded from {study.storage.url}", highlight=False)
     from nas._attrs import FAMILY_ATTR
 
     tree = study.user_attrs.get(FAMILY_ATTR)
     if tree:
         policies = sorted({r["policy"] for r in tree["splits"]})
-        err.print(
+        err().print(
             f"supernet: {len(tree['leaves'])} sub-supernets after {len(tree['splits'])} "
             f"{'/'.join(policies)} splits; trials go to the one that owns their network "
             f"(`nas splits {study.name}`)",
@@ -274,6 +274,8 @@ def _prepare(opened: OpenedStudy, quiet: bool) -> None:
 
 
 def _optimize_with_progress(opened: OpenedStudy) -> None:
+    from nas.study import status_line
+
     study = opened.study
     trials = study.trials
     with _trials_progress() as progress:

@@ -15,12 +15,26 @@ the server itself reads only those from the database (:mod:`nas.dashboard._view`
 from __future__ import annotations
 
 import contextlib
-import socket
+from typing import TYPE_CHECKING
 
-from nas.dashboard._app import PLOTLY_URL, create_app
-from nas.dashboard._serve import address_url, bind_address, open_served_storage
-from nas.dashboard._view import EXCLUDED_ATTR, NOTE_ATTR
-from nas.storage import RDBStorage
+from nas._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    import socket
+
+    from nas.dashboard._app import PLOTLY_URL, create_app
+    from nas.dashboard._serve import address_url, bind_address, open_served_storage
+    from nas.dashboard._view import EXCLUDED_ATTR, NOTE_ATTR
+    from nas.storage import RDBStorage
+else:
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            "nas.dashboard._app": ["PLOTLY_URL", "create_app"],
+            "nas.dashboard._serve": ["address_url", "bind_address", "open_served_storage"],
+            "nas.dashboard._view": ["EXCLUDED_ATTR", "NOTE_ATTR"],
+        },
+    )
 
 __all__ = [
     "EXCLUDED_ATTR",
@@ -55,6 +69,8 @@ def serve(
         OSError: the port is taken.
     """
     import uvicorn
+
+    from nas.dashboard._app import create_app
 
     loopback = host in ("127.0.0.1", "localhost", "::1")
     hosts = ("127.0.0.1", "localhost", "::1", "[::1]") if loopback else ("*",)

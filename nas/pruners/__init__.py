@@ -14,14 +14,33 @@ A plug-in subclasses :class:`Pruner` and registers with :func:`register_pruner`.
 
 from __future__ import annotations
 
-from nas.pruners._base import Pruner
-from nas.pruners._registry import (
-    PRUNERS,
-    create_pruner,
-    parse_pruner,
-    pruner_names,
-    register_pruner,
-)
+from typing import TYPE_CHECKING
+
+from nas._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from nas.pruners._base import Pruner
+    from nas.pruners._registry import (
+        PRUNERS,
+        create_pruner,
+        parse_pruner,
+        pruner_names,
+        register_pruner,
+    )
+else:
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            "nas.pruners._base": ["Pruner"],
+            "nas.pruners._registry": [
+                "PRUNERS",
+                "create_pruner",
+                "parse_pruner",
+                "pruner_names",
+                "register_pruner",
+            ],
+        },
+    )
 
 __all__ = [
     "PRUNERS",

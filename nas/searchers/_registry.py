@@ -34,7 +34,8 @@ def register_searcher(name: str) -> Callable[[_F], _F]:
     def decorator(factory: _F) -> _F:
         from nas.searchers._base import Searcher
 
-        if name in _REGISTRY:
+        builtin = _BUILTINS.get(name)
+        if name in _REGISTRY or (builtin is not None and factory.__module__ != builtin):
             raise ValueError(f"searcher name {name!r} is already registered")
         if not (isinstance(factory, type) and issubclass(factory, Searcher)):
             raise TypeError(f"register_searcher({name!r}) decorates a Searcher subclass")
@@ -46,9 +47,8 @@ def register_searcher(name: str) -> Callable[[_F], _F]:
 
 
 def searcher_names() -> list[str]:
-    """The registered names, sorted."""
-    _load_builtins()
-    return sorted(_REGISTRY)
+    """The registered names, sorted (nothing imported)."""
+    return sorted(set(_REGISTRY) | set(_BUILTINS))
 
 
 def searcher_class(name: str) -> type[Searcher]:
@@ -59,12 +59,16 @@ def searcher_class(name: str) -> type[Searcher]:
     Raises:
         UnknownSearcherError: no searcher has that name (the message lists the valid ones).
     """
-    _load_builtins()
+    if name not in _REGISTRY and isinstance(name, str) and name in _BUILTINS:
+        # Only the module of the searcher asked for: `random` needs no scipy (bohb's KDE).
+        import importlib
+
+        importlib.import_module(_BUILTINS[name])
     try:
         return _REGISTRY[name]
-    except KeyError:
+    except (KeyError, TypeError):
         raise UnknownSearcherError(
-            f"unknown searcher {name!r}; valid names: {', '.join(sorted(_REGISTRY))}"
+            f"unknown searcher {name!r}; valid names: {', '.join(searcher_names())}"
         ) from None
 
 
@@ -99,22 +103,25 @@ def create_searcher(
         raise SearcherConfigError(f"searcher {name!r}: {e}") from e
 
 
-#: Modules whose import registers the built-in searchers (one line per module).
-_BUILTIN_MODULES: tuple[str, ...] = (
-    "nas.searchers._random",
-    "nas.searchers._evolution",
-    "nas.searchers._bayesian",
-    "nas.searchers._optuna",
-    "nas.searchers._hyperband",
-    "nas.searchers._bohb",
-    "nas.searchers._map",
-    "nas.searchers._predictor_ga",
-)
+#: Every built-in searcher name -> the module whose import registers it (imported when the name
+#: is first looked up; ``tests/searchers_tests`` checks the table against the registrations).
+_BUILTINS: dict[str, str] = {
+    "random": "nas.searchers._random",
+    "evolution": "nas.searchers._evolution",
+    "regularized_evolution": "nas.searchers._evolution",
+    "nsga2": "nas.searchers._nsga2",
+    "bayesian": "nas.searchers._bayesian",
+    "optuna": "nas.searchers._optuna",
+    "hyperband": "nas.searchers._hyperband",
+    "bohb": "nas.searchers._bohb",
+    "map": "nas.searchers._map",
+    "predictor_ga": "nas.searchers._predictor_ga",
+}
 
 
 def _load_builtins() -> None:
     # Importing the modules registers them; cheap after the first call.
     import importlib
 
-    for module in _BUILTIN_MODULES:
+    for module in dict.fromkeys(_BUILTINS.values()):
         importlib.import_module(module)

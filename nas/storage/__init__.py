@@ -9,18 +9,41 @@ The schema is versioned with Alembic (:data:`HEAD_REVISION`, :func:`upgrade`,
 
 from __future__ import annotations
 
-from nas.exceptions import ArtifactNotFoundError
-from nas.storage._engine import DEFAULT_URL, mask_url
-from nas.storage._imports import TrialImport, trial_import_of
-from nas.storage._rdb import RDBStorage, get_storage
-from nas.storage._records import (
-    ArtifactRecord,
-    StaleHistoryError,
-    StudyRecord,
-    StudySummary,
-    TrialNotFoundError,
-)
-from nas.storage._schema import HEAD_REVISION, current_revision, upgrade
+from typing import TYPE_CHECKING
+
+from nas._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from nas.exceptions import ArtifactNotFoundError
+    from nas.storage._engine import DEFAULT_URL, mask_url
+    from nas.storage._imports import TrialImport, trial_import_of
+    from nas.storage._rdb import RDBStorage, get_storage
+    from nas.storage._records import (
+        ArtifactRecord,
+        StaleHistoryError,
+        StudyRecord,
+        StudySummary,
+        TrialNotFoundError,
+    )
+    from nas.storage._schema import HEAD_REVISION, current_revision, upgrade
+else:
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            "nas.exceptions": ["ArtifactNotFoundError"],
+            "nas.storage._engine": ["DEFAULT_URL", "mask_url"],
+            "nas.storage._imports": ["TrialImport", "trial_import_of"],
+            "nas.storage._rdb": ["RDBStorage", "get_storage"],
+            "nas.storage._records": [
+                "ArtifactRecord",
+                "StaleHistoryError",
+                "StudyRecord",
+                "StudySummary",
+                "TrialNotFoundError",
+            ],
+            "nas.storage._schema": ["HEAD_REVISION", "current_revision", "upgrade"],
+        },
+    )
 
 __all__ = [
     "DEFAULT_URL",

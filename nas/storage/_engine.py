@@ -49,6 +49,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from nas.exceptions import NasError, StorageError
+from nas.storage._url import DEFAULT_URL
 
 __all__ = [
     "DEFAULT_OUTAGE_SECONDS",
@@ -69,9 +70,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-
-#: The storage used when none is given: a SQLite file in the working directory.
-DEFAULT_URL = "sqlite:///nas.db"
 
 #: Execution option marking a read-only engine: plain ``BEGIN`` on SQLite, REPEATABLE READ on
 #: PostgreSQL.

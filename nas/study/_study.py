@@ -22,6 +22,7 @@ from nas.exceptions import (
 from nas.searchers import create_searcher
 from nas.space import SearchSpace
 from nas.storage import RDBStorage, get_storage
+from nas.storage._url import DEFAULT_URL
 from nas.study._constraints import Constraints, ConstraintsFunc, parse_constraints
 from nas.study._values import (
     check_max_restarts,
@@ -49,7 +50,8 @@ __all__ = [
     "open_or_create",
 ]
 
-DEFAULT_STORAGE = "sqlite:///nas.db"
+#: The storage used when none is given (``sqlite:///nas.db``).
+DEFAULT_STORAGE = DEFAULT_URL
 
 ObjectiveFunc = Callable[["Trial"], Any]
 Callback = Callable[["Study", FrozenTrial], None]

@@ -40,8 +40,9 @@ Example::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from nas._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from nas.space import (
@@ -104,10 +105,10 @@ if TYPE_CHECKING:
         parse_supernet_objective,
     )
     from nas.supernet._ops import DynamicBatchNorm2d, DynamicConv2d, DynamicLinear
+    from nas.supernet._plugins import PATH_SAMPLERS, SPLIT_POLICIES
     from nas.supernet._quant import ConvQuantizer, init_quantizers
     from nas.supernet._quant_static import QuantizedConv2d, QuantizedLinear
     from nas.supernet._samplers import (
-        PATH_SAMPLERS,
         PadaSampler,
         PathLoss,
         PathSampler,
@@ -117,7 +118,6 @@ if TYPE_CHECKING:
     )
     from nas.supernet._split_report import split_tables, split_tree
     from nas.supernet._splits import (
-        SPLIT_POLICIES,
         Family,
         Leaf,
         SlotScore,
@@ -133,126 +133,105 @@ if TYPE_CHECKING:
         build_supernet,
         check_device,
     )
-
-#: Public name -> the module defining it (imported on first access).
-_EXPORTS: dict[str, str] = {
-    **dict.fromkeys(
-        [
-            "SPLIT_SPACES",
-            "BenchReport",
-            "check_bench_options",
-            "load_bench_ground_truth",
-            "quant_bench",
-            "ranking_bench",
-            "splits_bench",
-            "splits_bench_configs",
-            "write_bench_json",
-        ],
-        "nas.supernet._bench",
-    ),
-    **dict.fromkeys(["split_tables", "split_tree"], "nas.supernet._split_report"),
-    **dict.fromkeys(
-        [
-            "ARCH_OPS",
-            "SKIPPED",
-            "Arch",
-            "ArchCost",
-            "ArchMask",
-            "ArchSpace",
-            "LayerChoice",
-            "QuantChoice",
-            "QuantSpec",
-            "StageSpec",
-            "arch_cost",
-            "quant_cost",
-        ],
-        "nas.space",
-    ),
-    **dict.fromkeys(
-        [
-            "EvalConfig",
-            "QuantTrainConfig",
-            "SplitConfig",
-            "SupernetDefinition",
-            "TrainConfig",
-            "parse_supernet_definition",
-        ],
-        "nas.supernet._config",
-    ),
-    **dict.fromkeys(
-        ["FamilyEvaluator", "FamilyTrainer", "gradient_distances"], "nas.supernet._family"
-    ),
-    **dict.fromkeys(
-        [
-            "SPLIT_POLICIES",
-            "Family",
-            "Leaf",
-            "SlotScore",
-            "SplitPolicy",
-            "SplitRecord",
-            "min_cut_partition",
-        ],
-        "nas.supernet._splits",
-    ),
-    **dict.fromkeys(
-        [
-            "DatasetError",
-            "ImageDataset",
-            "augment_batch",
-            "load_cifar10",
-            "load_digits_images",
-            "load_image_dataset",
-        ],
-        "nas.supernet._data",
-    ),
-    **dict.fromkeys(
-        [
-            "ArchEvaluator",
-            "Scores",
-            "SupernetEvaluator",
-            "evaluate_arch",
-            "recalibrate_bn",
-            "score",
-        ],
-        "nas.supernet._evaluate",
-    ),
-    **dict.fromkeys(
-        ["ExportError", "ExportedSubnet", "export_subnet", "load_subnet"], "nas.supernet._export"
-    ),
-    "measure_latency": "nas.supernet._latency",
-    **dict.fromkeys(["METRICS", "Metric", "MetricContext"], "nas.supernet._metrics"),
-    **dict.fromkeys(["ElasticLayer", "Residual", "Supernet"], "nas.supernet._network"),
-    **dict.fromkeys(
-        ["SupernetNotTrainedError", "SupernetObjective", "parse_supernet_objective"],
-        "nas.supernet._objective",
-    ),
-    **dict.fromkeys(["DynamicBatchNorm2d", "DynamicConv2d", "DynamicLinear"], "nas.supernet._ops"),
-    **dict.fromkeys(["ConvQuantizer", "init_quantizers"], "nas.supernet._quant"),
-    **dict.fromkeys(["QuantizedConv2d", "QuantizedLinear"], "nas.supernet._quant_static"),
-    **dict.fromkeys(
-        [
-            "PATH_SAMPLERS",
-            "PadaSampler",
-            "PathLoss",
-            "PathSampler",
-            "SandwichSampler",
-            "UniformSampler",
-            "create_sampler",
-        ],
-        "nas.supernet._samplers",
-    ),
-    **dict.fromkeys(
-        [
-            "DeviceError",
-            "GradientVariance",
-            "SupernetTrainer",
-            "TrainerHook",
-            "build_supernet",
-            "check_device",
-        ],
-        "nas.supernet._train",
-    ),
-}
+else:
+    __getattr__, __dir__ = lazy_exports(
+        __name__,
+        {
+            "nas.supernet._bench": [
+                "SPLIT_SPACES",
+                "BenchReport",
+                "check_bench_options",
+                "load_bench_ground_truth",
+                "quant_bench",
+                "ranking_bench",
+                "splits_bench",
+                "splits_bench_configs",
+                "write_bench_json",
+            ],
+            "nas.supernet._split_report": ["split_tables", "split_tree"],
+            "nas.space": [
+                "ARCH_OPS",
+                "SKIPPED",
+                "Arch",
+                "ArchCost",
+                "ArchMask",
+                "ArchSpace",
+                "LayerChoice",
+                "QuantChoice",
+                "QuantSpec",
+                "StageSpec",
+                "arch_cost",
+                "quant_cost",
+            ],
+            "nas.supernet._config": [
+                "EvalConfig",
+                "QuantTrainConfig",
+                "SplitConfig",
+                "SupernetDefinition",
+                "TrainConfig",
+                "parse_supernet_definition",
+            ],
+            "nas.supernet._family": ["FamilyEvaluator", "FamilyTrainer", "gradient_distances"],
+            "nas.supernet._splits": [
+                "Family",
+                "Leaf",
+                "SlotScore",
+                "SplitPolicy",
+                "SplitRecord",
+                "min_cut_partition",
+            ],
+            "nas.supernet._data": [
+                "DatasetError",
+                "ImageDataset",
+                "augment_batch",
+                "load_cifar10",
+                "load_digits_images",
+                "load_image_dataset",
+            ],
+            "nas.supernet._evaluate": [
+                "ArchEvaluator",
+                "Scores",
+                "SupernetEvaluator",
+                "evaluate_arch",
+                "recalibrate_bn",
+                "score",
+            ],
+            "nas.supernet._export": [
+                "ExportError",
+                "ExportedSubnet",
+                "export_subnet",
+                "load_subnet",
+            ],
+            "nas.supernet._latency": ["measure_latency"],
+            "nas.supernet._metrics": ["METRICS", "Metric", "MetricContext"],
+            "nas.supernet._network": ["ElasticLayer", "Residual", "Supernet"],
+            "nas.supernet._objective": [
+                "SupernetNotTrainedError",
+                "SupernetObjective",
+                "parse_supernet_objective",
+            ],
+            "nas.supernet._ops": ["DynamicBatchNorm2d", "DynamicConv2d", "DynamicLinear"],
+            "nas.supernet._quant": ["ConvQuantizer", "init_quantizers"],
+            "nas.supernet._quant_static": ["QuantizedConv2d", "QuantizedLinear"],
+            "nas.supernet._plugins": ["PATH_SAMPLERS", "SPLIT_POLICIES"],
+            "nas.supernet._samplers": [
+                "PadaSampler",
+                "PathLoss",
+                "PathSampler",
+                "SandwichSampler",
+                "UniformSampler",
+                "create_sampler",
+            ],
+            "nas.supernet._train": [
+                "DeviceError",
+                "GradientVariance",
+                "SupernetTrainer",
+                "TrainerHook",
+                "build_supernet",
+                "check_device",
+            ],
+        },
+    )
 
 __all__ = [
     "Arch",
@@ -341,16 +320,3 @@ __all__ = [
     "TrainerHook",
     "UniformSampler",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'nas.supernet' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))

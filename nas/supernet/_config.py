@@ -124,7 +124,7 @@ class SplitConfig:
     budget: str = "shared"
 
     def __post_init__(self) -> None:
-        from nas.supernet._splits import SPLIT_POLICIES
+        from nas.supernet._plugins import SPLIT_POLICIES
 
         at = self.at_epochs
         if isinstance(at, list | tuple) and all(_is_int(e) for e in at):
@@ -615,7 +615,7 @@ def parse_supernet_definition(
         SpaceError: the architecture space is invalid.
     """
     from nas.space import load_space
-    from nas.supernet._samplers import PATH_SAMPLERS
+    from nas.supernet._plugins import PATH_SAMPLERS
 
     unknown = sorted(set(map(str, data)) - _KEYS)
     if unknown:

@@ -60,8 +60,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from nas._registry import Registry
 from nas.space import ArchMask, ArchSpace
+from nas.supernet._plugins import PATH_SAMPLERS
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -197,11 +197,9 @@ class PathSampler(ABC):
         """Restore :meth:`state_dict`."""
 
 
-#: Every path sampler by name (the study file's ``train.sampler``).
-PATH_SAMPLERS: Registry[type[PathSampler]] = Registry("path sampler")
+# The built-in samplers below are registered by name in nas.supernet._plugins.
 
 
-@PATH_SAMPLERS.register("uniform")
 class UniformSampler(PathSampler):
     """One architecture per step, uniform within the mask (SPOS)."""
 
@@ -211,7 +209,6 @@ class UniformSampler(PathSampler):
         return [self.mask.sample(rng)]
 
 
-@PATH_SAMPLERS.register("sandwich")
 class SandwichSampler(PathSampler):
     """Largest, smallest and ``n_random`` random architectures of the mask per step, with
     in-place distillation from the largest (BigNAS's sandwich rule).
@@ -245,7 +242,6 @@ def _running(old: np.ndarray, new: np.ndarray, where: np.ndarray) -> None:
     old[both] = (old[both] + new[both]) / 2.0
 
 
-@PATH_SAMPLERS.register("pada")
 class PadaSampler(PathSampler):
     """PA&DA: importance sampling of ops and data by normalised gradient norms (module doc).
 

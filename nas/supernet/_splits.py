@@ -37,8 +37,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from nas._attrs import FAMILY_ATTR, LEAF_ATTR
-from nas._registry import Registry
 from nas.space import Arch, ArchMask, ArchSpace, LayerChoice
+from nas.supernet._plugins import SPLIT_POLICIES
 
 __all__ = [
     "FAMILY_ATTR",
@@ -492,7 +492,7 @@ class SplitPolicy(ABC):
         :attr:`needs_scores` call it)."""
 
 
-SPLIT_POLICIES: Registry[type[SplitPolicy]] = Registry("split policy")
+# The built-in policies below are registered by name in nas.supernet._plugins.
 
 
 def _groups(
@@ -504,7 +504,6 @@ def _groups(
     )
 
 
-@SPLIT_POLICIES.register("none")
 class NoSplit(SplitPolicy):
     """One-shot: never splits."""
 
@@ -521,7 +520,6 @@ class NoSplit(SplitPolicy):
         return None
 
 
-@SPLIT_POLICIES.register("exhaustive")
 class ExhaustiveSplit(SplitPolicy):
     """Few-shot NAS: one random slot, one child per choice, at the first split only."""
 
@@ -543,7 +541,6 @@ class ExhaustiveSplit(SplitPolicy):
         return SplitPlan(slot, tuple((c,) for c in leaf.mask.choices(*slot)))
 
 
-@SPLIT_POLICIES.register("random")
 class RandomSplit(SplitPolicy):
     """A random unsplit slot, a random balanced partition."""
 
@@ -565,7 +562,6 @@ class RandomSplit(SplitPolicy):
         return SplitPlan(slot, _groups(choices, balanced_partition(len(choices), branches, rng)))
 
 
-@SPLIT_POLICIES.register("gm")
 class GradientMatchingSplit(SplitPolicy):
     """GM-NAS: score every unsplit slot, split the one with the largest cut score by its
     min-cut partition (ties: the first slot)."""
