@@ -48,22 +48,7 @@ IMPORT_HEAVY = (
 )
 #: What ``nas --help`` (and ``nas VERB --help``) may not load: it parses no study and opens no
 #: database (and prints through typer alone: rich loads when a command prints).
-HELP_HEAVY = (
-    "rich",
-    "sqlalchemy",
-    "alembic",
-    "torch",
-    "botorch",
-    "gpytorch",
-    "plotly",
-    "fastapi",
-    "starlette",
-    "uvicorn",
-    "pandas",
-    "scipy",
-    "sklearn",
-    "numpy",
-)
+HELP_HEAVY = ("rich", *(m for m in IMPORT_HEAVY if m not in {"yaml", "optuna"}))
 #: Every package whose ``__init__`` re-exports lazily.
 LAZY_PACKAGES = (
     "nas",
