@@ -25,7 +25,6 @@ with BoTorch's results.
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,12 +36,14 @@ from gpytorch.kernels import RBFKernel
 from gpytorch.priors import GammaPrior, LogNormalPrior
 from linear_operator.operators import DenseLinearOperator
 
+from nas.searchers._bo_analytic import GPPriors, fit_map, neg_log_posterior
+
 if TYPE_CHECKING:
     from botorch.acquisition.objective import PosteriorTransform
     from gpytorch.mlls import ExactMarginalLogLikelihood
     from torch import Tensor
 
-__all__ = ["FastSingleTaskGP", "fit_direct"]
+__all__ = ["FastSingleTaskGP", "fit_direct", "load_params"]
 
 #: Names of the trainable parameters of the model the fast paths cover.
 _PARAMS = (
@@ -50,7 +51,6 @@ _PARAMS = (
     "model.mean_module.raw_constant",
     "likelihood.noise_covar.raw_noise",
 )
-_LOG_2PI = math.log(2.0 * math.pi)
 #: Noise variance (of the standardised outputs) at which :func:`mll_closure` checks itself.
 _CHECK_NOISE = 0.1
 
@@ -100,11 +100,18 @@ class _NumpyMll:
         base = covar.lengthscale_prior.base_dist
         self.mu = np.broadcast_to(base.loc.detach().cpu().numpy(), (self.d,))
         self.s = np.broadcast_to(base.scale.detach().cpu().numpy(), (self.d,))
-        self.conc = float(noise_covar.noise_prior.concentration)
-        self.rate = float(noise_covar.noise_prior.rate)
-        self.gamma_norm = self.conc * math.log(self.rate) - math.lgamma(self.conc)
         self.ls_lower = float(covar.raw_lengthscale_constraint.lower_bound)
         self.noise_lower = float(noise_covar.raw_noise_constraint.lower_bound)
+        self.priors = GPPriors(
+            # the prior's own dtype (float32 unless converted): BoTorch's arithmetic
+            ls_loc=np.asarray(self.mu),
+            ls_scale=np.asarray(self.s),
+            noise_conc=float(noise_covar.noise_prior.concentration),
+            noise_rate=float(noise_covar.noise_prior.rate),
+            ls_lower=self.ls_lower,
+            noise_lower=self.noise_lower,
+            noise_init=float("nan"),  # unused: the fit starts from the model's values
+        )
         self.model = model
 
     @classmethod
@@ -187,44 +194,7 @@ class _NumpyMll:
 
     def value_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray] | None:
         """The loss and its gradient at ``theta``; ``None`` if a Cholesky factorisation fails."""
-        from scipy.linalg import cho_solve, solve_triangular
-
-        ls, const, noise = self.split(np.asarray(theta, dtype=float))
-        n, mu, s = self.n, self.mu, self.s
-        total = 0.0
-        g_ls = np.empty((self.m, self.d))
-        g_c = np.empty(self.m)
-        g_noise = np.empty(self.m)
-        eye = np.eye(n)
-        for j in range(self.m):
-            scaled = self.diff2[j] / ls[j] ** 2  # (n, n, d)
-            k_rbf = np.exp(-0.5 * scaled.sum(-1))
-            k = k_rbf + noise[j] * eye
-            if not np.all(np.isfinite(k)):
-                return None
-            try:
-                chol = np.linalg.cholesky(k)
-            except np.linalg.LinAlgError:
-                return None
-            r = self.y[j] - const[j]
-            alpha = cho_solve((chol, True), r)
-            inv_l = solve_triangular(chol, eye, lower=True)
-            w = np.outer(alpha, alpha) - inv_l.T @ inv_l
-            ll = -0.5 * r @ alpha - np.log(np.diag(chol)).sum() - 0.5 * n * _LOG_2PI
-            # d ll / d l_k = 1/2 sum_ij W_ij K_rbf_ij (x_ik - x_jk)^2 / l_k^3
-            d_ls = 0.5 * np.einsum("ij,ijk->k", w * k_rbf, scaled) / ls[j]
-            log_ls = np.log(ls[j])
-            lp_ls = -log_ls - np.log(s * math.sqrt(2 * math.pi)) - (log_ls - mu) ** 2 / (2 * s**2)
-            d_lp_ls = -1.0 / ls[j] - (log_ls - mu) / (s**2 * ls[j])
-            lp_noise = (
-                self.gamma_norm + (self.conc - 1.0) * math.log(noise[j]) - self.rate * noise[j]
-            )
-            d_lp_noise = (self.conc - 1.0) / noise[j] - self.rate
-            total += -(ll + lp_ls.sum() + lp_noise) / n
-            g_ls[j] = -(d_ls + d_lp_ls) / n
-            g_c[j] = -alpha.sum() / n
-            g_noise[j] = -(0.5 * np.trace(w) + d_lp_noise) / n
-        return total, np.concatenate([g_ls.reshape(-1), g_c, g_noise])
+        return neg_log_posterior(self.diff2, self.y, np.asarray(theta, dtype=float), self.priors)
 
 
 def fit_direct(mll: ExactMarginalLogLikelihood, maxiter: int) -> bool | None:
@@ -240,44 +210,26 @@ def fit_direct(mll: ExactMarginalLogLikelihood, maxiter: int) -> bool | None:
         finite): the parameters are then restored and the caller should fall back to
         ``fit_gpytorch_mll``, which retries with jitter and resampled starts; ``True`` otherwise.
     """
-    from scipy.optimize import minimize
-
     mll.train()
     loss = _NumpyMll.of(mll)
     if loss is None:
         return None
-    theta0 = loss.current()
-    if loss.value_and_grad(theta0) is None:
-        return False
-    # Lengthscales and noise variances are optimised in log space: the same optimum, but a
-    # noise variance pressed against its floor (deterministic objectives) has gradients of
-    # order 1e5 in value space, which makes L-BFGS-B stop early; in log space they are O(1).
-    logged = np.ones(len(theta0), dtype=bool)
-    logged[loss.m * loss.d : loss.m * loss.d + loss.m] = False  # the constant means
-
-    def to_theta(phi: np.ndarray) -> np.ndarray:
-        return np.where(logged, np.exp(np.where(logged, phi, 0.0)), phi)
-
-    def fun(phi: np.ndarray) -> tuple[float, np.ndarray]:
-        theta = to_theta(phi)
-        out = loss.value_and_grad(theta)
-        if out is None:  # L-BFGS-B backtracks from an infinite value
-            return np.inf, np.zeros_like(phi)
-        value, grad = out
-        return value, np.where(logged, grad * theta, grad)
-
-    bounds = [
-        (math.log(lo) if flag and lo is not None else lo, hi)
-        for flag, (lo, hi) in zip(logged, loss.bounds(), strict=True)
-    ]
-    phi0 = np.where(logged, np.log(np.where(logged, theta0, 1.0)), theta0)
-    res = minimize(
-        fun, phi0, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": maxiter}
-    )
-    theta = to_theta(np.asarray(res.x, dtype=float))
-    if not (np.all(np.isfinite(theta)) and np.isfinite(res.fun)):
+    theta = fit_map(loss.diff2, loss.y, loss.priors, loss.current(), maxiter, bounds=loss.bounds())
+    if theta is None:
         return False
     loss.write(theta)
+    return True
+
+
+def load_params(mll: ExactMarginalLogLikelihood, theta: np.ndarray) -> bool:
+    """Set a covered model's hyperparameters from :func:`neg_log_posterior`'s vector (fitted
+    elsewhere, e.g. by :func:`nas.searchers._bo_analytic.fit_map` on the same data); returns
+    False, changing nothing, where the model is not covered or ``theta`` has the wrong size."""
+    mll.train()
+    loss = _NumpyMll.of(mll)
+    if loss is None or len(theta) != len(loss.current()):
+        return False
+    loss.write(np.asarray(theta, dtype=float))
     return True
 
 
