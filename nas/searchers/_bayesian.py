@@ -104,8 +104,6 @@ _MC_SAMPLES = {False: 128, True: 64}
 #: a raw candidate costs one posterior row, so many more are screened and fewer local searches
 #: are started from the best of them.
 _RAW_SAMPLES_ANALYTIC = 2048
-_RESTARTS_ANALYTIC = 5
-_RESTARTS_MC = 10
 #: Default ``max_train``: above this many usable trials the GP is fitted on a subset.
 _MAX_TRAIN = 300
 #: ``info`` key of the fitted GP hyperparameters (the next fit's warm start).
@@ -247,7 +245,7 @@ class BayesianSearcher(Searcher):
         seed: int,
         *,
         n_initial: int | None = None,
-        num_restarts: int | None = None,
+        num_restarts: int = 10,
         raw_samples: int | None = None,
         mc_samples: int | None = None,
         ref_point: Sequence[float] | Mapping[str, float] | None = None,
@@ -275,8 +273,6 @@ class BayesianSearcher(Searcher):
         self._budgets: dict[bool, tuple[int, int]] = {}
         for analytic in (True, False):
             restarts = num_restarts
-            if restarts is None:
-                restarts = _RESTARTS_ANALYTIC if analytic else _RESTARTS_MC
             raw = raw_samples
             if raw is None:
                 raw = _RAW_SAMPLES_ANALYTIC if analytic else _RAW_SAMPLES[several]
@@ -532,6 +528,7 @@ class BayesianSearcher(Searcher):
             raw_samples=raw_samples,
             num_restarts=num_restarts,
             anchors=anchors,
+            extra_starts=anchors if analytic else None,
             maxiter=self.max_acq_iterations,
             device=device,
             dtype=dtype,
