@@ -20,11 +20,34 @@ Per call of :meth:`BayesianSearcher.propose`:
   inputs: log parameters in log space, ints as ordinal entries, categoricals one-hot. (One-hot
   rather than ``MixedSingleTaskGP``: its sum-and-product kernel costs two to three times more per
   evaluation, which dominates the per-trial overhead.)
-* **Acquisition**: ``qLogNoisyExpectedImprovement`` for one objective,
-  ``qLogNoisyExpectedHypervolumeImprovement`` for several, with the pending points as
-  ``X_pending``. ``n`` proposals are chosen by sequential greedy optimisation: each chosen point
-  joins ``X_pending`` before the next is optimised. The optimiser
-  (:mod:`nas.searchers._bo_optimize`) decides ints and categoricals by acquisition value.
+* **Acquisition**, two paths (option ``acquisition``: ``"auto"``, the default, or ``"mc"``):
+
+  - *Analytic* (``"auto"``, for a proposal without pending points and one or two objectives:
+    every sequential proposal, the first of a batch): :mod:`nas.searchers._bo_analytic`, numpy
+    only. One objective: ``LogEI``, the closed-form log expected improvement over the best
+    posterior mean at a (feasible) observed point -- not the best observed value, which is
+    optimistic for a noisy objective; for a deterministic one (noise at its floor) the two
+    agree. Two objectives: ``LogEHVI``, the closed-form log expected hypervolume improvement of
+    the two independent outputs over the staircase cells of the observed (feasible) front, one
+    decomposition per proposal. Both with analytic gradients.
+  - *Monte Carlo* (pending points, more than two objectives, or ``"mc"``):
+    ``qLogNoisyExpectedImprovement`` / ``qLogNoisyExpectedHypervolumeImprovement`` of BoTorch
+    with the pending points as ``X_pending``, on the same fitted hyperparameters.
+
+  ``n`` proposals are chosen by sequential greedy optimisation: each chosen point joins the
+  pending points before the next is optimised (so a batch continues on the Monte-Carlo path).
+  The optimiser (:mod:`nas.searchers._bo_optimize`) decides ints and categoricals by acquisition
+  value; on the analytic path it screens 2048 raw candidates (default ``raw_samples``) in one
+  vectorised pass and runs independent L-BFGS-B searches from the best ``num_restarts`` of them
+  and from the best observed points.
+* **Hyperparameters**: fitted once per call in numpy (:func:`~nas.searchers._bo_analytic.fit_map`),
+  warm-started from the vector the latest model proposal of the history recorded in its
+  ``info["gp_params"]`` (stored with the trial), when its loss is not worse than the cold
+  start's. The warm start comes from the history, not from the searcher's memory: a fresh
+  instance (a resumed study, another worker) proposes exactly what the running one would.
+* **Large histories**: above ``max_train`` usable trials (default 300) the GP is fitted on the
+  best half of them (by value; several objectives: by non-dominated rank; infeasible ones last)
+  and a seeded uniform draw of the rest; ``info["n_fit"]`` then says how many.
 * **Constraints** (BoTorch's constrained acquisition, Gardner et al. 2014 / Gelbart et al.
   2014): in a constrained study the GP has one more output per constraint, fitted on the trials'
   stored signed constraint values (:func:`constraint_columns`), and the acquisition function
@@ -38,7 +61,9 @@ Per call of :meth:`BayesianSearcher.propose`:
 
 Determinism: every random choice comes from :meth:`Searcher.rng` (the numpy generator derived
 from the seed and the history length): the Sobol scrambling of the raw candidates, the MC
-sampler seed, the perturbations. Two BoTorch routines draw from torch's *global* generator
+sampler seed, the perturbations, the training subset. The independent L-BFGS-B runs of the
+analytic path are interleaved with ``greenlet`` when installed and run one after the other
+otherwise, with the same results. Two BoTorch routines draw from torch's *global* generator
 (retries of a failed GP fit resample hyperparameters from their priors; pruning of the baseline
 in the noisy acquisition functions builds an unseeded sampler); the model phase therefore runs
 inside ``torch.random.fork_rng`` with a seed derived from the same generator, which leaves the
@@ -196,11 +221,15 @@ def _check_device(device: object) -> str:
 
 @register_searcher("bayesian")
 class BayesianSearcher(Searcher):
-    """GP-based Bayesian optimisation with BoTorch (qLogNEI / qLogNEHVI), see the module doc.
+    """GP-based Bayesian optimisation (analytic LogEI / LogEHVI, BoTorch's qLogNEI /
+    qLogNEHVI with pending points), see the module doc.
 
     ``info`` of a proposal: ``{"origin": "sobol", "index": k}`` (initial design),
-    ``{"origin": "model", "acquisition": "qLogNEI" | "qLogNEHVI", "n_train": N,
-    "acq_value": v}`` (``v`` the log-acquisition value, omitted if not finite; ``"fit":
+    ``{"origin": "model", "acquisition": "LogEI" | "LogEHVI" | "qLogNEI" | "qLogNEHVI",
+    "n_train": N, "acq_value": v, "gp_params": [...]}`` (``+PoF`` appended to the acquisition
+    in a constrained study; ``v`` the log-acquisition value, omitted if not finite;
+    ``gp_params`` the fitted hyperparameters, the next fit's warm start; ``"n_fit": k`` when
+    the GP was fitted on a subset; ``"fit":
     "failed"`` added when the GP fit failed and the initial hyperparameters were used;
     ``"candidate": "raw"`` when every optimised point was already tried and the best unseen
     scored candidate was taken), ``{"origin": "random", "reason": ...}`` (every candidate was
@@ -215,7 +244,8 @@ class BayesianSearcher(Searcher):
             ``max(2 * d, 5)`` with ``d`` the number of searched (non-fixed) parameters.
         num_restarts: starts of the acquisition optimiser, ``>= 1`` (default 10).
         raw_samples: Sobol candidates scored to choose the starts, ``>= num_restarts``;
-            ``None`` (default): 512 for one objective, 256 for several.
+            ``None`` (default): 2048 on the analytic path; on the Monte-Carlo path 512 for one
+            objective, 256 for several.
         mc_samples: quasi-MC samples of the acquisition function, ``>= 1``; ``None``
             (default): 128 for one objective, 64 for several (qLogNEHVI's cost per evaluation
             grows with the samples times the cells of each sample's Pareto front; on
@@ -229,7 +259,13 @@ class BayesianSearcher(Searcher):
             (default 60).
         max_acq_iterations: cap on L-BFGS-B iterations of each acquisition optimisation run,
             ``>= 1`` (default 100).
-        device: ``"cpu"`` (default) or ``"cuda"`` / ``"cuda:N"`` (must be available).
+        device: ``"cpu"`` (default) or ``"cuda"`` / ``"cuda:N"`` (must be available; the
+            analytic path always runs on the CPU).
+        acquisition: ``"auto"`` (default: analytic where no point is pending and there are at
+            most two objectives, else Monte Carlo) or ``"mc"`` (always BoTorch's Monte-Carlo
+            acquisition functions).
+        max_train: most usable trials the GP is fitted on, ``>= 4`` (default 300); above it a
+            subset is used (see the module doc).
 
     Raises:
         SearcherConfigError: a conditional space, or an option breaks its rule.

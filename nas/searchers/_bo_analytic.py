@@ -243,11 +243,10 @@ def fit_map(
     m = y.shape[0]
     d = diff2.shape[-1]
     if bounds is None:
-        bounds = (
-            [(priors.ls_lower, None)] * (m * d)
-            + [(None, None)] * m
-            + [(priors.noise_lower, None)] * m
-        )
+        ls_b: tuple[float | None, float | None] = (priors.ls_lower, None)
+        free: tuple[float | None, float | None] = (None, None)
+        noise_b: tuple[float | None, float | None] = (priors.noise_lower, None)
+        bounds = [ls_b] * (m * d) + [free] * m + [noise_b] * m
     if neg_log_posterior(diff2, y, theta0, priors) is None:
         return None
     logged = np.ones(len(theta0), dtype=bool)
