@@ -26,6 +26,10 @@ the same wrappers (``OBJECTIVES``) by every library, so they cost the same every
   ``evolution`` (NSGA-II, population 20) and ``random`` vs Optuna ``GPSampler``,
   ``TPESampler(multivariate=True)`` and ``NSGAIISampler(population_size=20)``.
 
+* **Scaling** -- milliseconds per proposal of nas ``bayesian`` and Optuna ``GPSampler`` after a
+  history of 500 and 1,000 random Hartmann6 trials (3 proposals in a row; :func:`scaling`;
+  ``--no-scaling`` skips it).
+
 Where the libraries run: nas on a fresh SQLite file per run (its only storage; the public API:
 ``nas.create_study(..., storage="sqlite:///...")`` then ``study.optimize``); Optuna on in-memory
 studies (its fastest storage); HpBandSter with its Pyro4 name server, master and one local worker
