@@ -56,6 +56,8 @@ _Z_ASYMPTOTIC = -1.0 / math.sqrt(np.finfo(float).eps)
 _MIN_VAR = 1e-12
 #: BoTorch's ``Standardize``: a standard deviation below this is replaced by 1.
 _MIN_STDV = 1e-8
+#: Diagonal jitters of :class:`NumpyGP`'s Cholesky factorisation, tried in turn on failure.
+_CHOLESKY_JITTERS = (1e-10, 1e-9, 1e-8, 1e-7, 1e-6)
 
 
 # ---------------------------------------------------------------------- stable special functions
@@ -294,7 +296,8 @@ class NumpyGP:
         theta: fitted parameters (:func:`neg_log_posterior`'s vector).
 
     Raises:
-        numpy.linalg.LinAlgError: a training covariance is not positive definite.
+        numpy.linalg.LinAlgError: a training covariance is not positive definite, even with
+            a jitter of 1e-6 on its diagonal.
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray, theta: np.ndarray) -> None:
@@ -311,7 +314,7 @@ class NumpyGP:
         for j in range(m):
             z = x / self.ls[j]
             k = np.exp(-0.5 * _sqdist(z, z)) + self.noise[j] * np.eye(n)
-            self.chol[j] = np.linalg.cholesky(k)
+            self.chol[j] = _jittered_cholesky(k)
             self.alpha[j] = cho_solve((self.chol[j], True), y_std[:, j] - self.const[j])
 
     def posterior(
@@ -354,6 +357,27 @@ class NumpyGP:
     def lengthscales(self, outputs: list[int]) -> np.ndarray:
         """``(d,)`` geometric mean of the lengthscales of ``outputs``."""
         return np.exp(np.log(self.ls[outputs]).mean(axis=0))
+
+
+def _jittered_cholesky(k: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factor of ``k``; when it is not numerically positive definite (a noise
+    variance near its floor and near-duplicate rows), retried with ``1e-10, 1e-9, ..., 1e-6``
+    added to the diagonal, as GPyTorch's ``psd_safe_cholesky``.
+
+    Raises:
+        numpy.linalg.LinAlgError: still not positive definite with the largest jitter.
+    """
+    try:
+        return np.linalg.cholesky(k)
+    except np.linalg.LinAlgError:
+        pass
+    eye = np.eye(len(k))
+    for jitter in _CHOLESKY_JITTERS[:-1]:
+        try:
+            return np.linalg.cholesky(k + jitter * eye)
+        except np.linalg.LinAlgError:
+            continue
+    return np.linalg.cholesky(k + _CHOLESKY_JITTERS[-1] * eye)
 
 
 def _sqdist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
