@@ -6,8 +6,9 @@ the expected hypervolume improvement of two independent Gaussians over a 2-D fro
 forms. This module computes them, with their gradients, in plain numpy (no torch, no autograd):
 
 * :class:`GPPriors`, :func:`neg_log_posterior`, :func:`fit_map`: the MAP hyperparameter fit of the
-  searcher's GP (RBF kernel with ARD lengthscales, no output scale, constant mean, homoscedastic
-  noise; one independent GP per output, on standardised outputs) -- the loss
+  searcher's GP (Matern-5/2 or RBF kernel with ARD lengthscales, see :func:`kernel_values`; no
+  output scale, constant mean, homoscedastic noise; one independent GP per output, on
+  standardised outputs) -- the loss
   :mod:`nas.searchers._bo_model` also uses for the BoTorch model, so both paths fit the same
   model.
 * :class:`NumpyGP`: the fitted GP's posterior mean and variance at a batch of points, in the
@@ -40,7 +41,9 @@ __all__ = [
     "LogEHVI2",
     "LogEI",
     "NumpyGP",
+    "KERNELS",
     "fit_map",
+    "kernel_values",
     "log_h",
     "neg_log_posterior",
     "standardize",
@@ -58,6 +61,34 @@ _MIN_VAR = 1e-12
 _MIN_STDV = 1e-8
 #: Diagonal jitters of :class:`NumpyGP`'s Cholesky factorisation, tried in turn on failure.
 _CHOLESKY_JITTERS = (1e-10, 1e-9, 1e-8, 1e-7, 1e-6)
+#: The kernels of the GP (:func:`kernel_values`); the first is the searcher's default.
+KERNELS = ("matern52", "rbf")
+_SQRT5 = math.sqrt(5.0)
+
+
+# ---------------------------------------------------------------------- kernels
+
+
+def kernel_values(s: np.ndarray, kernel: str) -> tuple[np.ndarray, np.ndarray]:
+    """The kernel and ``-2 dk/ds`` at squared scaled distances ``s = sum_k (x_k - x'_k)^2 /
+    l_k^2`` (no output scale: ``k(0) = 1``).
+
+    ``"rbf"``: ``k = exp(-s / 2)``, ``-2 dk/ds = k``. ``"matern52"``: with ``r = sqrt(s)``,
+    ``k = (1 + sqrt5 r + 5/3 s) exp(-sqrt5 r)`` and ``-2 dk/ds = 5/3 (1 + sqrt5 r)
+    exp(-sqrt5 r)``, finite at ``r = 0`` (the smooth form: no ``1 / r``).
+
+    Every gradient follows from ``g = -2 dk/ds``: ``dk/dl_k = g (x_k - x'_k)^2 / l_k^3`` and
+    ``dk/dx = -g (x - x') / l^2``.
+    """
+    if kernel == "rbf":
+        k = np.exp(-0.5 * s)
+        return k, k
+    if kernel == "matern52":
+        r = np.sqrt(np.maximum(s, 0.0))
+        e = np.exp(-_SQRT5 * r)
+        poly = 1.0 + _SQRT5 * r
+        return (poly + (5.0 / 3.0) * s) * e, (5.0 / 3.0) * poly * e
+    raise ValueError(f"unknown kernel {kernel!r}; expected one of {list(KERNELS)}")
 
 
 # ---------------------------------------------------------------------- stable special functions
@@ -158,13 +189,18 @@ class GPPriors:
 
 
 def neg_log_posterior(
-    diff2: np.ndarray, y: np.ndarray, theta: np.ndarray, priors: GPPriors
+    diff2: np.ndarray,
+    y: np.ndarray,
+    theta: np.ndarray,
+    priors: GPPriors,
+    kernel: str = KERNELS[0],
 ) -> tuple[float, np.ndarray] | None:
     """BoTorch's training loss of the GP and its gradient, in numpy.
 
     The loss is ``-(log p(y | theta) + log prior(theta)) / n`` summed over the outputs; with
     ``W = alpha alpha^T - K^{-1}`` (``alpha = K^{-1} (y - c)``) the gradients are
-    ``-1/2 tr(W dK/dtheta)``: ``dK/dl_k = K_rbf * (x_ik - x_jk)^2 / l_k^3``, ``dK/dsigma^2 = I``;
+    ``-1/2 tr(W dK/dtheta)``: ``dK/dl_k = G * (x_ik - x_jk)^2 / l_k^3`` with ``G = -2 dk/ds``
+    (:func:`kernel_values`; ``G = K`` for the RBF kernel), ``dK/dsigma^2 = I``;
     ``d/dc = -sum(alpha)``.
 
     Args:
@@ -173,6 +209,7 @@ def neg_log_posterior(
         y: ``(m, n)`` standardised training outputs.
         theta: ``m * d`` lengthscales, ``m`` constant means, ``m`` noise variances.
         priors: the priors.
+        kernel: ``"matern52"`` or ``"rbf"`` (:data:`KERNELS`).
 
     Returns:
         ``(loss, gradient)``, or ``None`` when a covariance matrix is not positive definite.
@@ -192,8 +229,8 @@ def neg_log_posterior(
     eye = np.eye(n)
     for j in range(m):
         scaled = diff2[min(j, len(diff2) - 1)] / ls[j] ** 2  # (n, n, d)
-        k_rbf = np.exp(-0.5 * scaled.sum(-1))
-        k = k_rbf + noise[j] * eye
+        k_x, g_x = kernel_values(scaled.sum(-1), kernel)
+        k = k_x + noise[j] * eye
         if not np.all(np.isfinite(k)):
             return None
         try:
@@ -205,8 +242,8 @@ def neg_log_posterior(
         inv_l = solve_triangular(chol, eye, lower=True)
         w = np.outer(alpha, alpha) - inv_l.T @ inv_l
         ll = -0.5 * r @ alpha - np.log(np.diag(chol)).sum() - 0.5 * n * _LOG_2PI
-        # d ll / d l_k = 1/2 sum_ij W_ij K_rbf_ij (x_ik - x_jk)^2 / l_k^3
-        d_ls = 0.5 * np.einsum("ij,ijk->k", w * k_rbf, scaled) / ls[j]
+        # d ll / d l_k = 1/2 sum_ij W_ij G_ij (x_ik - x_jk)^2 / l_k^3
+        d_ls = 0.5 * np.einsum("ij,ijk->k", w * g_x, scaled) / ls[j]
         log_ls = np.log(ls[j])
         lp_ls = -log_ls - np.log(s * math.sqrt(2 * math.pi)) - (log_ls - mu) ** 2 / (2 * s**2)
         d_lp_ls = -1.0 / ls[j] - (log_ls - mu) / (s**2 * ls[j])
@@ -227,6 +264,7 @@ def fit_map(
     maxiter: int,
     *,
     bounds: list[tuple[float | None, float | None]] | None = None,
+    kernel: str = KERNELS[0],
 ) -> np.ndarray | None:
     """MAP hyperparameters by L-BFGS-B from ``theta0`` (:func:`neg_log_posterior`'s vector).
 
@@ -237,6 +275,7 @@ def fit_map(
 
     Args:
         bounds: per-entry bounds of ``theta`` (default: the priors' floors, constants free).
+        kernel: the GP's kernel (:data:`KERNELS`).
 
     Returns:
         The fitted vector, or ``None`` when the loss cannot be evaluated at ``theta0`` or the
@@ -249,7 +288,7 @@ def fit_map(
         free: tuple[float | None, float | None] = (None, None)
         noise_b: tuple[float | None, float | None] = (priors.noise_lower, None)
         bounds = [ls_b] * (m * d) + [free] * m + [noise_b] * m
-    if neg_log_posterior(diff2, y, theta0, priors) is None:
+    if neg_log_posterior(diff2, y, theta0, priors, kernel) is None:
         return None
     logged = np.ones(len(theta0), dtype=bool)
     logged[m * d : m * d + m] = False  # the constant means
@@ -259,7 +298,7 @@ def fit_map(
 
     def fun(phi: np.ndarray) -> tuple[float, np.ndarray]:
         theta = to_theta(phi)
-        out = neg_log_posterior(diff2, y, theta, priors)
+        out = neg_log_posterior(diff2, y, theta, priors, kernel)
         if out is None:  # L-BFGS-B backtracks from an infinite value
             return np.inf, np.zeros_like(phi)
         value, grad = out
@@ -294,14 +333,18 @@ class NumpyGP:
         x: ``(n, d)`` training inputs (the encoding's unit box; ``Normalize`` is the identity).
         y: ``(n, m)`` training outputs in their own units (standardised here).
         theta: fitted parameters (:func:`neg_log_posterior`'s vector).
+        kernel: the kernel they were fitted with (:data:`KERNELS`).
 
     Raises:
         numpy.linalg.LinAlgError: a training covariance is not positive definite, even with
             a jitter of 1e-6 on its diagonal.
     """
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, theta: np.ndarray) -> None:
+    def __init__(
+        self, x: np.ndarray, y: np.ndarray, theta: np.ndarray, kernel: str = KERNELS[0]
+    ) -> None:
         n, d = x.shape
+        self.kernel = kernel
         m = y.shape[1]
         y_std, self.means, self.stdvs = standardize(y)
         self.x = x
@@ -313,7 +356,7 @@ class NumpyGP:
         self.alpha = np.empty((m, n))
         for j in range(m):
             z = x / self.ls[j]
-            k = np.exp(-0.5 * _sqdist(z, z)) + self.noise[j] * np.eye(n)
+            k = kernel_values(_sqdist(z, z), kernel)[0] + self.noise[j] * np.eye(n)
             self.chol[j] = _jittered_cholesky(k)
             self.alpha[j] = cho_solve((self.chol[j], True), y_std[:, j] - self.const[j])
 
@@ -335,7 +378,8 @@ class NumpyGP:
         for c, j in enumerate(outs):
             inv_ls2 = 1.0 / self.ls[j] ** 2
             z = xs / self.ls[j]
-            k_star = np.exp(-0.5 * _sqdist(z, self.x / self.ls[j]))  # (k, n)
+            # (k, n) kernel values and -2 dk/ds
+            k_star, g_star = kernel_values(_sqdist(z, self.x / self.ls[j]), self.kernel)
             v = solve_triangular(self.chol[j], k_star.T, lower=True)  # (n, k)
             s2 = self.stdvs[j] ** 2
             var_s = 1.0 - np.einsum("ik,ik->k", v, v)
@@ -343,10 +387,10 @@ class NumpyGP:
             mean[:, c] = self.means[j] + self.stdvs[j] * (self.const[j] + k_star @ self.alpha[j])
             var[:, c] = s2 * np.maximum(var_s, _MIN_VAR)
             if d_mean is not None and d_var is not None:
-                w = k_star * self.alpha[j]  # (k, n)
+                w = g_star * self.alpha[j]  # (k, n): dk*/dx = -g* (x - x_i) / l^2
                 d_mean[:, c] = -self.stdvs[j] * (xs * w.sum(1)[:, None] - w @ self.x) * inv_ls2
                 beta = solve_triangular(self.chol[j], v, lower=True, trans="T")  # K^-1 k*
-                q = k_star * beta.T
+                q = g_star * beta.T
                 dv = 2.0 * s2 * (xs * q.sum(1)[:, None] - q @ self.x) * inv_ls2
                 dv[clipped] = 0.0
                 d_var[:, c] = dv

@@ -1,13 +1,13 @@
 """The GP of the ``bayesian`` searcher, with the two hot paths computed directly.
 
-The model is BoTorch's ``SingleTaskGP`` (RBF kernel with ARD lengthscales, no output scale,
-constant mean, homoskedastic Gaussian noise, ``Normalize`` inputs, ``Standardize`` outcomes;
-batched over outputs when there are several objectives), fitted by ``fit_gpytorch_mll`` and used
-by BoTorch's acquisition functions. On the tens of points a study has, GPyTorch's general
-machinery -- lazy tensors, settings contexts, a few hundred small tensor operations per call --
-costs far more than the arithmetic, and it is paid on every evaluation of the marginal
-likelihood (about 40 per fit) and of the acquisition function (hundreds per proposal). Two
-replacements compute the same numbers with a handful of operations each:
+The model is BoTorch's ``SingleTaskGP`` (Matern-5/2 or RBF kernel with ARD lengthscales, no output
+scale, constant mean, homoskedastic Gaussian noise, ``Normalize`` inputs, ``Standardize`` outcomes;
+batched over outputs when there are several objectives), fitted by ``fit_gpytorch_mll`` and used by
+BoTorch's acquisition functions. On the tens of points a study has, GPyTorch's general machinery --
+lazy tensors, settings contexts, a few hundred small tensor operations per call -- costs far more
+than the arithmetic, and it is paid on every evaluation of the marginal likelihood (about 40 per
+fit) and of the acquisition function (hundreds per proposal). Two replacements compute the same
+numbers with a handful of operations each:
 
 * :func:`fit_direct`: the hyperparameter fit -- SciPy's L-BFGS-B on the negative exact marginal
   log likelihood plus log priors, divided by the number of points (what ``fit_gpytorch_mll``
@@ -25,6 +25,7 @@ with BoTorch's results.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,18 +33,20 @@ import torch
 from botorch.models import SingleTaskGP
 from botorch.posteriors.gpytorch import GPyTorchPosterior
 from gpytorch.distributions import MultitaskMultivariateNormal, MultivariateNormal
-from gpytorch.kernels import RBFKernel
+from gpytorch.kernels import MaternKernel, RBFKernel
 from gpytorch.priors import GammaPrior, LogNormalPrior
 from linear_operator.operators import DenseLinearOperator
 
 from nas.searchers._bo_analytic import GPPriors, fit_map, neg_log_posterior
+
+_SQRT5 = math.sqrt(5.0)
 
 if TYPE_CHECKING:
     from botorch.acquisition.objective import PosteriorTransform
     from gpytorch.mlls import ExactMarginalLogLikelihood
     from torch import Tensor
 
-__all__ = ["FastSingleTaskGP", "fit_direct", "load_params"]
+__all__ = ["FastSingleTaskGP", "fit_direct", "kernel_name", "load_params"]
 
 #: Names of the trainable parameters of the model the fast paths cover.
 _PARAMS = (
@@ -55,15 +58,35 @@ _PARAMS = (
 _CHECK_NOISE = 0.1
 
 
+def kernel_name(covar: Any) -> str | None:
+    """``"rbf"`` (an ``RBFKernel``), ``"matern52"`` (a ``MaternKernel`` with ``nu = 2.5``), or
+    ``None`` for any other kernel (the names of :data:`nas.searchers._bo_analytic.KERNELS`)."""
+    if type(covar) is RBFKernel:
+        return "rbf"
+    if type(covar) is MaternKernel and covar.nu == 2.5:
+        return "matern52"
+    return None
+
+
+def _kernel(d2: Tensor, kernel: str) -> Tensor:
+    """The kernel at squared scaled distances ``d2`` (:func:`kernel_values` in torch). The
+    Matern distance is ``sqrt`` of ``d2`` clamped at 1e-30, as GPyTorch's ``covar_dist``: its
+    gradient is 0 (not ``inf * 0``) at coincident points, where the kernel's is 0 too."""
+    if kernel == "rbf":
+        return torch.exp(-0.5 * d2)
+    r = d2.clamp_min(1e-30).sqrt()
+    return (1.0 + _SQRT5 * r + (5.0 / 3.0) * d2) * torch.exp(-_SQRT5 * r)
+
+
 def _covered(model: Any) -> bool:
     """Whether ``model`` is the GP the fast paths reproduce (see the module docstring)."""
     from gpytorch.constraints import GreaterThan
     from gpytorch.likelihoods import GaussianLikelihood
     from gpytorch.means import ConstantMean
 
-    covar = getattr(model, "covar_module", None)
+    covar: Any = getattr(model, "covar_module", None)
     likelihood: Any = getattr(model, "likelihood", None)
-    if not isinstance(covar, RBFKernel) or covar.ard_num_dims is None:
+    if kernel_name(covar) is None or covar.ard_num_dims is None:
         return False
     if type(likelihood) is not GaussianLikelihood or type(model.mean_module) is not ConstantMean:
         return False
@@ -82,10 +105,9 @@ class _NumpyMll:
 
     The loss is BoTorch's: ``-(log p(y | theta) + log prior(theta)) / n``, summed over the
     outputs of a batched model; ``theta`` = lengthscales, constant mean and noise variance of
-    each output. With ``W = alpha alpha^T - K^{-1}`` (``alpha = K^{-1} (y - c)``), the gradients
-    are ``-1/2 tr(W dK/dtheta)``: ``dK/dl_k = K_rbf * (x_ik - x_jk)^2 / l_k^3``,
-    ``dK/dsigma^2 = I``; ``d/dc = -sum(alpha)``. Built by :meth:`of`, which checks it against
-    BoTorch's default closure.
+    each output: :func:`nas.searchers._bo_analytic.neg_log_posterior` with the model's kernel
+    (Matern-5/2 or RBF). Built by :meth:`of`, which checks it against BoTorch's default
+    closure.
     """
 
     def __init__(self, mll: ExactMarginalLogLikelihood) -> None:
@@ -112,6 +134,7 @@ class _NumpyMll:
             noise_lower=self.noise_lower,
             noise_init=float("nan"),  # unused: the fit starts from the model's values
         )
+        self.kernel = kernel_name(covar) or "rbf"  # covered: never None
         self.model = model
 
     @classmethod
@@ -194,7 +217,8 @@ class _NumpyMll:
 
     def value_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray] | None:
         """The loss and its gradient at ``theta``; ``None`` if a Cholesky factorisation fails."""
-        return neg_log_posterior(self.diff2, self.y, np.asarray(theta, dtype=float), self.priors)
+        theta = np.asarray(theta, dtype=float)
+        return neg_log_posterior(self.diff2, self.y, theta, self.priors, self.kernel)
 
 
 def fit_direct(mll: ExactMarginalLogLikelihood, maxiter: int) -> bool | None:
@@ -214,7 +238,15 @@ def fit_direct(mll: ExactMarginalLogLikelihood, maxiter: int) -> bool | None:
     loss = _NumpyMll.of(mll)
     if loss is None:
         return None
-    theta = fit_map(loss.diff2, loss.y, loss.priors, loss.current(), maxiter, bounds=loss.bounds())
+    theta = fit_map(
+        loss.diff2,
+        loss.y,
+        loss.priors,
+        loss.current(),
+        maxiter,
+        bounds=loss.bounds(),
+        kernel=loss.kernel,
+    )
     if theta is None:
         return False
     loss.write(theta)
@@ -242,6 +274,7 @@ class FastSingleTaskGP(SingleTaskGP):
     """
 
     _fast: dict[str, Tensor] | None = None
+    _kernel_kind: str = "rbf"
 
     def cache_posterior(self) -> bool:
         """Factorise the training covariance once; returns whether the fast path is on."""
@@ -257,10 +290,11 @@ class FastSingleTaskGP(SingleTaskGP):
             ls = self.covar_module.lengthscale.reshape(m, 1, -1)
             const = self.mean_module.constant.reshape(m, 1)
             noise = self.likelihood.noise.reshape(m, 1, 1)
+            kernel = kernel_name(self.covar_module) or "rbf"  # covered: never None
             z = x / ls
             d2 = _sqdist(z, z)
             d2.diagonal(dim1=-2, dim2=-1).zero_()
-            k = torch.exp(-0.5 * d2)
+            k = _kernel(d2, kernel)
             n = k.shape[-1]
             k = k + noise * torch.eye(n, dtype=k.dtype, device=k.device)
             chol, info = torch.linalg.cholesky_ex(k)
@@ -268,6 +302,7 @@ class FastSingleTaskGP(SingleTaskGP):
                 return False
             alpha = torch.cholesky_solve((y - const).unsqueeze(-1), chol)  # (m, n, 1)
             tf: Any = self.outcome_transform
+            self._kernel_kind = kernel
             self._fast = {
                 "z_train": z,  # (m, n, d)
                 "ls": ls,  # (m, 1, d)
@@ -300,10 +335,10 @@ class FastSingleTaskGP(SingleTaskGP):
         xt = self.transform_inputs(X)
         z = xt.unsqueeze(-3) / fast["ls"]  # (*batch, m, q, d)
         zt = fast["z_train"]
-        k_star = torch.exp(-0.5 * _sqdist(z, zt))  # (*batch, m, q, n)
+        k_star = _kernel(_sqdist(z, zt), self._kernel_kind)  # (*batch, m, q, n)
         d_ss = _sqdist(z, z)
         d_ss.diagonal(dim1=-2, dim2=-1).zero_()  # exactly 1 on the diagonal
-        k_ss = torch.exp(-0.5 * d_ss)  # (*batch, m, q, q)
+        k_ss = _kernel(d_ss, self._kernel_kind)  # (*batch, m, q, q)
         chol = fast["chol"]
         mean = fast["const"].unsqueeze(-1) + (k_star @ fast["alpha"])  # (*batch, m, q, 1)
         v = torch.linalg.solve_triangular(chol, k_star.transpose(-1, -2), upper=False)

@@ -19,12 +19,14 @@ from nas._types import FrozenTrial, Objective, TrialState
 from nas.benchmarks.functions import SPACES, hartmann6
 from nas.searchers import BayesianSearcher
 from nas.searchers._bo_analytic import (
+    KERNELS,
     GPPriors,
     LogEHVI2,
     LogEI,
     NumpyGP,
     fit_map,
     log_h,
+    neg_log_posterior,
     squared_differences,
     standardize,
 )
@@ -33,19 +35,21 @@ from nas.space import SearchSpace
 FAST = {"num_restarts": 2, "raw_samples": 64, "mc_samples": 16, "max_fit_iterations": 20}
 
 
-def _fitted(n: int, d: int, m: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _fitted(
+    n: int, d: int, m: int, seed: int = 0, kernel: str = "matern52"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     x = rng.random((n, d))
     y = np.stack([np.sin(3 * x @ rng.normal(size=d)) + 0.3 * x[:, j % d] for j in range(m)], 1)
     priors = GPPriors.dim_scaled(d, (1.1, 30.0), 1e-6, 1e-3)
     y_std = standardize(y)[0].T.copy()
-    theta = fit_map(squared_differences(x), y_std, priors, priors.initial(m), 60)
+    theta = fit_map(squared_differences(x), y_std, priors, priors.initial(m), 60, kernel=kernel)
     assert theta is not None
     return x, y, theta
 
 
-def _botorch_model(x: np.ndarray, y: np.ndarray, theta: np.ndarray):
-    """The searcher's BoTorch model with the same hyperparameters."""
+def _botorch_model(x: np.ndarray, y: np.ndarray, theta: np.ndarray, kernel: str = "matern52"):
+    """The searcher's BoTorch model (the Monte-Carlo path's) with the same hyperparameters."""
     from nas.searchers._bo_model import load_params
 
     space = SearchSpace.from_dict(
@@ -56,12 +60,12 @@ def _botorch_model(x: np.ndarray, y: np.ndarray, theta: np.ndarray):
         }
     )
     objs = tuple(Objective(f"f{j}", "maximize") for j in range(y.shape[1]))
-    s = BayesianSearcher(space, objs, 0)
+    s = BayesianSearcher(space, objs, 0, kernel=kernel)
     model, ok = s._fit(torch.as_tensor(x), torch.as_tensor(y), theta)
     assert ok
     mll = ExactMarginalLogLikelihood(model.likelihood, model)
-    assert load_params(mll, theta)
-    model.cache_posterior()
+    assert load_params(mll, theta)  # the numpy loss passed its check against BoTorch's
+    assert model.cache_posterior()  # the direct posterior covers the kernel
     return model
 
 
@@ -86,23 +90,92 @@ def test_log_h_is_accurate_in_every_branch() -> None:
     assert np.all(np.isfinite(log_h(np.array([-1e3, -40.0, -26.0]))))
 
 
-def test_numpy_posterior_equals_the_botorch_model() -> None:
-    x, y, theta = _fitted(20, 3, 2)
-    gp = NumpyGP(x, y, theta)
-    model = _botorch_model(x, y, theta)
-    xs = np.random.default_rng(5).random((7, 3))
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_numpy_posterior_equals_the_botorch_model(kernel: str) -> None:
+    from botorch.models import SingleTaskGP
+    from gpytorch.kernels import MaternKernel, RBFKernel
+
+    x, y, theta = _fitted(20, 3, 2, kernel=kernel)
+    gp = NumpyGP(x, y, theta, kernel)
+    model = _botorch_model(x, y, theta, kernel)
+    covar = model.covar_module
+    if kernel == "rbf":
+        assert type(covar) is RBFKernel
+    else:
+        assert type(covar) is MaternKernel and covar.nu == 2.5
+    # a training input (r = 0) among the points
+    xs = np.concatenate([np.random.default_rng(5).random((7, 3)), x[:1]])
     mean, var = gp.posterior(xs)
-    post = model.posterior(torch.as_tensor(xs))
-    assert np.allclose(mean, post.mean.detach().numpy(), rtol=1e-8, atol=1e-10)
-    assert np.allclose(var, post.variance.detach().numpy(), rtol=1e-7, atol=1e-12)
+    with torch.no_grad():
+        post = model.posterior(torch.as_tensor(xs))  # the direct posterior
+        general = SingleTaskGP.posterior(model, torch.as_tensor(xs))  # GPyTorch's
+    for p in (post, general):
+        assert np.allclose(mean, p.mean.numpy(), rtol=1e-8, atol=1e-10)
+        assert np.allclose(var, p.variance.numpy(), rtol=1e-6, atol=1e-10)
+    # joint covariance too (the Monte-Carlo path samples it)
+    assert torch.allclose(
+        post.distribution.covariance_matrix,
+        general.distribution.covariance_matrix,
+        rtol=1e-6,
+        atol=1e-10,
+    )
 
 
-def test_log_ei_values_and_gradients_match_botorch() -> None:
-    x, y, theta = _fitted(25, 3, 1)
-    gp = NumpyGP(x, y, theta)
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_loss_gradient_matches_finite_differences(kernel: str) -> None:
+    x, y, theta = _fitted(15, 3, 2, kernel=kernel)
+    priors = GPPriors.dim_scaled(3, (1.1, 30.0), 1e-6, 1e-3)
+    y_std = standardize(y)[0].T.copy()
+    diff2 = squared_differences(x)
+    theta = theta * np.exp(np.random.default_rng(3).normal(0, 0.2, len(theta)))  # off-optimum
+    theta[6:8] = [0.1, -0.2]  # the constant means
+    out = neg_log_posterior(diff2, y_std, theta, priors, kernel)
+    assert out is not None
+    grad = out[1]
+    for i in range(len(theta)):
+        h = 1e-6 * max(abs(theta[i]), 1e-3)
+        up, down = theta.copy(), theta.copy()
+        up[i] += h
+        down[i] -= h
+        f_up = neg_log_posterior(diff2, y_std, up, priors, kernel)
+        f_down = neg_log_posterior(diff2, y_std, down, priors, kernel)
+        assert f_up is not None and f_down is not None
+        fd = (f_up[0] - f_down[0]) / (2 * h)
+        assert fd == pytest.approx(grad[i], rel=1e-5, abs=1e-7), (i, fd, grad[i])
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_posterior_gradients_match_finite_differences(kernel: str) -> None:
+    x, y, theta = _fitted(15, 3, 2, kernel=kernel)
+    gp = NumpyGP(x, y, theta, kernel)
+    xs = np.random.default_rng(4).random((5, 3))
+    _, _, d_mean, d_var = gp.posterior(xs, grad=True)
+    eps = 1e-6
+    for k in range(3):
+        e = np.zeros(3)
+        e[k] = eps
+        m_up, v_up = gp.posterior(xs + e)
+        m_down, v_down = gp.posterior(xs - e)
+        assert np.allclose(d_mean[..., k], (m_up - m_down) / (2 * eps), rtol=1e-5, atol=1e-7)
+        assert np.allclose(d_var[..., k], (v_up - v_down) / (2 * eps), rtol=1e-4, atol=1e-7)
+    # at a training input (r = 0 to that row): finite, and the one-sided slopes agree with it
+    _, _, d_mean0, d_var0 = gp.posterior(x[:1], grad=True)
+    assert np.all(np.isfinite(d_mean0)) and np.all(np.isfinite(d_var0))
+    for k in range(3):
+        e = np.zeros(3)
+        e[k] = 1e-5
+        m_up = gp.posterior(x[:1] + e)[0]
+        m_down = gp.posterior(x[:1] - e)[0]
+        assert np.allclose(d_mean0[..., k], (m_up - m_down) / 2e-5, rtol=1e-3, atol=1e-5)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_log_ei_values_and_gradients_match_botorch(kernel: str) -> None:
+    x, y, theta = _fitted(25, 3, 1, kernel=kernel)
+    gp = NumpyGP(x, y, theta, kernel)
     best = float(y.max()) + 0.05
     ours = LogEI(gp, best)
-    theirs = LogExpectedImprovement(_botorch_model(x, y, theta), best_f=best)
+    theirs = LogExpectedImprovement(_botorch_model(x, y, theta, kernel), best_f=best)
     xs = np.random.default_rng(1).random((9, 3))
     v, g = ours.value_and_grad(xs)
     v_b, g_b = _grad(theirs, torch.as_tensor(xs))
