@@ -1,13 +1,13 @@
 """The GP of the ``bayesian`` searcher, with the two hot paths computed directly.
 
-The model is BoTorch's ``SingleTaskGP`` (RBF kernel with ARD lengthscales, no output scale,
-constant mean, homoskedastic Gaussian noise, ``Normalize`` inputs, ``Standardize`` outcomes;
-batched over outputs when there are several objectives), fitted by ``fit_gpytorch_mll`` and used
-by BoTorch's acquisition functions. On the tens of points a study has, GPyTorch's general
-machinery -- lazy tensors, settings contexts, a few hundred small tensor operations per call --
-costs far more than the arithmetic, and it is paid on every evaluation of the marginal
-likelihood (about 40 per fit) and of the acquisition function (hundreds per proposal). Two
-replacements compute the same numbers with a handful of operations each:
+The model is BoTorch's ``SingleTaskGP`` (Matern-5/2 or RBF kernel with ARD lengthscales, no output
+scale, constant mean, homoskedastic Gaussian noise, ``Normalize`` inputs, ``Standardize`` outcomes;
+batched over outputs when there are several objectives), fitted by ``fit_gpytorch_mll`` and used by
+BoTorch's acquisition functions. On the tens of points a study has, GPyTorch's general machinery --
+lazy tensors, settings contexts, a few hundred small tensor operations per call -- costs far more
+than the arithmetic, and it is paid on every evaluation of the marginal likelihood (about 40 per
+fit) and of the acquisition function (hundreds per proposal). Two replacements compute the same
+numbers with a handful of operations each:
 
 * :func:`fit_direct`: the hyperparameter fit -- SciPy's L-BFGS-B on the negative exact marginal
   log likelihood plus log priors, divided by the number of points (what ``fit_gpytorch_mll``
@@ -33,16 +33,20 @@ import torch
 from botorch.models import SingleTaskGP
 from botorch.posteriors.gpytorch import GPyTorchPosterior
 from gpytorch.distributions import MultitaskMultivariateNormal, MultivariateNormal
-from gpytorch.kernels import RBFKernel
+from gpytorch.kernels import MaternKernel, RBFKernel
 from gpytorch.priors import GammaPrior, LogNormalPrior
 from linear_operator.operators import DenseLinearOperator
+
+from nas.searchers._bo_analytic import GPPriors, fit_map, neg_log_posterior
+
+_SQRT5 = math.sqrt(5.0)
 
 if TYPE_CHECKING:
     from botorch.acquisition.objective import PosteriorTransform
     from gpytorch.mlls import ExactMarginalLogLikelihood
     from torch import Tensor
 
-__all__ = ["FastSingleTaskGP", "fit_direct"]
+__all__ = ["FastSingleTaskGP", "fit_direct", "kernel_name", "load_params"]
 
 #: Names of the trainable parameters of the model the fast paths cover.
 _PARAMS = (
@@ -50,9 +54,28 @@ _PARAMS = (
     "model.mean_module.raw_constant",
     "likelihood.noise_covar.raw_noise",
 )
-_LOG_2PI = math.log(2.0 * math.pi)
 #: Noise variance (of the standardised outputs) at which :func:`mll_closure` checks itself.
 _CHECK_NOISE = 0.1
+
+
+def kernel_name(covar: Any) -> str | None:
+    """``"rbf"`` (an ``RBFKernel``), ``"matern52"`` (a ``MaternKernel`` with ``nu = 2.5``), or
+    ``None`` for any other kernel (the names of :data:`nas.searchers._bo_analytic.KERNELS`)."""
+    if type(covar) is RBFKernel:
+        return "rbf"
+    if type(covar) is MaternKernel and covar.nu == 2.5:
+        return "matern52"
+    return None
+
+
+def _kernel(d2: Tensor, kernel: str) -> Tensor:
+    """The kernel at squared scaled distances ``d2`` (:func:`kernel_values` in torch). The
+    Matern distance is ``sqrt`` of ``d2`` clamped at 1e-30, as GPyTorch's ``covar_dist``: its
+    gradient is 0 (not ``inf * 0``) at coincident points, where the kernel's is 0 too."""
+    if kernel == "rbf":
+        return torch.exp(-0.5 * d2)
+    r = d2.clamp_min(1e-30).sqrt()
+    return (1.0 + _SQRT5 * r + (5.0 / 3.0) * d2) * torch.exp(-_SQRT5 * r)
 
 
 def _covered(model: Any) -> bool:
@@ -61,9 +84,9 @@ def _covered(model: Any) -> bool:
     from gpytorch.likelihoods import GaussianLikelihood
     from gpytorch.means import ConstantMean
 
-    covar = getattr(model, "covar_module", None)
+    covar: Any = getattr(model, "covar_module", None)
     likelihood: Any = getattr(model, "likelihood", None)
-    if not isinstance(covar, RBFKernel) or covar.ard_num_dims is None:
+    if kernel_name(covar) is None or covar.ard_num_dims is None:
         return False
     if type(likelihood) is not GaussianLikelihood or type(model.mean_module) is not ConstantMean:
         return False
@@ -82,10 +105,9 @@ class _NumpyMll:
 
     The loss is BoTorch's: ``-(log p(y | theta) + log prior(theta)) / n``, summed over the
     outputs of a batched model; ``theta`` = lengthscales, constant mean and noise variance of
-    each output. With ``W = alpha alpha^T - K^{-1}`` (``alpha = K^{-1} (y - c)``), the gradients
-    are ``-1/2 tr(W dK/dtheta)``: ``dK/dl_k = K_rbf * (x_ik - x_jk)^2 / l_k^3``,
-    ``dK/dsigma^2 = I``; ``d/dc = -sum(alpha)``. Built by :meth:`of`, which checks it against
-    BoTorch's default closure.
+    each output: :func:`nas.searchers._bo_analytic.neg_log_posterior` with the model's kernel
+    (Matern-5/2 or RBF). Built by :meth:`of`, which checks it against BoTorch's default
+    closure.
     """
 
     def __init__(self, mll: ExactMarginalLogLikelihood) -> None:
@@ -100,11 +122,19 @@ class _NumpyMll:
         base = covar.lengthscale_prior.base_dist
         self.mu = np.broadcast_to(base.loc.detach().cpu().numpy(), (self.d,))
         self.s = np.broadcast_to(base.scale.detach().cpu().numpy(), (self.d,))
-        self.conc = float(noise_covar.noise_prior.concentration)
-        self.rate = float(noise_covar.noise_prior.rate)
-        self.gamma_norm = self.conc * math.log(self.rate) - math.lgamma(self.conc)
         self.ls_lower = float(covar.raw_lengthscale_constraint.lower_bound)
         self.noise_lower = float(noise_covar.raw_noise_constraint.lower_bound)
+        self.priors = GPPriors(
+            # the prior's own dtype (float32 unless converted): BoTorch's arithmetic
+            ls_loc=np.asarray(self.mu),
+            ls_scale=np.asarray(self.s),
+            noise_conc=float(noise_covar.noise_prior.concentration),
+            noise_rate=float(noise_covar.noise_prior.rate),
+            ls_lower=self.ls_lower,
+            noise_lower=self.noise_lower,
+            noise_init=float("nan"),  # unused: the fit starts from the model's values
+        )
+        self.kernel = kernel_name(covar) or "rbf"  # covered: never None
         self.model = model
 
     @classmethod
@@ -187,44 +217,8 @@ class _NumpyMll:
 
     def value_and_grad(self, theta: np.ndarray) -> tuple[float, np.ndarray] | None:
         """The loss and its gradient at ``theta``; ``None`` if a Cholesky factorisation fails."""
-        from scipy.linalg import cho_solve, solve_triangular
-
-        ls, const, noise = self.split(np.asarray(theta, dtype=float))
-        n, mu, s = self.n, self.mu, self.s
-        total = 0.0
-        g_ls = np.empty((self.m, self.d))
-        g_c = np.empty(self.m)
-        g_noise = np.empty(self.m)
-        eye = np.eye(n)
-        for j in range(self.m):
-            scaled = self.diff2[j] / ls[j] ** 2  # (n, n, d)
-            k_rbf = np.exp(-0.5 * scaled.sum(-1))
-            k = k_rbf + noise[j] * eye
-            if not np.all(np.isfinite(k)):
-                return None
-            try:
-                chol = np.linalg.cholesky(k)
-            except np.linalg.LinAlgError:
-                return None
-            r = self.y[j] - const[j]
-            alpha = cho_solve((chol, True), r)
-            inv_l = solve_triangular(chol, eye, lower=True)
-            w = np.outer(alpha, alpha) - inv_l.T @ inv_l
-            ll = -0.5 * r @ alpha - np.log(np.diag(chol)).sum() - 0.5 * n * _LOG_2PI
-            # d ll / d l_k = 1/2 sum_ij W_ij K_rbf_ij (x_ik - x_jk)^2 / l_k^3
-            d_ls = 0.5 * np.einsum("ij,ijk->k", w * k_rbf, scaled) / ls[j]
-            log_ls = np.log(ls[j])
-            lp_ls = -log_ls - np.log(s * math.sqrt(2 * math.pi)) - (log_ls - mu) ** 2 / (2 * s**2)
-            d_lp_ls = -1.0 / ls[j] - (log_ls - mu) / (s**2 * ls[j])
-            lp_noise = (
-                self.gamma_norm + (self.conc - 1.0) * math.log(noise[j]) - self.rate * noise[j]
-            )
-            d_lp_noise = (self.conc - 1.0) / noise[j] - self.rate
-            total += -(ll + lp_ls.sum() + lp_noise) / n
-            g_ls[j] = -(d_ls + d_lp_ls) / n
-            g_c[j] = -alpha.sum() / n
-            g_noise[j] = -(0.5 * np.trace(w) + d_lp_noise) / n
-        return total, np.concatenate([g_ls.reshape(-1), g_c, g_noise])
+        theta = np.asarray(theta, dtype=float)
+        return neg_log_posterior(self.diff2, self.y, theta, self.priors, self.kernel)
 
 
 def fit_direct(mll: ExactMarginalLogLikelihood, maxiter: int) -> bool | None:
@@ -240,44 +234,34 @@ def fit_direct(mll: ExactMarginalLogLikelihood, maxiter: int) -> bool | None:
         finite): the parameters are then restored and the caller should fall back to
         ``fit_gpytorch_mll``, which retries with jitter and resampled starts; ``True`` otherwise.
     """
-    from scipy.optimize import minimize
-
     mll.train()
     loss = _NumpyMll.of(mll)
     if loss is None:
         return None
-    theta0 = loss.current()
-    if loss.value_and_grad(theta0) is None:
-        return False
-    # Lengthscales and noise variances are optimised in log space: the same optimum, but a
-    # noise variance pressed against its floor (deterministic objectives) has gradients of
-    # order 1e5 in value space, which makes L-BFGS-B stop early; in log space they are O(1).
-    logged = np.ones(len(theta0), dtype=bool)
-    logged[loss.m * loss.d : loss.m * loss.d + loss.m] = False  # the constant means
-
-    def to_theta(phi: np.ndarray) -> np.ndarray:
-        return np.where(logged, np.exp(np.where(logged, phi, 0.0)), phi)
-
-    def fun(phi: np.ndarray) -> tuple[float, np.ndarray]:
-        theta = to_theta(phi)
-        out = loss.value_and_grad(theta)
-        if out is None:  # L-BFGS-B backtracks from an infinite value
-            return np.inf, np.zeros_like(phi)
-        value, grad = out
-        return value, np.where(logged, grad * theta, grad)
-
-    bounds = [
-        (math.log(lo) if flag and lo is not None else lo, hi)
-        for flag, (lo, hi) in zip(logged, loss.bounds(), strict=True)
-    ]
-    phi0 = np.where(logged, np.log(np.where(logged, theta0, 1.0)), theta0)
-    res = minimize(
-        fun, phi0, jac=True, method="L-BFGS-B", bounds=bounds, options={"maxiter": maxiter}
+    theta = fit_map(
+        loss.diff2,
+        loss.y,
+        loss.priors,
+        loss.current(),
+        maxiter,
+        bounds=loss.bounds(),
+        kernel=loss.kernel,
     )
-    theta = to_theta(np.asarray(res.x, dtype=float))
-    if not (np.all(np.isfinite(theta)) and np.isfinite(res.fun)):
+    if theta is None:
         return False
     loss.write(theta)
+    return True
+
+
+def load_params(mll: ExactMarginalLogLikelihood, theta: np.ndarray) -> bool:
+    """Set a covered model's hyperparameters from :func:`neg_log_posterior`'s vector (fitted
+    elsewhere, e.g. by :func:`nas.searchers._bo_analytic.fit_map` on the same data); returns
+    False, changing nothing, where the model is not covered or ``theta`` has the wrong size."""
+    mll.train()
+    loss = _NumpyMll.of(mll)
+    if loss is None or len(theta) != len(loss.current()):
+        return False
+    loss.write(np.asarray(theta, dtype=float))
     return True
 
 
@@ -290,6 +274,7 @@ class FastSingleTaskGP(SingleTaskGP):
     """
 
     _fast: dict[str, Tensor] | None = None
+    _kernel_kind: str = "rbf"
 
     def cache_posterior(self) -> bool:
         """Factorise the training covariance once; returns whether the fast path is on."""
@@ -305,10 +290,11 @@ class FastSingleTaskGP(SingleTaskGP):
             ls = self.covar_module.lengthscale.reshape(m, 1, -1)
             const = self.mean_module.constant.reshape(m, 1)
             noise = self.likelihood.noise.reshape(m, 1, 1)
+            kernel = kernel_name(self.covar_module) or "rbf"  # covered: never None
             z = x / ls
             d2 = _sqdist(z, z)
             d2.diagonal(dim1=-2, dim2=-1).zero_()
-            k = torch.exp(-0.5 * d2)
+            k = _kernel(d2, kernel)
             n = k.shape[-1]
             k = k + noise * torch.eye(n, dtype=k.dtype, device=k.device)
             chol, info = torch.linalg.cholesky_ex(k)
@@ -316,6 +302,7 @@ class FastSingleTaskGP(SingleTaskGP):
                 return False
             alpha = torch.cholesky_solve((y - const).unsqueeze(-1), chol)  # (m, n, 1)
             tf: Any = self.outcome_transform
+            self._kernel_kind = kernel
             self._fast = {
                 "z_train": z,  # (m, n, d)
                 "ls": ls,  # (m, 1, d)
@@ -348,10 +335,10 @@ class FastSingleTaskGP(SingleTaskGP):
         xt = self.transform_inputs(X)
         z = xt.unsqueeze(-3) / fast["ls"]  # (*batch, m, q, d)
         zt = fast["z_train"]
-        k_star = torch.exp(-0.5 * _sqdist(z, zt))  # (*batch, m, q, n)
+        k_star = _kernel(_sqdist(z, zt), self._kernel_kind)  # (*batch, m, q, n)
         d_ss = _sqdist(z, z)
         d_ss.diagonal(dim1=-2, dim2=-1).zero_()  # exactly 1 on the diagonal
-        k_ss = torch.exp(-0.5 * d_ss)  # (*batch, m, q, q)
+        k_ss = _kernel(d_ss, self._kernel_kind)  # (*batch, m, q, q)
         chol = fast["chol"]
         mean = fast["const"].unsqueeze(-1) + (k_star @ fast["alpha"])  # (*batch, m, q, 1)
         v = torch.linalg.solve_triangular(chol, k_star.transpose(-1, -2), upper=False)

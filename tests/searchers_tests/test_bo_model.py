@@ -31,7 +31,17 @@ def _data(n: int, d: int, m: int, seed: int = 0) -> tuple[torch.Tensor, torch.Te
     return x, y
 
 
-def _model(cls: type, x: torch.Tensor, y: torch.Tensor, noise_transform: bool = False):
+def _model(
+    cls: type,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    noise_transform: bool = False,
+    kernel: str = "rbf",
+):
+    """The searcher's model (BoTorch's default kernel with ``kernel="rbf"``; Matern-5/2 with
+    the same prior and floor with ``"matern52"``)."""
+    from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
+
     d, m = x.shape[-1], y.shape[-1]
     constraint = (
         GreaterThan(1e-6)
@@ -50,13 +60,19 @@ def _model(cls: type, x: torch.Tensor, y: torch.Tensor, noise_transform: bool = 
         likelihood=likelihood,
         input_transform=Normalize(d=d, bounds=bounds),
         outcome_transform=Standardize(m=m),
+        covar_module=get_covar_module_with_dim_scaled_prior(
+            d, torch.Size([m]) if m > 1 else torch.Size(), use_rbf_kernel=kernel == "rbf"
+        ),
     )
 
 
+@pytest.mark.parametrize("kernel", ["rbf", "matern52"])
 @pytest.mark.parametrize("m", [1, 2])
-def test_numpy_loss_and_gradient_equal_botorch_closure_at_random_parameters(m: int) -> None:
+def test_numpy_loss_and_gradient_equal_botorch_closure_at_random_parameters(
+    m: int, kernel: str
+) -> None:
     x, y = _data(25, 3, m)
-    model = _model(FastSingleTaskGP, x, y)
+    model = _model(FastSingleTaskGP, x, y, kernel=kernel)
     mll = ExactMarginalLogLikelihood(model.likelihood, model)
     mll.train()
     loss = _NumpyMll.of(mll)
@@ -123,12 +139,13 @@ def test_uncovered_model_is_left_to_botorch() -> None:
     assert model.cache_posterior() is False  # and the posterior is SingleTaskGP's
 
 
+@pytest.mark.parametrize("kernel", ["rbf", "matern52"])
 @pytest.mark.parametrize("m", [1, 2])
-def test_direct_posterior_equals_single_task_gp(m: int) -> None:
+def test_direct_posterior_equals_single_task_gp(m: int, kernel: str) -> None:
     x, y = _data(40, 3, m, seed=5)
-    ours = _model(FastSingleTaskGP, x, y)
+    ours = _model(FastSingleTaskGP, x, y, kernel=kernel)
     assert fit_direct(ExactMarginalLogLikelihood(ours.likelihood, ours), 100) is True
-    theirs = _model(SingleTaskGP, x, y)
+    theirs = _model(SingleTaskGP, x, y, kernel=kernel)
     theirs.load_state_dict(ours.state_dict())
     theirs.eval()
     assert ours.cache_posterior() is True
@@ -146,12 +163,13 @@ def test_direct_posterior_equals_single_task_gp(m: int) -> None:
     )
 
 
+@pytest.mark.parametrize("kernel", ["rbf", "matern52"])
 @pytest.mark.parametrize("m", [1, 2])
-def test_acquisition_values_and_gradients_match_on_both_models(m: int) -> None:
+def test_acquisition_values_and_gradients_match_on_both_models(m: int, kernel: str) -> None:
     x, y = _data(30, 2, m, seed=7)
-    ours = _model(FastSingleTaskGP, x, y)
+    ours = _model(FastSingleTaskGP, x, y, kernel=kernel)
     fit_direct(ExactMarginalLogLikelihood(ours.likelihood, ours), 100)
-    theirs = _model(SingleTaskGP, x, y)
+    theirs = _model(SingleTaskGP, x, y, kernel=kernel)
     theirs.load_state_dict(ours.state_dict())
     theirs.eval()
     ours.cache_posterior()
