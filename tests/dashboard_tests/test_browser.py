@@ -341,6 +341,38 @@ def test_study_page_plots_every_trial_and_filters_on_the_server(server, db_url, 
     _shot(page, "study-filtered")
 
 
+def test_a_late_table_response_never_overwrites_a_newer_one(server, db_url, page):
+    """Rows always match the sort on screen, whatever order the responses arrive in."""
+    sid = _study_id(db_url, "two")
+    trials = get_storage(db_url).get_trials(sid)
+    page.goto(f"{server.base}/studies/{sid}")
+    page.wait_for_selector("body[data-table='1']")
+    # Hold back every ascending table request for 1.5 s (as a slow live-update reload would be).
+    page.evaluate(
+        """() => {
+          const original = window.fetch;
+          window.__late = 0;
+          window.fetch = (url, init) => {
+            const response = original(url, init);
+            if (!String(url).includes("/trials?") || !String(url).includes("order=asc"))
+              return response;
+            return response.then((r) => new Promise((done) => setTimeout(() => {
+              window.__late += 1;
+              done(r);
+            }, 1500)));
+          };
+        }"""
+    )
+    page.click("#trials thead th:has-text('f1')")  # ascending: held back
+    page.click("#trials thead th:has-text('f1')")  # descending: arrives first
+    page.wait_for_selector("#trials thead th.sorted-desc")
+    page.wait_for_function("window.__late >= 1")  # the old response has arrived ...
+    page.wait_for_timeout(100)
+    assert page.locator("#trials thead th.sorted-desc").count() == 1  # ... and was dropped
+    first = int(page.locator("#trials tbody tr td:first-child").first.inner_text())
+    assert first == max(trials, key=lambda t: t.values["f1"]).number
+
+
 def test_constrained_study_shows_feasibility(server, db_url, page):
     sid = _study_id(db_url, "bnh")
     study = nas.load_study("bnh", db_url)

@@ -251,12 +251,18 @@ function fetchTablePage() {
 function loadTable() { return showTable(fetchTablePage()); }
 
 // Draws the table page a request (fetchTablePage) brings; a bad filter is reported in one line.
+// Only the latest call draws: a slower, older response (a live-update reload issued before a click
+// on a header, say) is dropped, so rows always match the sort, filter and page on screen.
+let tableSeq = 0;
 async function showTable(pending) {
+  const seq = ++tableSeq;
   let page;
   try {
     page = await pending;
+    if (seq !== tableSeq) return;
     $("filter-error").textContent = "";
   } catch (error) {
+    if (seq !== tableSeq) return;
     if (error instanceof ApiError && error.status === 400) {
       $("filter-error").textContent = error.message;
       return;
