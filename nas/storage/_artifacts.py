@@ -26,6 +26,27 @@ _MAX_KIND_LENGTH = 64
 _SHA256_RE = re.compile(r"[0-9a-f]{64}")
 
 
+def _check_artifact_args(
+    study_id: int, trial_id: int | None, kind: str, path: str, sha256: str, size: int
+) -> None:
+    """The argument checks of :meth:`ArtifactsMixin.add_artifact` (and of its import twin).
+
+    Raises:
+        ValueError: a bad id, kind, path, digest or size.
+    """
+    check_id(study_id, "study_id")
+    check_name(kind, "artifact kind", _MAX_KIND_LENGTH)
+    if not isinstance(path, str) or not path:
+        raise ValueError(f"artifact path must be a non-empty string, got {path!r}")
+    if not isinstance(sha256, str) or _SHA256_RE.fullmatch(sha256) is None:
+        raise ValueError(f"sha256 must be 64 lowercase hex characters, got {sha256!r}")
+    check_id(size, "artifact size")
+    if size < 0:
+        raise ValueError(f"artifact size must be >= 0 bytes, got {size}")
+    if trial_id is not None:
+        check_id(trial_id, "trial_id")
+
+
 class ArtifactsMixin(StorageCore):
     """RDBStorage's artifact operations (see :class:`~nas.storage.RDBStorage` for the contract
     they share)."""
@@ -61,17 +82,7 @@ class ArtifactsMixin(StorageCore):
             StudyNotFoundError / TrialNotFoundError: no such study / trial.
             ValueError: bad digest, negative size, or the trial belongs to another study.
         """
-        check_id(study_id, "study_id")
-        check_name(kind, "artifact kind", _MAX_KIND_LENGTH)
-        if not isinstance(path, str) or not path:
-            raise ValueError(f"artifact path must be a non-empty string, got {path!r}")
-        if not isinstance(sha256, str) or _SHA256_RE.fullmatch(sha256) is None:
-            raise ValueError(f"sha256 must be 64 lowercase hex characters, got {sha256!r}")
-        check_id(size, "artifact size")
-        if size < 0:
-            raise ValueError(f"artifact size must be >= 0 bytes, got {size}")
-        if trial_id is not None:
-            check_id(trial_id, "trial_id")
+        _check_artifact_args(study_id, trial_id, kind, path, sha256, size)
 
         def work(conn: Connection) -> int:
             return self._insert_artifact(conn, study_id, trial_id, kind, path, sha256, size)
@@ -200,17 +211,7 @@ class ArtifactsMixin(StorageCore):
                 ``data`` whose digest or size differs from ``sha256``/``size`` (nothing is
                 written).
         """
-        check_id(study_id, "study_id")
-        check_name(kind, "artifact kind", _MAX_KIND_LENGTH)
-        if not isinstance(path, str) or not path:
-            raise ValueError(f"artifact path must be a non-empty string, got {path!r}")
-        if not isinstance(sha256, str) or _SHA256_RE.fullmatch(sha256) is None:
-            raise ValueError(f"sha256 must be 64 lowercase hex characters, got {sha256!r}")
-        check_id(size, "artifact size")
-        if size < 0:
-            raise ValueError(f"artifact size must be >= 0 bytes, got {size}")
-        if trial_id is not None:
-            check_id(trial_id, "trial_id")
+        _check_artifact_args(study_id, trial_id, kind, path, sha256, size)
         if created_at is not None and (
             not isinstance(created_at, datetime) or created_at.utcoffset() is None
         ):

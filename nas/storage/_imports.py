@@ -26,18 +26,15 @@ from nas.storage._core import (
     attr_rows,
     check_id,
     check_name,
-    inserted_id,
 )
 from nas.storage._queries import (
     ADVANCE_STUDY_COUNTER,
     INSERT_INTERMEDIATE,
     INSERT_PARAMS,
     INSERT_SYSTEM_ATTRS,
-    INSERT_TRIAL,
     INSERT_USER_ATTR,
     INSERT_VALUES,
     SELECT_OBJECTIVES,
-    SELECT_TRIAL_IDS,
 )
 from nas.storage._records import (
     StaleHistoryError,
@@ -53,6 +50,7 @@ from nas.storage._trials import (
     _check_indices,
     _check_objective_values,
     _check_results,
+    _insert_trial_rows,
 )
 
 __all__ = ["ImportsMixin", "TrialImport", "trial_import_of"]
@@ -304,17 +302,7 @@ class ImportsMixin(StorageCore):
                 self._trial_row(study_id, next_number + i, p, now) for i, p in enumerate(prepared)
             ]
             n = len(rows)
-            if n == 1:
-                ids = [inserted_id(conn.execute(INSERT_TRIAL, rows[0]), "trials")]
-            else:
-                conn.execute(INSERT_TRIAL, rows)
-                by_number = dict(
-                    conn.execute(
-                        SELECT_TRIAL_IDS,
-                        {"sid": study_id, "first": next_number, "stop": next_number + n},
-                    ).all()
-                )
-                ids = [by_number[next_number + i] for i in range(n)]
+            ids = _insert_trial_rows(conn, study_id, next_number, rows)
             self._insert_children(conn, ids, prepared)
             conn.execute(
                 ADVANCE_STUDY_COUNTER, {"sid": study_id, "p_next": next_number + n, "p_now": now}

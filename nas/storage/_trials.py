@@ -219,6 +219,24 @@ def _check_indices(n_objectives: int, values: Mapping[int, float], what: str) ->
         )
 
 
+def _insert_trial_rows(
+    conn: Connection, study_id: int, next_number: int, rows: Sequence[dict[str, Any]]
+) -> list[int]:
+    """Insert trial ``rows`` numbered ``next_number, next_number + 1, ...``; their ids in order.
+
+    One row (the common case) takes the id the driver reports, no SELECT needed; several are
+    inserted in one executemany and their ids read back by number.
+    """
+    if len(rows) == 1:
+        return [inserted_id(conn.execute(INSERT_TRIAL, rows[0]), "trials")]
+    conn.execute(INSERT_TRIAL, list(rows))
+    stop = next_number + len(rows)
+    by_number = dict(
+        conn.execute(SELECT_TRIAL_IDS, {"sid": study_id, "first": next_number, "stop": stop}).all()
+    )
+    return [by_number[number] for number in range(next_number, stop)]
+
+
 class TrialsMixin(StorageCore):
     """RDBStorage's trial operations (see :class:`~nas.storage.RDBStorage` for the contract
     they share: one transaction per call, snapshots, aware UTC times, errors)."""
@@ -358,17 +376,7 @@ class TrialsMixin(StorageCore):
                         "updated_at": now,
                     }
                 )
-            if n == 1:  # the common case: the driver reports the new id, no SELECT needed
-                ids = [inserted_id(conn.execute(INSERT_TRIAL, rows[0]), "trials")]
-            else:
-                conn.execute(INSERT_TRIAL, rows)
-                by_number = dict(
-                    conn.execute(
-                        SELECT_TRIAL_IDS,
-                        {"sid": study_id, "first": next_number, "stop": next_number + n},
-                    ).all()
-                )
-                ids = [by_number[next_number + i] for i in range(n)]
+            ids = _insert_trial_rows(conn, study_id, next_number, rows)
             param_rows = []
             info_rows = []
             kept = prepared[:n]  # max_trials may have truncated the proposals
