@@ -99,6 +99,31 @@ def as_trial(
     )
 
 
+def feed_both(
+    hpb: Any,
+    ours: BOHBSearcher,
+    trials: list[FrozenTrial],
+    number: int,
+    config: dict[str, Any],
+    budget: float,
+    loss: float | None,
+) -> int | None:
+    """One result to both: HpBandSter's ``new_result`` (a stand-in job, as its dispatcher
+    passes) and our history (``trials``, appended). Returns the budget level whose model ours
+    would now use (``None``: no model)."""
+    hpb.new_result(
+        SimpleNamespace(
+            id=(0, 0, number),
+            exception=None,
+            result=None if loss is None else {"loss": loss},
+            kwargs={"budget": budget, "config": config},
+        )
+    )
+    trials.append(as_trial(number, config, budget, loss))
+    counts = [sum(t.budget == b for t in trials) for b in BUDGETS]
+    return select_model_level(counts, ours.min_points_in_model, 6, ours.top_n_percent)
+
+
 def hpb_row(cs: Any, config: dict[str, Any]) -> np.ndarray:
     cs_mod = pytest.importorskip("ConfigSpace")
     return np.asarray(cs_mod.Configuration(cs, config).get_array(), dtype=float)
@@ -123,24 +148,14 @@ def test_every_model_decision_matches_hpbandster_on_the_same_history(
     rng = np.random.default_rng(100 + seed)
     checked = 0
     for number, (config, budget, loss) in enumerate(history(cs, 60, seed)):
-        job = SimpleNamespace(
-            id=(0, 0, number),
-            exception=None,
-            result=None if loss is None else {"loss": loss},
-            kwargs={"budget": budget, "config": config},
-        )
-        hpb.new_result(job)
-        trials.append(as_trial(number, config, budget, loss))
+        level = feed_both(hpb, ours, trials, number, config, budget, loss)
         # Our encoding of a configuration is ConfigSpace's vector.
         np.testing.assert_allclose(ours.encode(config), hpb_row(cs, config), rtol=0, atol=1e-12)
-
-        counts = [sum(t.budget == b for t in trials) for b in BUDGETS]
-        level = select_model_level(counts, ours.min_points_in_model, 6, ours.top_n_percent)
         hpb_budget = hpb.largest_budget_with_model()
         if level is None:
-            assert hpb_budget == -math.inf, (number, counts)
+            assert hpb_budget == -math.inf, number
             continue
-        assert hpb_budget == BUDGETS[level], (number, counts)
+        assert hpb_budget == BUDGETS[level], number
         at_level = [t for t in trials if t.budget == BUDGETS[level]]
         good, bad = ours.fit(at_level, 0, rng)
         ref = hpb.kde_models[hpb_budget]
@@ -188,17 +203,7 @@ def test_largest_budget_model_takes_over_as_soon_as_hpbandster_switches() -> Non
     switches_ours: list[tuple[int, float]] = []
     trials: list[FrozenTrial] = []
     for number, (config, budget, loss) in enumerate(history(cs, 130, 7)):
-        hpb.new_result(
-            SimpleNamespace(
-                id=(0, 0, number),
-                exception=None,
-                result=None if loss is None else {"loss": loss},
-                kwargs={"budget": budget, "config": config},
-            )
-        )
-        trials.append(as_trial(number, config, budget, loss))
-        counts = [sum(t.budget == b for t in trials) for b in BUDGETS]
-        level = select_model_level(counts, ours.min_points_in_model, 6, ours.top_n_percent)
+        level = feed_both(hpb, ours, trials, number, config, budget, loss)
         b_ours = -math.inf if level is None else BUDGETS[level]
         b_hpb = hpb.largest_budget_with_model()
         if not switches_hpb or switches_hpb[-1][1] != b_hpb:
